@@ -1,0 +1,275 @@
+"""Settings: the pydantic models behind ``synthtune.yaml``, the single source of defaults.
+
+``synthtune init`` writes the file from these models (one comment per setting, taken from the field
+descriptions), so the documentation cannot drift from the code. Unknown keys are errors that name the
+key and the nearest valid one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from synthtune.errors import ConfigError
+
+CONFIG_NAME = "synthtune.yaml"
+DB_NAME = "synthtune.db"
+
+BUNDLED_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
+BUNDLED_GENERATOR = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class IngestSettings(Section):
+    paths: list[str] = Field(
+        default_factory=list,
+        description="Files or folders that `synthtune ingest` (with no PATH) and `synthtune run` read; "
+        "relative paths are relative to the project folder.",
+    )
+    include: list[str] = Field(
+        default_factory=lambda: ["*.pdf", "*.html", "*.htm", "*.md", "*.markdown", "*.txt", "*.docx"],
+        description="Glob patterns (matched against file names) of files to ingest when walking a folder.",
+    )
+    exclude: list[str] = Field(
+        default_factory=lambda: [".*", "~$*", "*.tmp"],
+        description="Glob patterns of files and folders to skip when walking a folder.",
+    )
+    password: str | None = Field(
+        default=None, description="Password for encrypted PDFs (the --password option overrides it)."
+    )
+    chunk_size: int = Field(
+        default=200,
+        ge=16,
+        description="Target chunk length in embedder tokens; never more than the embedder's maximum "
+        "sequence length (minus the contextual header).",
+    )
+    chunk_overlap: int = Field(
+        default=32, ge=0, description="Tokens of overlap between consecutive chunks of a document."
+    )
+    max_file_mb: float = Field(
+        default=200.0, gt=0, description="Files larger than this many MiB are refused with an error."
+    )
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> IngestSettings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"ingest.chunk_overlap ({self.chunk_overlap}) must be smaller than "
+                f"ingest.chunk_size ({self.chunk_size})"
+            )
+        return self
+
+
+class EmbeddingSettings(Section):
+    model: str = Field(
+        default=BUNDLED_EMBEDDER,
+        description="sentence-transformers model: the bundled all-MiniLM-L6-v2 (default, offline), "
+        "a local folder, or a hub id (downloaded only when the network allows).",
+    )
+    query_prefix: str | None = Field(
+        default=None,
+        description="Text put before every query. Empty (null) picks the model family's convention: "
+        "'query: ' for e5, the retrieval instruction for bge, nothing otherwise.",
+    )
+    passage_prefix: str | None = Field(
+        default=None,
+        description="Text put before every passage. Empty (null) picks the family's convention: "
+        "'passage: ' for e5, nothing otherwise.",
+    )
+    contextual_header: bool = Field(
+        default=True,
+        description="Embed each chunk with a short header (document title and section heading) so "
+        "similar passages from different documents stay distinguishable.",
+    )
+    batch_size: int = Field(default=32, ge=1, description="Passages per embedding batch.")
+    device: str = Field(default="cpu", description="Torch device for the embedder: cpu, cuda, mps.")
+
+
+class SearchSettings(Section):
+    mode: Literal["hybrid", "dense", "lexical"] = Field(
+        default="hybrid",
+        description="Default retrieval mode. Chosen from the demo gold-question benchmark "
+        "(benchmarks/RESULTS.md).",
+    )
+    k: int = Field(default=5, ge=1, description="Results returned by default.")
+    rrf_k: int = Field(default=60, ge=1, description="Reciprocal-rank-fusion constant k in 1/(k + rank).")
+    dense_weight: float = Field(default=1.0, ge=0, description="Weight of the dense ranking in fusion.")
+    lexical_weight: float = Field(default=1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
+    candidates: int = Field(
+        default=50, ge=1, description="Candidates taken from each ranking before fusion."
+    )
+
+
+class BackendSettings(Section):
+    backend: Literal["transformers", "openai"] = Field(
+        default="transformers",
+        description="transformers: in process (local path, hub id or the bundled model); "
+        "openai: any OpenAI-compatible server (vLLM, llama.cpp, Ollama, transformers serve, hosted).",
+    )
+    model: str = Field(
+        default=BUNDLED_GENERATOR,
+        description="Model id. For transformers, the default id loads the bundled GGUF "
+        "(SmolLM2-135M-Instruct) offline; for openai, the server's model name.",
+    )
+    base_url: str | None = Field(
+        default=None, description="Server URL for the openai backend, e.g. http://127.0.0.1:8000/v1."
+    )
+    api_key_env: str = Field(
+        default="OPENAI_API_KEY",
+        description="Name of the environment variable that holds the API key (openai backend).",
+    )
+    temperature: float = Field(default=0.0, ge=0, description="Sampling temperature; 0 is greedy.")
+    top_p: float = Field(default=1.0, gt=0, le=1, description="Nucleus sampling mass.")
+    max_new_tokens: int = Field(default=96, ge=1, description="Most tokens generated per call.")
+    repetition_penalty: float = Field(
+        default=1.3, ge=1.0, description="Penalty on repeated tokens (transformers backend)."
+    )
+    batch_size: int = Field(default=16, ge=1, description="Prompts per batch (transformers backend).")
+    concurrency: int = Field(default=4, ge=1, description="Requests in flight (openai backend).")
+    timeout_s: float = Field(default=120.0, gt=0, description="Per-request timeout (openai backend).")
+    max_retries: int = Field(
+        default=4, ge=0, description="Retries on 429/5xx/connection errors, with backoff (openai)."
+    )
+    seed: int = Field(default=0, description="Random seed for sampling.")
+    device: str = Field(default="cpu", description="Torch device (transformers backend).")
+
+
+class LLMSettings(Section):
+    question_writer: BackendSettings = Field(
+        default_factory=BackendSettings, description="Backend that writes questions from chunks."
+    )
+    answerer: BackendSettings = Field(
+        default_factory=BackendSettings, description="Backend that answers questions from retrieved passages."
+    )
+    judge: BackendSettings | None = Field(
+        default=None,
+        description="Backend for LLM judges (question quality, faithfulness). Null: judges are off.",
+    )
+
+
+class Settings(Section):
+    ingest: IngestSettings = Field(default_factory=IngestSettings, description="Reading documents.")
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings, description="The embedder.")
+    search: SearchSettings = Field(default_factory=SearchSettings, description="Retrieval.")
+    llm: LLMSettings = Field(default_factory=LLMSettings, description="Generation backends, one per role.")
+
+    def sha(self, *sections: str) -> str:
+        """Stable hash of the given sections (all when none), for 'have the settings changed?'."""
+        data = self.model_dump(mode="json")
+        if sections:
+            data = {s: data[s] for s in sections}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading
+
+
+def _unknown_key_error(key: str, valid: list[str], where: str, source: str) -> ConfigError:
+    near = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    hint = f"; did you mean '{where}{near[0]}'?" if near else f"; valid keys: {', '.join(valid)}"
+    return ConfigError(f"{source}: unknown setting '{where}{key}'{hint}")
+
+
+def _check_keys(model: type[BaseModel], data: Any, where: str, source: str) -> None:
+    if not isinstance(data, dict):
+        return
+    fields = model.model_fields
+    for key, value in data.items():
+        if key not in fields:
+            raise _unknown_key_error(str(key), list(fields), where, source)
+        sub = _section_type(fields[key].annotation)
+        if sub is not None and isinstance(value, dict):
+            _check_keys(sub, value, f"{where}{key}.", source)
+
+
+def _section_type(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
+
+
+def parse_settings(data: dict[str, Any] | None, source: str = CONFIG_NAME) -> Settings:
+    data = data or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of settings at the top level")
+    _check_keys(Settings, data, "", source)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{source}: {loc}: {msg}" if loc else f"{source}: {msg}") from None
+
+
+def load_settings(project: Path) -> Settings:
+    """Settings of a project folder; defaults when it has no synthtune.yaml."""
+    path = Path(project) / CONFIG_NAME
+    if not path.exists():
+        return Settings()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}:{where} is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    return parse_settings(data, str(path))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Writing (synthtune init)
+
+
+def _yaml_scalar(value: Any) -> str:
+    text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+    return text.removesuffix("\n...").removesuffix("...").strip()
+
+
+def _render(model: BaseModel | None, cls: type[BaseModel], indent: int) -> list[str]:
+    lines: list[str] = []
+    pad = "  " * indent
+    for name, field in cls.model_fields.items():
+        value = getattr(model, name) if model is not None else field.get_default(call_default_factory=True)
+        sub = _section_type(field.annotation)
+        if lines and indent == 0:
+            lines.append("")
+        if field.description:
+            for chunk in _wrap(field.description, 100 - len(pad)):
+                lines.append(f"{pad}# {chunk}")
+        if sub is not None and isinstance(value, BaseModel):
+            lines.append(f"{pad}{name}:")
+            lines.extend(_render(value, sub, indent + 1))
+        elif sub is not None and value is None:
+            lines.append(f"{pad}{name}: null   # set a mapping with the fields of {sub.__name__}")
+        else:
+            lines.append(f"{pad}{name}: {_yaml_scalar(value if not isinstance(value, BaseModel) else value.model_dump(mode='json'))}")
+    return lines
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, width=max(40, width)) or [text]
+
+
+def render_settings(settings: Settings | None = None) -> str:
+    settings = settings or Settings()
+    header = [
+        "# synthtune settings. Every setting is listed with its default; delete what you do not change.",
+        "# Reference: `synthtune init --help`, README.md. Unknown keys are errors.",
+        "",
+    ]
+    return "\n".join(header + _render(settings, Settings, 0)) + "\n"

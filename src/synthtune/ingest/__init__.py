@@ -1,0 +1,1 @@
+"""Reading documents into pages, cutting pages into chunks, and loading both into the store."""

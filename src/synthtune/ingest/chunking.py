@@ -1,0 +1,211 @@
+"""Token-aware chunking that keeps exact citations.
+
+Each page is tokenized once with offsets (a fast tokenizer), so the token count of any span is two
+binary searches. Chunks are cut at the best boundary inside the allowed window: paragraph, then
+sentence, then line, then word, then token. A chunk never crosses a page, so it cites exactly one
+page and ``chunk.text == page.text[char_start:char_end]`` holds by construction.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from synthtune.ingest.base import LoadedDocument, Page
+
+# boundary classes, best first; each regex matches the whitespace *after* which a chunk may end
+_BOUNDARIES = [
+    re.compile(r"\n[ \t]*\n\s*"),  # paragraph
+    re.compile(r"(?<=[.!?])[\"')\]]*\s+"),  # sentence
+    re.compile(r"\n\s*"),  # line
+    re.compile(r"[ \t]+"),  # word
+]
+
+
+@dataclass(frozen=True)
+class ChunkSpec:
+    ordinal: int
+    text: str
+    page_start: int
+    page_end: int
+    char_start: int
+    char_end: int
+    n_tokens: int
+    section: str | None
+    header: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+class _Tokens:
+    """Token offsets of one text; counts the tokens of any character span."""
+
+    def __init__(self, offsets: Sequence[tuple[int, int]]):
+        spans = [(a, b) for a, b in offsets if b > a]
+        self.starts = [a for a, _ in spans]
+        self.ends = [b for _, b in spans]
+
+    def count(self, start: int, end: int) -> int:
+        first = bisect.bisect_left(self.ends, start + 1)  # first token ending after start
+        last = bisect.bisect_left(self.starts, end)  # tokens starting before end
+        return max(0, last - first)
+
+    def end_after(self, start: int, n: int) -> int:
+        """Character offset just past the n-th token that ends after ``start``."""
+        first = bisect.bisect_left(self.ends, start + 1)
+        idx = min(first + n, len(self.ends)) - 1
+        return self.ends[idx] if idx >= 0 else start
+
+    def start_before(self, end: int, n: int) -> int:
+        """Character offset of the start of the n-th token before ``end``."""
+        last = bisect.bisect_left(self.starts, end)
+        idx = max(last - n, 0)
+        return self.starts[idx] if self.starts else end
+
+
+def _last_boundary(text: str, lo: int, hi: int) -> int | None:
+    """End of the best boundary whose whitespace starts in [lo, hi); the cut lands before it."""
+    for pattern in _BOUNDARIES:
+        best = None
+        for m in pattern.finditer(text, lo, hi + 1):
+            if lo < m.start() <= hi:
+                best = m.start()
+        if best is not None:
+            return best
+    return None
+
+
+def _first_boundary_after(text: str, lo: int, hi: int) -> int | None:
+    """Start of the first piece of text after a boundary in [lo, hi), sentence-or-better first."""
+    for pattern in _BOUNDARIES:
+        for m in pattern.finditer(text, lo, hi):
+            if m.end() < hi:
+                return m.end()
+    return None
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def make_header(title: str, section: str | None) -> str:
+    title = " ".join(title.split())[:120]
+    if section:
+        section = " ".join(section.split())[:120]
+        if section and section.lower() != title.lower():
+            return f"{title} — {section}"
+    return title
+
+
+def split_page(text: str, tokens: _Tokens, size: int, overlap: int) -> list[tuple[int, int]]:
+    """Character spans of the chunks of one page: each at most ``size`` tokens."""
+    spans: list[tuple[int, int]] = []
+    pos, _ = _trim(text, 0, len(text))
+    end_of_text = _trim(text, 0, len(text))[1]
+    while pos < end_of_text:
+        if tokens.count(pos, end_of_text) <= size:
+            spans.append((pos, end_of_text))
+            break
+        limit = tokens.end_after(pos, size)
+        # a boundary in the second half of the window keeps chunks from getting tiny
+        floor = pos + (limit - pos) // 2
+        cut = _last_boundary(text, floor, limit)
+        if cut is None or cut <= pos:
+            cut = limit
+        start, end = _trim(text, pos, cut)
+        if end <= start:  # only whitespace up to the cut
+            pos = cut
+            continue
+        spans.append((start, end))
+        nxt = end
+        if overlap > 0:
+            back = tokens.start_before(end, overlap)
+            snapped = _first_boundary_after(text, back, end) if back < end else None
+            nxt = snapped if snapped is not None else back
+            if nxt <= start:
+                nxt = end
+        pos, _ = _trim(text, nxt, end_of_text)
+    return spans
+
+
+def chunk_pages(
+    pages: Sequence[Page],
+    tokenizer,
+    *,
+    title: str,
+    size: int,
+    overlap: int,
+    max_tokens: int,
+    with_header: bool = True,
+) -> list[ChunkSpec]:
+    """Chunks of a document's pages.
+
+    ``max_tokens`` is the embedder's maximum sequence length; the effective size leaves room for the
+    header and the tokenizer's special tokens, so no embedded passage is ever truncated.
+    """
+    texts = [p.text for p in pages]
+    encoded = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True) if texts else None
+    headers_budget = 0
+    out: list[ChunkSpec] = []
+    section: str | None = None
+    header_cache: dict[str | None, tuple[str, int]] = {}
+
+    def header_for(sec: str | None) -> tuple[str, int]:
+        if sec not in header_cache:
+            h = make_header(title, sec) if with_header else ""
+            n = len(tokenizer(h, add_special_tokens=False)["input_ids"]) + 1 if h else 0
+            header_cache[sec] = (h, n)
+        return header_cache[sec]
+
+    for i, page in enumerate(pages):
+        if not page.text.strip():
+            continue
+        tokens = _Tokens(encoded["offset_mapping"][i])
+        headings = sorted(page.headings)
+        # the budget must hold for the longest header this page can produce
+        longest = max([header_for(section)[1]] + [header_for(h)[1] for _, h in headings])
+        headers_budget = longest
+        budget = min(size, max_tokens - 2 - headers_budget - 2)  # 2 special tokens + safety margin
+        if budget < 8:
+            raise ValueError(f"chunk budget too small ({budget} tokens): lower the header length")
+        eff_overlap = min(overlap, budget // 2)
+        heading_offsets = [o for o, _ in headings]
+        for start, end in split_page(page.text, tokens, budget, eff_overlap):
+            k = bisect.bisect_right(heading_offsets, start) - 1
+            if k >= 0:
+                section = headings[k][1]
+            elif headings and heading_offsets[0] < end:
+                section = headings[0][1]
+            header, _ = header_for(section)
+            chunk_text = page.text[start:end]
+            out.append(
+                ChunkSpec(
+                    ordinal=len(out),
+                    text=chunk_text,
+                    page_start=page.page_no,
+                    page_end=page.page_no,
+                    char_start=start,
+                    char_end=end,
+                    n_tokens=tokens.count(start, end),
+                    section=section,
+                    header=header,
+                )
+            )
+        if headings:
+            section = headings[-1][1]
+    return out
+
+
+def chunk_document(doc: LoadedDocument, tokenizer, *, size: int, overlap: int, max_tokens: int,
+                   with_header: bool = True) -> list[ChunkSpec]:
+    return chunk_pages(doc.pages, tokenizer, title=doc.title, size=size, overlap=overlap,
+                       max_tokens=max_tokens, with_header=with_header)

@@ -1,0 +1,1 @@
+"""Generation backends (in-process transformers, OpenAI-compatible HTTP) and prompt templates."""

@@ -1,0 +1,143 @@
+"""Numbered schema migrations, each applied in its own transaction and recorded in ``migrations``.
+
+Add a migration by appending a function ``mNNN_name(conn)`` to :data:`MIGRATIONS`; never edit one that
+has shipped. The public tables (documents, pages, chunks, questions, answers, examples) and their key
+columns are documented in the README: change them only by adding columns.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+
+def m001_knowledge_base(conn: sqlite3.Connection) -> None:
+    conn.executescript(
+        """
+        CREATE TABLE documents(
+            id           INTEGER PRIMARY KEY,
+            sha256       TEXT    NOT NULL UNIQUE,      -- of the file's bytes: the document's identity
+            source_path  TEXT    NOT NULL,             -- absolute path it was read from (latest)
+            title        TEXT    NOT NULL,
+            media_type   TEXT    NOT NULL,             -- application/pdf, text/html, text/markdown, ...
+            n_pages      INTEGER NOT NULL,
+            size_bytes   INTEGER NOT NULL,
+            mtime        REAL    NOT NULL,
+            metadata     TEXT    NOT NULL DEFAULT '{}',  -- JSON: loader notes, pages without text, ...
+            ingested_at  TEXT    NOT NULL
+        );
+        CREATE INDEX documents_source_path ON documents(source_path);
+
+        CREATE TABLE pages(
+            document_id  INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            page_no      INTEGER NOT NULL,             -- 1-based, as cited
+            text         TEXT    NOT NULL,
+            has_text     INTEGER NOT NULL DEFAULT 1,   -- 0: no text layer (scanned?)
+            PRIMARY KEY (document_id, page_no)
+        );
+
+        CREATE TABLE chunks(
+            id           INTEGER PRIMARY KEY,
+            document_id  INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            ordinal      INTEGER NOT NULL,             -- 0-based position in the document
+            text         TEXT    NOT NULL,             -- == pages.text[char_start:char_end] of page_start
+            header       TEXT    NOT NULL DEFAULT '',  -- contextual header embedded with the chunk
+            section      TEXT,                         -- nearest heading, where the loader knows one
+            page_start   INTEGER NOT NULL,
+            page_end     INTEGER NOT NULL,
+            char_start   INTEGER NOT NULL,             -- offset into page_start's text
+            char_end     INTEGER NOT NULL,             -- offset into page_end's text (exclusive)
+            n_tokens     INTEGER NOT NULL,             -- embedder tokens of text
+            sha256       TEXT    NOT NULL,             -- of text
+            embed_key    TEXT    NOT NULL,             -- sha256 of the exact passage string embedded
+            UNIQUE (document_id, ordinal)
+        );
+        CREATE INDEX chunks_embed_key ON chunks(embed_key);
+
+        CREATE VIRTUAL TABLE chunks_fts USING fts5(
+            header, text, content='chunks', content_rowid='id', tokenize='porter unicode61'
+        );
+        CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+            INSERT INTO chunks_fts(rowid, header, text) VALUES (new.id, new.header, new.text);
+        END;
+        CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+            INSERT INTO chunks_fts(chunks_fts, rowid, header, text)
+            VALUES ('delete', old.id, old.header, old.text);
+        END;
+        CREATE TRIGGER chunks_au AFTER UPDATE ON chunks BEGIN
+            INSERT INTO chunks_fts(chunks_fts, rowid, header, text)
+            VALUES ('delete', old.id, old.header, old.text);
+            INSERT INTO chunks_fts(rowid, header, text) VALUES (new.id, new.header, new.text);
+        END;
+
+        CREATE TABLE embedding_models(
+            id              INTEGER PRIMARY KEY,
+            name            TEXT    NOT NULL UNIQUE,
+            dim             INTEGER NOT NULL,
+            normalized      INTEGER NOT NULL,
+            query_prefix    TEXT    NOT NULL,
+            passage_prefix  TEXT    NOT NULL,
+            max_seq_length  INTEGER NOT NULL,
+            created_at      TEXT    NOT NULL
+        );
+        -- one vector per (model, embedded string): a cache by content hash, joined to chunks.embed_key
+        CREATE TABLE embeddings(
+            model_id  INTEGER NOT NULL REFERENCES embedding_models(id) ON DELETE CASCADE,
+            key       TEXT    NOT NULL,
+            vector    BLOB    NOT NULL,                -- float32, little-endian, dim values
+            PRIMARY KEY (model_id, key)
+        ) WITHOUT ROWID;
+
+        -- which embedding model this store's search uses (one row)
+        CREATE TABLE store_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+        CREATE TABLE ingest_failures(
+            source_path  TEXT PRIMARY KEY,
+            error        TEXT NOT NULL,
+            failed_at    TEXT NOT NULL
+        );
+
+        CREATE TABLE runs(
+            id            INTEGER PRIMARY KEY,
+            stage         TEXT NOT NULL,
+            settings_sha  TEXT NOT NULL,
+            inputs_sha    TEXT,
+            started_at    TEXT NOT NULL,
+            finished_at   TEXT,
+            status        TEXT NOT NULL DEFAULT 'running',  -- running | ok | failed
+            counters      TEXT NOT NULL DEFAULT '{}',
+            error         TEXT
+        );
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_knowledge_base]
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply the migrations this database lacks, each in its own transaction; return their names."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS migrations(id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    done = {row[0] for row in conn.execute("SELECT id FROM migrations")}
+    applied = []
+    for number, fn in enumerate(MIGRATIONS, start=1):
+        if number in done:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            done_now = {row[0] for row in conn.execute("SELECT id FROM migrations")}
+            if number not in done_now:  # another process may have applied it while we waited
+                fn(conn)
+                conn.execute(
+                    "INSERT INTO migrations(id, name, applied_at) VALUES (?, ?, ?)",
+                    (number, fn.__name__, datetime.now(UTC).isoformat(timespec="seconds")),
+                )
+                applied.append(fn.__name__)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return applied
