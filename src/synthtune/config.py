@@ -141,6 +141,22 @@ class BackendSettings(Section):
     )
     seed: int = Field(default=0, description="Random seed for sampling.")
     device: str = Field(default="cpu", description="Torch device (transformers backend).")
+    no_repeat_ngram_size: int = Field(
+        default=0,
+        ge=0,
+        description="Never repeat an n-gram of this many tokens in one reply; 0 is off "
+        "(transformers backend). Curbs the repetition loops of small models.",
+    )
+    backoff_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="First retry delay in seconds, doubled on each retry up to 8 s, with jitter (openai).",
+    )
+    extra_body: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Extra JSON fields sent with every request (openai backend), for server-specific "
+        "options such as vLLM's repetition_penalty. transformers serve rejects unknown fields.",
+    )
 
 
 class LLMSettings(Section):
@@ -156,11 +172,86 @@ class LLMSettings(Section):
     )
 
 
+class TrainSettings(Section):
+    base_model: str = Field(
+        default=BUNDLED_GENERATOR,
+        description="Model to fine-tune: the bundled SmolLM2-135M-Instruct (default, float32 weights from its "
+        "GGUF, runs on a CPU), a local folder, or a hub id. Its tokenizer's chat template is the one template "
+        "used for training, evaluation and export.",
+    )
+    qlora: bool = Field(
+        default=False,
+        description="Load the base in 4-bit (bitsandbytes nf4, double quantization) and train a LoRA adapter "
+        "on it (QLoRA). Needs a CUDA GPU and `pip install bitsandbytes`.",
+    )
+    target_modules: Literal["all-linear"] | list[str] = Field(
+        default="all-linear",
+        description="Modules that get LoRA adapters: 'all-linear' (every linear layer but the output head) "
+        "or a list of module names such as [q_proj, k_proj, v_proj, o_proj].",
+    )
+    lora_r: int = Field(default=16, ge=1, description="LoRA rank.")
+    lora_alpha: int = Field(default=32, ge=1, description="LoRA scaling numerator: updates are scaled by alpha / r.")
+    lora_dropout: float = Field(default=0.05, ge=0, lt=1, description="Dropout on the LoRA input.")
+    learning_rate: float = Field(default=2e-4, gt=0, description="Peak learning rate (AdamW).")
+    lr_scheduler: Literal["cosine", "linear", "constant"] = Field(
+        default="cosine", description="Learning-rate schedule after warm-up."
+    )
+    warmup_ratio: float = Field(
+        default=0.03, ge=0, lt=1, description="Fraction of the optimizer steps spent warming the learning rate up."
+    )
+    weight_decay: float = Field(default=0.0, ge=0, description="AdamW weight decay on the adapter weights.")
+    max_grad_norm: float = Field(default=1.0, gt=0, description="Gradient-norm clipping threshold.")
+    epochs: float = Field(default=2.0, gt=0, description="Passes over the train split (ignored when max_steps is set).")
+    max_steps: int | None = Field(
+        default=None, ge=1, description="Stop after this many optimizer steps (overrides epochs); null: use epochs."
+    )
+    batch_size: int = Field(default=4, ge=1, description="Rows per micro-batch (per device).")
+    grad_accum: int = Field(
+        default=4, ge=1, description="Micro-batches accumulated per optimizer step (effective batch = batch_size x grad_accum)."
+    )
+    max_length: int = Field(
+        default=512,
+        ge=8,
+        description="Longest tokenized row, prompt and answer together. Longer rows are dropped and counted, "
+        "never cut, so no answer loses its end-of-turn token.",
+    )
+    group_by_length: bool = Field(
+        default=True,
+        description="Batch rows of similar length together (batches in random order) to waste less compute on "
+        "padding; off: rows in random order.",
+    )
+    eval_steps: int = Field(default=50, ge=1, description="Compute the val-split loss every this many steps.")
+    save_steps: int = Field(
+        default=50, ge=1, description="Write a checkpoint every this many steps (what `--resume` restarts from)."
+    )
+    save_total_limit: int = Field(default=2, ge=1, description="Checkpoints kept; older ones are deleted.")
+    logging_steps: int = Field(default=1, ge=1, description="Record the train loss every this many steps.")
+    gradient_checkpointing: bool = Field(
+        default=False,
+        description="Recompute activations in the backward pass: less memory, about a third more compute. "
+        "Worth it for large models on a GPU.",
+    )
+    seed: int = Field(default=0, description="Random seed (adapter initialisation, data order, dropout).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _target_modules_shape(cls, data: Any) -> Any:
+        value = data.get("target_modules") if isinstance(data, dict) else None
+        if isinstance(value, str) and value != "all-linear":
+            raise ValueError(
+                f"target_modules must be 'all-linear' or a list of module names, got {value!r}"
+            )
+        if isinstance(value, list) and not value:
+            raise ValueError("target_modules is empty: name modules or use 'all-linear'")
+        return data
+
+
 class Settings(Section):
     ingest: IngestSettings = Field(default_factory=IngestSettings, description="Reading documents.")
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings, description="The embedder.")
     search: SearchSettings = Field(default_factory=SearchSettings, description="Retrieval.")
     llm: LLMSettings = Field(default_factory=LLMSettings, description="Generation backends, one per role.")
+    train: TrainSettings = Field(default_factory=TrainSettings, description="Fine-tuning (LoRA / QLoRA).")
 
     def sha(self, *sections: str) -> str:
         """Stable hash of the given sections (all when none), for 'have the settings changed?'."""

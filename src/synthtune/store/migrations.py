@@ -12,8 +12,23 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 
+def run_script(conn: sqlite3.Connection, sql: str) -> None:
+    """Execute a script statement by statement, inside the caller's transaction.
+
+    ``Connection.executescript`` would commit first, breaking the one-transaction-per-migration rule.
+    """
+    pending = ""
+    for line in sql.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            conn.execute(pending)
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {pending.strip()[:80]}")
+
+
 def m001_knowledge_base(conn: sqlite3.Connection) -> None:
-    conn.executescript(
+    run_script(conn, 
         """
         CREATE TABLE documents(
             id           INTEGER PRIMARY KEY,
@@ -65,7 +80,7 @@ def m001_knowledge_base(conn: sqlite3.Connection) -> None:
             INSERT INTO chunks_fts(chunks_fts, rowid, header, text)
             VALUES ('delete', old.id, old.header, old.text);
         END;
-        CREATE TRIGGER chunks_au AFTER UPDATE ON chunks BEGIN
+        CREATE TRIGGER chunks_au AFTER UPDATE OF header, text ON chunks BEGIN
             INSERT INTO chunks_fts(chunks_fts, rowid, header, text)
             VALUES ('delete', old.id, old.header, old.text);
             INSERT INTO chunks_fts(rowid, header, text) VALUES (new.id, new.header, new.text);

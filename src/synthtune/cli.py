@@ -1,0 +1,305 @@
+"""The ``synthtune`` command: a thin Typer layer. Each command parses its options and calls the library.
+
+Errors a user can cause (:class:`~synthtune.errors.SynthtuneError`) print one line and set the exit
+status; they never print a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from synthtune.errors import SynthtuneError
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
+app = typer.Typer(
+    name="synthtune",
+    help="Turn a folder of documents into a cited knowledge base, a grounded synthetic QA dataset, "
+    "a fine-tuned model and a report that shows whether it got better.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+console = Console()
+err_console = Console(stderr=True)
+
+ProjectOpt = Annotated[
+    Path | None,
+    typer.Option("-C", "--project", help="Project folder (holds synthtune.yaml and synthtune.db). Default: current folder.",
+                 show_default=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    project: ProjectOpt = None,
+) -> None:
+    ctx.obj = {"project": project}
+
+
+def _project_dir(ctx: typer.Context, project: Path | None) -> Path:
+    if project is not None:
+        return project
+    root = (ctx.obj or {}).get("project") if ctx.obj else None
+    return root if root is not None else Path(".")
+
+
+def _open(ctx: typer.Context, project: Path | None):
+    from synthtune.project import Project
+
+    d = _project_dir(ctx, project)
+    if not d.is_dir():
+        raise SynthtuneError(f"project folder {d} does not exist (create it with `synthtune init {d}`)")
+    return Project(d)
+
+
+def _emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def _progress(transient: bool = True) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[note]}"),
+        console=err_console,
+        transient=transient,
+        disable=not err_console.is_terminal,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Argument(help="Project folder to create or fill.")] = Path("."),
+    corpus: Annotated[list[str] | None, typer.Option("--corpus", help="Documents folder to record in ingest.paths (repeatable).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing synthtune.yaml.")] = False,
+) -> None:
+    """Write DIRECTORY/synthtune.yaml with every setting, its default and what it does."""
+    from synthtune.project import init_project
+
+    path = init_project(directory, corpus=corpus, force=force)
+    console.print(f"wrote [bold]{escape(str(path))}[/]")
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (recursive). Default: ingest.paths.")] = None,
+    password: Annotated[str | None, typer.Option("--password", help="Password for encrypted PDFs.")] = None,
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Parse documents into pages and chunks, embed them and index them for search.
+
+    Incremental: unchanged files are skipped, changed files replace their old version.
+    Exit status 1 when any file failed (the others are still stored).
+    """
+    with _open(ctx, project) as p, _progress() as prog:
+        task = prog.add_task("ingest", total=None, note="")
+        report = p.ingest(
+            paths or None,
+            password=password,
+            progress=lambda total: prog.update(task, total=total),
+            on_file=lambda path, status: prog.update(task, advance=1, note=f"{status}: {path.name}"),
+        )
+    if as_json:
+        _emit_json({k: v for k, v in report.to_json().items() if k in ("added", "updated", "unchanged", "failed", "chunks")}
+                   | {"warnings": report.warnings})
+    else:
+        console.print(
+            f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+            f"failed {len(report.failed)}; {report.chunks} chunks written, {report.embedded} passages embedded"
+        )
+        for w in report.warnings:
+            err_console.print(f"[yellow]warning[/] {escape(w['path'])}: {escape(w['warning'])}")
+    for f in report.failed:
+        err_console.print(f"[red]failed[/] {escape(f['path'])}: {escape(f['error'])}")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def _snippet(text: str, query: str, width: int = 300) -> Text:
+    from synthtune.search import _STOPWORDS, _WORD
+
+    words = {w.lower() for w in _WORD.findall(query)} - _STOPWORDS
+    flat = " ".join(text.split())
+    lower = flat.lower()
+    first = min((i for w in words if (i := lower.find(w)) >= 0), default=0)
+    start = max(0, first - width // 3)
+    piece = ("…" if start else "") + flat[start : start + width] + ("…" if start + width < len(flat) else "")
+    out = Text(piece)
+    for w in words:
+        if len(w) > 1:
+            out.highlight_regex(rf"(?i)\b{__import__('re').escape(w)}\w*", "bold yellow")
+    return out
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
+    k: Annotated[int | None, typer.Option("-k", help="Number of results. Default: search.k.")] = None,
+    mode: Annotated[str | None, typer.Option("--mode", help="hybrid, dense or lexical. Default: search.mode.")] = None,
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search the knowledge base; every result cites its document, pages and character span."""
+    with _open(ctx, project) as p:
+        hits = p.search(query, k=k, mode=mode)
+    if as_json:
+        _emit_json({"query": query, "results": [h.to_json() for h in hits]})
+        return
+    if not hits:
+        console.print("no results")
+        return
+    for i, h in enumerate(hits, 1):
+        pages = f"p. {h.page_start}" if h.page_start == h.page_end else f"pp. {h.page_start}–{h.page_end}"
+        console.print(
+            f"[bold cyan]{i}.[/] [bold]{escape(h.title)}[/] — {pages}  "
+            f"[dim]chars {h.char_start}–{h.char_end} · score {h.score:.4f} · chunk {h.chunk_id}[/]"
+        )
+        console.print(f"   [dim]{escape(h.source_path)}[/]")
+        console.print(Text("   ") + _snippet(h.text, query))
+        console.print()
+
+
+@app.command()
+def status(ctx: typer.Context, project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
+    """Counts per stage, embeddings per model, pages without text, failures."""
+    with _open(ctx, project) as p:
+        st = p.status()
+    if as_json:
+        _emit_json(st)
+        return
+    t = Table(title=f"synthtune project {st['project']}", show_header=False)
+    for key in ("documents", "pages", "chunks", "embedding_model"):
+        t.add_row(key, str(st[key]))
+    for m in st["embeddings"]:
+        t.add_row("embeddings", f"{m['model']} (dim {m['dim']}): {m['chunks']} chunks, {m['vectors']} cached vectors")
+    console.print(t)
+    for pg in st["pages_without_text"]:
+        console.print(f"[yellow]no text layer[/] {escape(pg['document'])} p. {pg['page']} (scanned?)")
+    for f in st["failures"]:
+        console.print(f"[red]failed[/] {escape(f['path'])}: {escape(f['error'])}")
+
+
+@app.command()
+def reembed(ctx: typer.Context, project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
+    """Embed every chunk with embedding.model and make it the model that search uses."""
+    with _open(ctx, project) as p, _progress() as prog:
+        task = prog.add_task("embed", total=None, note="")
+
+        def progress(n: int) -> None:
+            if n >= 0:
+                prog.update(task, total=n)
+            else:
+                prog.update(task, advance=-n)
+
+        result = p.reembed(progress=progress)
+    if as_json:
+        _emit_json(result)
+    else:
+        console.print(f"{result['chunks']} chunks now searchable with {result['model']} ({result['embedded']} embedded)")
+
+
+@app.command("export-index")
+def export_index(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Argument(help="Folder to write LlamaIndex's persisted layout into.")],
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the knowledge base as a LlamaIndex persist dir (default__vector_store.json, docstore.json, index_store.json)."""
+    from synthtune.interop.llamaindex import export_index as do_export
+
+    with _open(ctx, project) as p:
+        result = do_export(p, directory)
+    if as_json:
+        _emit_json(result)
+    else:
+        console.print(f"wrote {result['nodes']} nodes to {escape(str(directory))}")
+
+
+@app.command("import-index")
+def import_index(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Argument(help="A LlamaIndex persist dir (default__vector_store.json, docstore.json).")],
+    model: Annotated[str | None, typer.Option("--model", help="Embedding model that made the vectors, if the files do not say.")] = None,
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Read a LlamaIndex persist dir into this store: text, metadata, embeddings and model name."""
+    from synthtune.interop.llamaindex import import_index as do_import
+
+    with _open(ctx, project) as p:
+        result = do_import(p, directory, model=model)
+    if as_json:
+        _emit_json(result)
+    else:
+        console.print(f"imported {result['documents']} documents, {result['chunks']} chunks from {escape(str(directory))}")
+
+
+def _quiet_libraries() -> None:
+    """Library chatter (weight-loading bars, tokenizer length notes) is not for our users."""
+    import logging
+    import warnings
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    for name in ("transformers", "sentence_transformers", "huggingface_hub", "datasets", "accelerate", "peft", "trl"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
+def main() -> None:
+    _quiet_libraries()
+    try:
+        app(standalone_mode=False)
+    except SynthtuneError as exc:
+        err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        err_console.print("interrupted; finished work is stored, run the command again to go on")
+        sys.exit(130)
+    except __import__("click").exceptions.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()
