@@ -10,6 +10,7 @@ import docx
 import pytest
 from fpdf import FPDF
 from PIL import Image, ImageDraw
+from pypdf import PdfWriter
 
 from synthtune.errors import LoaderError
 from synthtune.ingest.loaders import DOCX, HTML, MARKDOWN, PDF, TEXT, load_document
@@ -178,6 +179,50 @@ def test_pdf_under_another_name_is_read_as_pdf(report_pdf: Path, tmp_path: Path)
     assert len(doc.pages) == 3
 
 
+def test_pdf_without_pages(tmp_path: Path) -> None:
+    path = tmp_path / "nopages.pdf"
+    PdfWriter().write(path)
+    with pytest.raises(LoaderError, match="^PDF has no pages$"):
+        load_document(path)
+
+
+def test_text_that_mentions_the_pdf_header_stays_text(tmp_path: Path) -> None:
+    path = tmp_path / "notes.md"
+    path.write_text("# PDF notes\n\nEvery PDF starts with %PDF-1.7 in its first bytes.\n")
+    assert load_document(path).media_type == MARKDOWN
+
+
+SHARED_RELEASES = Path(__file__).resolve().parents[2] / "shared" / "data" / "earnings_releases"
+
+
+@pytest.mark.shared_data
+@pytest.mark.skipif(not SHARED_RELEASES.is_dir(), reason="needs ../shared/data/earnings_releases")
+def test_real_earnings_releases_have_clean_page_text() -> None:
+    names = ["BESTBUY_2023Q4_EARNINGS.pdf", "COSTCO_2023Q1_EARNINGS.pdf", "MCDONALDS_2022Q4_EARNINGS.pdf"]
+    for name in names:
+        doc = load_document(SHARED_RELEASES / name)
+        assert doc.pages, name
+        for page in doc.pages:
+            # pdfium's U+FFFE markers are resolved, control characters from broken fonts removed
+            assert "\ufffe" not in page.text and "\r" not in page.text, (name, page.page_no)
+            assert not any(ord(ch) < 32 and ch not in "\t\n" for ch in page.text), (name, page.page_no)
+
+    best_buy = load_document(SHARED_RELEASES / "BESTBUY_2023Q4_EARNINGS.pdf")
+    assert any("non-GAAP diluted EPS" in page.text for page in best_buy.pages)  # a U+FFFE hyphen in pdfium
+    assert best_buy.title == "Best Buy Reports Fiscal Fourth Quarter Results"  # "Microsoft Word - " removed
+
+    # A "fi" ligature with no Unicode: pdfium writes U+FFFE; we show U+FFFD and say so.
+    costco = load_document(SHARED_RELEASES / "COSTCO_2023Q1_EARNINGS.pdf")
+    assert "for the \ufffdrst quarter" in costco.pages[0].text
+    assert any("without a Unicode mapping" in warning for warning in costco.warnings)
+    assert costco.title == "Costco Wholesale Corporation Reports First Quarter"  # "NEWS RELEASE" skipped
+
+    # Fonts without a Unicode map: pdfium returns control-character garbage for every page.
+    garbage = load_document(SHARED_RELEASES / "MCDONALDS_2022Q4_EARNINGS.pdf")
+    assert not any(page.has_text for page in garbage.pages)
+    assert all("text layer unreadable" in warning for warning in garbage.warnings)
+
+
 # ----------------------------------------------------------------------------------------------- HTML
 
 PAGE_HTML = """<!DOCTYPE html>
@@ -293,6 +338,13 @@ def test_html_declared_latin1_with_cp1252_bytes(tmp_path: Path) -> None:
 
     assert doc.pages[0].text == "Café au lait: 3 €"
     assert doc.metadata["encoding"] == "cp1252"
+
+
+def test_html_declared_utf8_but_written_in_cp1252(tmp_path: Path) -> None:
+    path = tmp_path / "liar.html"
+    html = '<meta charset="utf-8"><p>Le café coûte 3 € aujourd\'hui, très cher.</p>'
+    path.write_bytes(html.encode("cp1252"))
+    assert load_document(path).pages[0].text == "Le café coûte 3 € aujourd'hui, très cher."
 
 
 def test_html_without_declared_charset_is_detected(tmp_path: Path) -> None:

@@ -134,9 +134,9 @@ def ingest(
             f"failed {len(report.failed)}; {report.chunks} chunks written, {report.embedded} passages embedded"
         )
         for w in report.warnings:
-            err_console.print(f"[yellow]warning[/] {escape(w['path'])}: {escape(w['warning'])}")
+            err_console.print(f"[yellow]warning[/] {escape(w['path'])}: {escape(w['warning'])}", soft_wrap=True)
     for f in report.failed:
-        err_console.print(f"[red]failed[/] {escape(f['path'])}: {escape(f['error'])}")
+        err_console.print(f"[red]failed[/] {escape(f['path'])}: {escape(f['error'])}", soft_wrap=True)
     if report.failed:
         raise typer.Exit(1)
 
@@ -284,9 +284,12 @@ def _quiet_libraries() -> None:
 def main() -> None:
     _quiet_libraries()
     try:
-        app(standalone_mode=False)
+        # without standalone mode, click returns the exit status of typer.Exit instead of raising it
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except SynthtuneError as exc:
-        err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -6,6 +6,7 @@ per (model, sha256 of the exact passage string), so re-chunking unchanged text n
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from dataclasses import dataclass
@@ -55,6 +56,15 @@ def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+@functools.lru_cache(maxsize=4)
+def _load_model(path: str, device: str):
+    """One loaded copy per (model, device) in a process, shared by every Embedder."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(path, device=device)
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     name: str
@@ -81,11 +91,8 @@ class Embedder:
     @property
     def model(self):
         if self._model is None:
-            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-            from sentence_transformers import SentenceTransformer
-
             try:
-                self._model = SentenceTransformer(self.path, device=self.settings.device)
+                self._model = _load_model(self.path, self.settings.device)
             except (OSError, ValueError) as exc:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise ModelNotFoundError(

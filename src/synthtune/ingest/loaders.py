@@ -14,9 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import charset_normalizer
+import docx
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from bs4 import BeautifulSoup, NavigableString, Tag
+from docx.table import Table
 
 from synthtune.errors import LoaderError
 from synthtune.ingest.base import LoadedDocument, Page
@@ -79,11 +81,13 @@ def load_document(path: Path | str, password: str | None = None) -> LoadedDocume
 
 def _detect(path: Path, head: bytes) -> str:
     suffix = path.suffix.lower()
-    if b"%PDF-" in head:  # the spec allows junk before the header, within the first 1024 bytes
+    pdf_at = head.find(b"%PDF-")
+    # Readers accept junk before the header (within 1024 bytes); a text file merely mentioning it is text.
+    if pdf_at == 0 or (pdf_at > 0 and _SUFFIXES.get(suffix) in (None, PDF)):
         return PDF
     if head.startswith(_ZIP_MAGIC) and (suffix == ".docx" or _zip_has_word_document(path)):
         return DOCX
-    if head.startswith(_OLE_MAGIC) and suffix in (".docx", ".doc"):
+    if head.startswith(_OLE_MAGIC) and suffix == ".docx":
         raise LoaderError(
             "not a valid DOCX: a legacy .doc or a password-protected Word file; save it as .docx without a password"
         )
@@ -146,10 +150,17 @@ def _clean_title(raw: str | None) -> str | None:
     return title[:200]
 
 
+_BOILERPLATE_LINE = re.compile(
+    r"^(?:news release|press release|for immediate release|exhibit [\d.]+|page \d+|[\d/.,:\- ]*)$",
+    re.IGNORECASE,
+)
+
+
 def _first_line_title(text: str) -> str | None:
-    for line in text.split("\n"):
-        line = " ".join(line.split())
-        if line:
+    """The first short line of text that is not release boilerplate ("NEWS RELEASE", "Exhibit 99.1")."""
+    lines = (" ".join(line.split()) for line in text.split("\n"))
+    for line in [line for line in lines if line][:5]:
+        if not _BOILERPLATE_LINE.match(line):
             return line if len(line) <= 120 and sum(ch.isalpha() for ch in line) >= 3 else None
     return None
 
@@ -169,13 +180,13 @@ def load_pdf(path: Path, password: str | None = None) -> LoadedDocument:
     except FileNotFoundError as exc:
         raise LoaderError("file not found") from exc
     except pdfium.PdfiumError as exc:
-        raise LoaderError(_pdf_open_message(exc.err_code, password)) from exc
+        raise LoaderError(_pdf_open_message(path, password)) from exc
 
     pages: list[Page] = []
     warnings: list[str] = []
     without_text: list[int] = []
     unmapped_pages: list[int] = []
-    n_unmapped = 0
+    n_unmapped = n_damaged = 0
     try:
         info = {key: value for key, value in pdf.get_metadata_dict(skip_empty=True).items() if value}
         for index in range(len(pdf)):
@@ -183,6 +194,7 @@ def load_pdf(path: Path, password: str | None = None) -> LoadedDocument:
             try:
                 page = pdf.get_page(index)
             except pdfium.PdfiumError:
+                n_damaged += 1
                 warnings.append(f"page {page_no}: could not be read (damaged); skipped")
                 without_text.append(page_no)
                 pages.append(Page(page_no, "", has_text=False))
@@ -215,6 +227,8 @@ def load_pdf(path: Path, password: str | None = None) -> LoadedDocument:
     finally:
         pdf.close()
 
+    if n_damaged == len(pages):
+        raise LoaderError("not a valid PDF (damaged or truncated)")
     if n_unmapped:
         listed = ", ".join(map(str, unmapped_pages[:10])) + (", ..." if len(unmapped_pages) > 10 else "")
         warnings.append(
@@ -226,7 +240,16 @@ def load_pdf(path: Path, password: str | None = None) -> LoadedDocument:
     return LoadedDocument(title=title, media_type=PDF, pages=pages, metadata=metadata)
 
 
-def _pdf_open_message(err_code: int | None, password: str | None) -> str:
+def _pdf_open_message(path: Path, password: str | None) -> str:
+    """Why pypdfium2 refused the file. It also refuses a document with no pages, and then its err_code
+    is stale (pdfium sets the last error only on failure), so open it again raw to tell the cases apart."""
+    handle = pdfium_c.FPDF_LoadDocument(
+        (str(path) + "\x00").encode("utf-8"), (password + "\x00").encode("utf-8") if password else None
+    )
+    if handle:
+        pdfium_c.FPDF_CloseDocument(handle)
+        return "PDF has no pages"
+    err_code = pdfium_c.FPDF_GetLastError()
     if err_code == pdfium_c.FPDF_ERR_PASSWORD:
         if password:
             return "encrypted PDF: the password is wrong"
@@ -306,7 +329,7 @@ def decode_text(data: bytes) -> tuple[str, str]:
         pass
     text = data.decode("utf-8", errors="replace")
     n_bad = text.count("\ufffd")
-    n_non_ascii = sum(1 for ch in text if ord(ch) > 127) - n_bad
+    n_non_ascii = len(text) - len(text.encode("ascii", errors="ignore")) - n_bad
     if n_non_ascii >= 20 * n_bad:  # mostly valid UTF-8 with a few broken bytes
         return _check_textual(text), "utf-8"
 
@@ -481,10 +504,12 @@ def decode_html(data: bytes) -> tuple[str, str]:
             encoding = None
         if encoding in ("latin-1", "iso8859-1", "ascii"):
             encoding = _WESTERN
-        if encoding is not None and not encoding.startswith("utf-16"):  # a "utf-16" meta in 8-bit bytes lies
-            if b"\x00" in data[:8192]:
-                raise LoaderError("not a text file (binary content)")
-            return _check_textual(data.decode(encoding, errors="replace")), encoding
+        # A "utf-16" meta in bytes that have no BOM is wrong; so is any declaration the bytes contradict.
+        if encoding is not None and not encoding.startswith("utf-16") and b"\x00" not in data[:8192]:
+            try:
+                return _check_textual(data.decode(encoding)), encoding
+            except UnicodeDecodeError:
+                pass
     return decode_text(data)
 
 
@@ -507,9 +532,9 @@ def load_html_text(html: str, stem: str, encoding: str = "utf-8") -> LoadedDocum
 
 
 def _html_hidden(tag: Tag) -> bool:
-    if tag.name in _HTML_DROP:
-        # A page's <header> is branding and menus; an article's <header> holds its title: keep that one.
-        return tag.name != "header" or tag.find_parent(("article", "main")) is None
+    # A page's <header> is branding and menus; an article's <header> holds its title: keep that one.
+    if tag.name in _HTML_DROP and (tag.name != "header" or tag.find_parent(("article", "main")) is None):
+        return True
     attrs = tag.attrs
     if not attrs:
         return False
@@ -639,9 +664,6 @@ class _HtmlText:
 
 def load_docx(path: Path) -> LoadedDocument:
     """Paragraphs and tables in document order; Heading/Title styles become headings."""
-    import docx  # python-docx: imported here, it is the slowest of the loaders' imports
-    from docx.table import Table
-
     try:
         document = docx.Document(str(path))
         paragraphs: list[str] = []
@@ -667,8 +689,6 @@ def load_docx(path: Path) -> LoadedDocument:
             paragraphs.append(text)
             length += len(text)
         core_title = document.core_properties.title
-    except LoaderError:
-        raise
     except Exception as exc:  # python-docx raises many kinds (zip, XML, missing parts) for damaged files
         raise LoaderError("not a valid DOCX (damaged, or not a Word document)") from exc
 
@@ -680,7 +700,7 @@ def load_docx(path: Path) -> LoadedDocument:
     return LoadedDocument(title, DOCX, [page], {"warnings": []})
 
 
-def _docx_table_text(table) -> str:
+def _docx_table_text(table: Table) -> str:
     rows = []
     for row in table.rows:
         cells = []

@@ -246,8 +246,8 @@ def check_rows(
     total = len(rows)
     if no_labels:
         raise TrainingDataError(
-            f"{len(no_labels)} of {total} {name} rows have no trainable tokens (every label masked) "
-            f"{_rows(no_labels)}: the chat template hides the assistant answers"
+            f"{len(no_labels)} of {total} {name} rows have no trainable tokens {_rows(no_labels)}: every "
+            "label is masked, so the answers would not be learned"
         )
     if no_stop:
         raise TrainingDataError(

@@ -1,0 +1,1 @@
+"""Moving knowledge bases in and out of other tools' formats (LlamaIndex's persisted JSON stores)."""

@@ -1,0 +1,63 @@
+"""Shared fixtures. Tests never touch the network or the real home directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory):
+    """Caches go to a per-session folder (the converted bundled model is reused within the session)."""
+    home = tmp_path_factory.mktemp("home")
+    os.environ["HF_HOME"] = str(home / "hf")
+    os.environ["XDG_CACHE_HOME"] = str(home / "cache")
+    os.environ.setdefault("SYNTHTUNE_CACHE", str(home / "synthtune-cache"))
+    yield
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The bundled all-MiniLM-L6-v2, loaded once per session."""
+    from synthtune.config import EmbeddingSettings
+    from synthtune.embed import Embedder
+
+    return Embedder(EmbeddingSettings())
+
+
+@pytest.fixture
+def make_project(tmp_path: Path, embedder):
+    """Build a Project in a temp folder sharing the session's embedder; settings from a dict."""
+    from synthtune.config import parse_settings
+    from synthtune.project import Project
+
+    made = []
+
+    def make(settings: dict | None = None, name: str = "proj") -> Project:
+        d = tmp_path / name
+        d.mkdir(exist_ok=True)
+        p = Project(d, parse_settings(settings or {}))
+        if p.settings.embedding.model == embedder.settings.model:
+            p._embedder = embedder
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        p.close()
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding=encoding)
+    return path

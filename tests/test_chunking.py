@@ -1,0 +1,118 @@
+"""Chunk invariants: exact offsets, token limits with the header, every page's text covered."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from synthtune.ingest.base import Page
+from synthtune.ingest.chunking import chunk_pages, make_header
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    from synthtune.embed import resolve_embedder_path
+
+    return AutoTokenizer.from_pretrained(resolve_embedder_path("all-MiniLM-L6-v2"))
+
+
+WORDS = ["revenue", "grew", "12.5%", "to", "$48.2", "million", "Acme", "robots", "(3.1)", "Q3", "margin",
+         "the", "warehouse", "fleet", "guidance", "EBITDA", "1,234,567", "naïve", "café", "über-long-token" * 3]
+
+
+def sentence():
+    return st.lists(st.sampled_from(WORDS), min_size=1, max_size=30).map(lambda ws: " ".join(ws) + ".")
+
+
+def paragraph():
+    return st.lists(sentence(), min_size=1, max_size=8).map(" ".join)
+
+
+def page_text():
+    return st.lists(paragraph(), min_size=0, max_size=6).flatmap(
+        lambda ps: st.sampled_from(["\n\n", "\n", "\n \n\n"]).map(lambda sep: sep.join(ps))
+    )
+
+
+def count(tokenizer, text):
+    return len(tokenizer(text, add_special_tokens=True)["input_ids"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    texts=st.lists(page_text(), min_size=1, max_size=4),
+    size=st.integers(16, 120),
+    overlap=st.integers(0, 40),
+    with_header=st.booleans(),
+)
+def test_chunk_invariants(tokenizer, texts, size, overlap, with_header):
+    overlap = min(overlap, size - 1)
+    pages = [Page(page_no=i + 1, text=t) for i, t in enumerate(texts)]
+    max_tokens = 128
+    chunks = chunk_pages(pages, tokenizer, title="Acme Q3 Release", size=size, overlap=overlap,
+                         max_tokens=max_tokens, with_header=with_header)
+    by_page = {p.page_no: p.text for p in pages}
+    covered = {p.page_no: [False] * len(p.text) for p in pages}
+    for i, c in enumerate(chunks):
+        assert c.ordinal == i
+        # offsets map back to the page text exactly; a chunk cites one page
+        assert c.page_start == c.page_end
+        assert by_page[c.page_start][c.char_start : c.char_end] == c.text
+        assert c.text == c.text.strip() and c.text
+        # the embedded passage (header + text) never exceeds the embedder's maximum
+        passage = f"{c.header}\n{c.text}" if c.header else c.text
+        assert count(tokenizer, passage) <= max_tokens
+        assert c.n_tokens <= size
+        for j in range(c.char_start, c.char_end):
+            covered[c.page_start][j] = True
+    for page in pages:
+        missed = [ch for ch, hit in zip(page.text, covered[page.page_no], strict=True) if not hit and not ch.isspace()]
+        assert not missed, f"page {page.page_no}: text not in any chunk: {''.join(missed)[:40]!r}"
+
+
+def test_prefers_paragraph_then_sentence_boundaries(tokenizer):
+    para1 = "Revenue grew to $48.2 million. Margin was 41.0%. " * 3
+    para2 = "Guidance for Q4 is $50 million. Headcount rose to 412. " * 3
+    text = para1.strip() + "\n\n" + para2.strip()
+    chunks = chunk_pages([Page(1, text)], tokenizer, title="t", size=60, overlap=0, max_tokens=256)
+    assert len(chunks) >= 2
+    assert chunks[0].text == para1.strip()  # cut at the paragraph break, not mid-sentence
+    for c in chunks:
+        assert c.text.endswith(".")
+
+
+def test_overlap_repeats_the_previous_sentence(tokenizer):
+    text = " ".join(f"Sentence number {i} says the fleet grew by {i} units." for i in range(40))
+    chunks = chunk_pages([Page(1, text)], tokenizer, title="t", size=50, overlap=15, max_tokens=256)
+    assert len(chunks) > 2
+    for a, b in zip(chunks, chunks[1:], strict=False):
+        assert b.char_start < a.char_end, "consecutive chunks should overlap"
+        assert b.text.startswith("Sentence number"), "overlap should start at a sentence"
+
+
+def test_sections_and_header(tokenizer):
+    text = "# Results\n\nRevenue rose.\n\n# Outlook\n\nWe expect growth."
+    page = Page(1, text, headings=[(0, "Results"), (text.index("# Outlook"), "Outlook")])
+    chunks = chunk_pages([page], tokenizer, title="Acme Call", size=8, overlap=0, max_tokens=256)
+    last = chunks[-1]
+    assert last.section == "Outlook"
+    assert last.header == "Acme Call — Outlook"
+    off = chunk_pages([page], tokenizer, title="Acme Call", size=8, overlap=0, max_tokens=256, with_header=False)
+    assert all(c.header == "" for c in off)
+    assert make_header("Acme", None) == "Acme"
+
+
+def test_empty_and_blank_pages_make_no_chunks(tokenizer):
+    chunks = chunk_pages([Page(1, ""), Page(2, "  \n\n "), Page(3, "Only text.")], tokenizer, title="t",
+                         size=50, overlap=5, max_tokens=256)
+    assert [(c.page_start, c.text) for c in chunks] == [(3, "Only text.")]
+
+
+def test_unbroken_text_is_cut_at_token_limits(tokenizer):
+    text = "x" * 5000  # no boundary at all
+    chunks = chunk_pages([Page(1, text)], tokenizer, title="t", size=40, overlap=0, max_tokens=64)
+    assert "".join(c.text for c in chunks) == text
+    assert all(count(tokenizer, f"{c.header}\n{c.text}") <= 64 for c in chunks)
