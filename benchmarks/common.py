@@ -100,9 +100,7 @@ def machine_header() -> dict[str, str]:
 
 def header_markdown(header: dict[str, str]) -> str:
     machine = f"{header['cpu']}, {header['cores']} cores, {header['ram']} RAM"
-    versions = ", ".join(
-        f"{k} {header[k]}" for k in ["python", *_VERSIONED, "sqlite"] if k in header
-    )
+    versions = ", ".join(f"{k} {header[k]}" for k in ["python", *_VERSIONED, "sqlite"] if k in header)
     return (
         f"- run: {header['date']}; load average (1/5/15 min) at the start: {header['load average']}\n"
         f"- machine: {machine}\n"
@@ -120,17 +118,18 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def interleave(
-    candidates: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1
+    candidates: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1, reverse_first: bool = False
 ) -> dict[str, list[float]]:
     """Seconds per run of each candidate, run side by side in alternating order.
 
     Round i runs the candidates in order when i is even and reversed when odd (A B, B A, ...), so a
     load that drifts during the measurement falls on both alike. ``warmup`` rounds are not recorded.
+    ``reverse_first`` starts with the reversed order (for callers that interleave at a finer grain).
     """
     names = list(candidates)
     times: dict[str, list[float]] = {n: [] for n in names}
     for i in range(warmup + repeats):
-        order = names if i % 2 == 0 else names[::-1]
+        order = names if (i + reverse_first) % 2 == 0 else names[::-1]
         for name in order:
             seconds, _ = timed(candidates[name])
             if i >= warmup:

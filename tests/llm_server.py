@@ -65,6 +65,7 @@ class TransformersServer:
             "HF_HUB_OFFLINE": "1",
             "OMP_NUM_THREADS": str(self.threads),
             "MKL_NUM_THREADS": str(self.threads),
+            "OMP_WAIT_POLICY": "PASSIVE",  # no busy-waiting threads on a shared CPU
             "TOKENIZERS_PARALLELISM": "false",
         }
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child process keeps it
@@ -81,7 +82,9 @@ class TransformersServer:
         deadline = time.monotonic() + self.ready_timeout_s
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"transformers serve exited with {self.process.returncode}:\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"transformers serve exited with {self.process.returncode}:\n{self.log_tail()}"
+                )
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1) as r:
                     if r.status == 200:
@@ -90,7 +93,9 @@ class TransformersServer:
                 pass
             time.sleep(0.25)
         self.stop()
-        raise RuntimeError(f"transformers serve not ready after {self.ready_timeout_s:.0f} s:\n{self.log_tail()}")
+        raise RuntimeError(
+            f"transformers serve not ready after {self.ready_timeout_s:.0f} s:\n{self.log_tail()}"
+        )
 
     def stop(self, hard: bool = False) -> None:
         """Stop the server: SIGKILL when ``hard`` (a crash, in-flight requests are cut), else SIGTERM."""

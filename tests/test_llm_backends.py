@@ -23,14 +23,16 @@ from synthtune.llm.backends import ChatRequest, OpenAIBackend, TransformersBacke
 # ---------------------------------------------------------------------------------------------------
 # A tiny random llama with a word-level tokenizer and a ChatML-like template, built in code.
 
-WORDS = (
+TEXT = (
     "the a of to and in is was for on revenue quarter growth margin cash company report year net income "
     "sales cost share market price rose fell percent million billion what how why when who which question "
     "answer total first second third fourth new old high low up down by from with"
-).split()
+)
+WORDS = TEXT.split()
 SPECIALS = ["<|im_end|>", "<pad>", "<|im_start|>", "<unk>"]
 TEMPLATE = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }} {{ m['content'] }}<|im_end|>{% endfor %}"
+    "{% for m in messages %}{% if m['role'] == 'tool' %}{{ raise_exception('no tool messages') }}{% endif %}"
+    "<|im_start|>{{ m['role'] }} {{ m['content'] }}<|im_end|>{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant {% endif %}"
 )
 PROMPTS = [
@@ -98,6 +100,19 @@ def test_batched_generation_equals_one_at_a_time_in_input_order(tiny_model: Path
     assert all(c.outcome == "ok" and c.attempts == 1 and c.error is None for c in batched)
 
 
+@pytest.mark.parametrize("options", [{}, {"no_repeat_ngram_size": 2}, {"repetition_penalty": 1.0}])
+def test_continuous_batching_equals_transformers_generate(tiny_model: Path, options: dict) -> None:
+    """The backend's own decode loop (rows leave and join the batch) gives what generate() gives."""
+    backend = _backend(tiny_model, batch_size=3, **options)
+    assert backend.continuous_batching
+    ours = backend.generate(_requests())
+    backend.continuous_batching = False  # fixed batches through transformers' generate()
+    reference = backend.generate(_requests())
+    assert [(c.text, c.tokens_in, c.tokens_out, c.finish_reason) for c in ours] == [
+        (c.text, c.tokens_in, c.tokens_out, c.finish_reason) for c in reference
+    ]
+
+
 def test_token_counts_and_stop_token(tiny_model: Path) -> None:
     backend = _backend(tiny_model, batch_size=8)
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
@@ -135,6 +150,18 @@ def test_per_request_max_new_tokens_and_progress(tiny_model: Path) -> None:
     assert sum(seen) == len(requests)
     assert completions[1].tokens_out <= 3
     assert completions[1].text == backend.generate([requests[1]])[0].text
+
+
+def test_a_request_the_template_refuses_fails_alone(tiny_model: Path) -> None:
+    backend = _backend(tiny_model)
+    requests = _requests(PROMPTS[:2])
+    requests.insert(1, ChatRequest(messages=[{"role": "tool", "content": "x"}]))
+    seen: list[int] = []
+    completions = backend.generate(requests, progress=seen.append)
+    assert [c.outcome for c in completions] == ["ok", "failed", "ok"]
+    assert "no tool messages" in completions[1].error
+    assert completions[0].text == backend.generate(requests[:1])[0].text
+    assert sum(seen) == 3
 
 
 def test_missing_model_is_a_one_line_error(tmp_path: Path) -> None:
@@ -192,7 +219,7 @@ class ScriptedServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def next_reply(self, body: dict) -> tuple[int, dict, dict, float]:
@@ -273,7 +300,9 @@ def test_openai_schema_rejected_falls_back_for_the_session(scripted: ScriptedSer
     scripted.script = [(400, error_body("response_format json_schema is not supported"), {}, 0.0)]
     backend = _openai(scripted.base_url, max_retries=0)
     [first] = backend.generate([ChatRequest(messages=[{"role": "user", "content": "q"}], json_schema=schema)])
-    [second] = backend.generate([ChatRequest(messages=[{"role": "user", "content": "q"}], json_schema=schema)])
+    [second] = backend.generate(
+        [ChatRequest(messages=[{"role": "user", "content": "q"}], json_schema=schema)]
+    )
     backend.close()
     assert scripted.received[0]["response_format"] == {
         "type": "json_schema",
@@ -335,23 +364,24 @@ QUESTIONS = [
 
 
 @pytest.mark.slow
-def test_openai_backend_against_transformers_serve(served: TransformersServer, bundled_dir: str) -> None:
+def test_openai_backend_against_transformers_serve(served: TransformersServer) -> None:
     settings = BackendSettings(
-        backend="openai", model=served.model, base_url=served.base_url, concurrency=4, max_new_tokens=16
+        backend="openai", model=served.model, base_url=served.base_url, concurrency=4, max_new_tokens=10
     )
     backend = make_backend(settings)
     completions = backend.generate(_requests(QUESTIONS))
     backend.close()
-    assert all(c.outcome == "ok" and c.attempts == 1 and c.text for c in completions)
-
-    # the same model in process, greedy with no repetition penalty (the server applies none), gives the
-    # same replies and counts: the served replies are in input order and usage is read correctly
-    local = TransformersBackend(settings.model_copy(update={"backend": "transformers", "repetition_penalty": 1.0}))
-    expected = local.generate(_requests(QUESTIONS))
-    assert [(c.text, c.tokens_in, c.tokens_out, c.finish_reason) for c in completions] == [
-        (c.text, c.tokens_in, c.tokens_out, c.finish_reason) for c in expected
-    ]
-    assert "Paris" in completions[0].text
+    assert all(c.outcome == "ok" and c.attempts == 1 and c.error is None for c in completions)
+    # replies land on their own questions (greedy, so these are stable for the bundled model)
+    assert "Paris" in completions[0].text and "4" in completions[2].text
+    tokenizer = AutoTokenizer.from_pretrained(served.model)
+    for question, c in zip(QUESTIONS, completions, strict=True):
+        prompt = tokenizer.apply_chat_template(
+            [{"role": "user", "content": question}], add_generation_prompt=True, return_dict=True
+        )["input_ids"]
+        assert c.tokens_in == len(prompt)
+        assert 1 <= c.tokens_out <= 10 and c.finish_reason in ("stop", "length")
+        assert c.latency_s > 0
 
 
 @pytest.mark.slow
@@ -362,7 +392,7 @@ def test_openai_backend_retries_across_a_server_crash(served: TransformersServer
         model=served.model,
         base_url=served.base_url,
         concurrency=2,
-        max_new_tokens=24,
+        max_new_tokens=8,
         max_retries=8,
         backoff_s=0.5,
         timeout_s=60,
@@ -376,10 +406,9 @@ def test_openai_backend_retries_across_a_server_crash(served: TransformersServer
             served.stop(hard=True)
             served.start(wait=False)  # ready again in ~10 s; requests meanwhile see connection errors
 
-    completions = backend.generate(_requests(QUESTIONS * 2), progress=crash_and_restart)
+    completions = backend.generate(_requests(QUESTIONS), progress=crash_and_restart)
     backend.close()
     served.wait_ready()
     assert all(c.outcome in ("ok", "retried") and c.text for c in completions), [c.error for c in completions]
     retried = [c for c in completions if c.outcome == "retried"]
     assert retried and all(c.attempts > 1 for c in retried)
-

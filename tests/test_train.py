@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 
 import pytest
 import torch
@@ -105,8 +104,12 @@ def make_tokenizer(bpe: Tokenizer, template: str, bos: str = "<|im_start|>", eos
                    add_bos: bool = False) -> PreTrainedTokenizerFast:  # fmt: skip
     tok = Tokenizer.from_str(bpe.to_str())
     if add_bos:  # the tokenizer puts BOS in front of everything it encodes with special tokens
-        tok.post_processor = processors.TemplateProcessing(single=f"{bos} $A", special_tokens=[(bos, tok.token_to_id(bos))])
-    hf = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=bos, eos_token=eos, pad_token="<|endoftext|>")
+        tok.post_processor = processors.TemplateProcessing(
+            single=f"{bos} $A", special_tokens=[(bos, tok.token_to_id(bos))]
+        )
+    hf = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token=bos, eos_token=eos, pad_token="<|endoftext|>"
+    )
     hf.chat_template = template
     return hf
 
@@ -181,12 +184,19 @@ def test_every_assistant_turn_is_trained_and_nothing_else(chatml):
     ]
     row = tokenize_conversation(messages, chatml, chat_format(chatml))
     trained = [t for t, lab in zip(row["input_ids"], row["labels"], strict=True) if lab != IGNORE_INDEX]
-    assert chatml.decode(trained) == "Acme's revenue was $12 million.<|im_end|>Net income was $3 million.<|im_end|>"
+    assert (
+        chatml.decode(trained)
+        == "Acme's revenue was $12 million.<|im_end|>Net income was $3 million.<|im_end|>"
+    )
 
 
 @pytest.mark.parametrize(
     ("template", "bos", "eos", "end_of_turn"),
-    [(LLAMA3, "<s>", "</s>", "<|eot_id|>"), (EOS_CLOSED, "<s>", "</s>", "</s>"), (CHATML, "<s>", "</s>", "<|im_end|>")],
+    [
+        (LLAMA3, "<s>", "</s>", "<|eot_id|>"),
+        (EOS_CLOSED, "<s>", "</s>", "</s>"),
+        (CHATML, "<s>", "</s>", "<|im_end|>"),
+    ],
 )
 def test_end_of_turn_token_found_from_the_template(bpe, template, bos, eos, end_of_turn):
     tok = make_tokenizer(bpe, template, bos=bos, eos=eos)
@@ -216,7 +226,10 @@ def test_doubled_bos_is_detected_and_never_produced(bpe):
     # rendering the template and tokenizing with the tokenizer's own specials doubles BOS: caught
     naive_ids = tok(tok.apply_chat_template(messages, tokenize=False))["input_ids"]
     assert naive_ids[:2] == [fmt.bos_id, fmt.bos_id]
-    naive = {"input_ids": naive_ids, "labels": [IGNORE_INDEX] * (len(naive_ids) - len(ours["labels"])) + ours["labels"]}
+    naive = {
+        "input_ids": naive_ids,
+        "labels": [IGNORE_INDEX] * (len(naive_ids) - len(ours["labels"])) + ours["labels"],
+    }
     with pytest.raises(TrainingDataError, match=r"1 of 1 train rows start with a doubled BOS"):
         check_rows([naive], fmt)
 
@@ -274,7 +287,13 @@ def test_train_settings_are_documented_and_checked():
     for name, field in TrainSettings.model_fields.items():
         assert field.description, f"train.{name} has no description"
     s = TrainSettings()
-    assert (s.lora_r, s.lora_alpha, s.lora_dropout, s.learning_rate, s.max_length) == (16, 32, 0.05, 2e-4, 512)
+    assert (s.lora_r, s.lora_alpha, s.lora_dropout, s.learning_rate, s.max_length) == (
+        16,
+        32,
+        0.05,
+        2e-4,
+        512,
+    )
     assert s.target_modules == "all-linear" and s.group_by_length and not s.qlora
     with pytest.raises(ConfigError, match="target_modules must be 'all-linear' or a list"):
         parse_settings({"train": {"target_modules": "all_linear"}})
@@ -396,7 +415,9 @@ def test_unknown_target_module_names_the_valid_ones(tiny_dir, tmp_path):
 
 
 def test_max_length_shorter_than_every_prompt_is_a_clear_error(tiny_dir, tmp_path):
-    with pytest.raises(TrainingDataError, match=r"all 4 train rows are longer than train.max_length=16 tokens"):
+    with pytest.raises(
+        TrainingDataError, match=r"all 4 train rows are longer than train.max_length=16 tokens"
+    ):
         train(make_rows(4), [], fast_settings(max_length=16), tmp_path, base_model=tiny_dir)
 
 

@@ -189,8 +189,11 @@ def search(
 @app.command()
 def status(ctx: typer.Context, project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
     """Counts per stage, embeddings per model, pages without text, failures."""
+    from synthtune.synth.examples import dataset_status
+
     with _open(ctx, project) as p:
         st = p.status()
+        st["dataset"] = dataset_status(p.store)
     if as_json:
         _emit_json(st)
         return
@@ -204,6 +207,19 @@ def status(ctx: typer.Context, project: ProjectOpt = None, as_json: JsonOpt = Fa
         console.print(f"[yellow]no text layer[/] {escape(pg['document'])} p. {pg['page']} (scanned?)")
     for f in st["failures"]:
         console.print(f"[red]failed[/] {escape(f['path'])}: {escape(f['error'])}")
+    ds = st["dataset"]
+    if ds["questions"] or ds["examples"]["accepted"] or ds["examples"]["rejected"]:
+        ex = ds["examples"]
+        console.print(f"dataset: {ds['questions']} questions, {ds['answers']} answers, "
+                      f"{ex['accepted']} accepted / {ex['rejected']} rejected examples; splits {ex['splits']}")
+        if ds["rejection_rate_by_check"]:
+            console.print("rejection rate by check: " + ", ".join(
+                f"{k} {v:.0%}" for k, v in ds["rejection_rate_by_check"].items()))
+        cov = ds["coverage"]
+        console.print(f"coverage: {cov['chunks_attempted'] - cov['chunks_uncovered']}/{cov['chunks_attempted']} "
+                      f"chunks have an accepted example; {ds['generation_failures']} generation failures")
+        for u in cov["uncovered"][:20]:
+            console.print(f"  [yellow]uncovered[/] chunk {u['chunk_id']}: {escape(u['title'])} p. {u['page_start']}")
 
 
 @app.command()
@@ -260,6 +276,145 @@ def import_index(
         _emit_json(result)
     else:
         console.print(f"imported {result['documents']} documents, {result['chunks']} chunks from {escape(str(directory))}")
+
+
+class _PhaseProgress:
+    """A rich progress bar per phase, fed by the library's (phase, total, advance) callbacks."""
+
+    def __init__(self, prog: Progress):
+        self.prog = prog
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, phase: str, total: int | None, advance: int) -> None:
+        if phase not in self.tasks:
+            self.tasks[phase] = self.prog.add_task(phase, total=total, note="")
+        elif total is not None:
+            self.prog.update(self.tasks[phase], total=total, completed=0)
+        if advance:
+            self.prog.update(self.tasks[phase], advance=advance)
+
+
+@app.command()
+def generate(
+    ctx: typer.Context,
+    limit_chunks: Annotated[int | None, typer.Option("--limit-chunks", help="Only the first N chunks (document order).")] = None,
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write questions for each chunk with the question_writer model, then answer them from the store with citations.
+
+    Incremental and crash-safe: a re-run with the same inputs and settings adds nothing; an interrupted
+    run goes on where it stopped.
+    """
+    from synthtune.synth.generate import generate as do_generate
+
+    with _open(ctx, project) as p, _progress() as prog:
+        report = do_generate(p, limit_chunks=limit_chunks, progress=_PhaseProgress(prog))
+    data = report.to_json()
+    if as_json:
+        _emit_json({k: data[k] for k in ("questions_added", "answers_added", "failed")} | {
+            "rejected_questions": data["rejected_questions"], "by_reason": data["by_reason"],
+            "units_skipped": data["units_skipped"]})
+    else:
+        console.print(
+            f"questions added {report.questions_added} (rejected {report.rejected_questions}), "
+            f"answers added {report.answers_added}, failed {report.failed}, "
+            f"already done {report.units_skipped}"
+        )
+        if report.by_reason:
+            console.print("rejected questions by reason: " + ", ".join(f"{k} {v}" for k, v in sorted(report.by_reason.items())))
+
+
+@app.command()
+def curate(
+    ctx: typer.Context,
+    no_coverage: Annotated[bool, typer.Option("--no-coverage", help="Do not generate more for uncovered chunks.")] = False,
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check every example (grounded numbers, citations, refusals, length, judges), drop near-duplicates,
+    give uncovered chunks more attempts, and split by document into train / val / test."""
+    from synthtune.synth.curate import curate as do_curate
+
+    with _open(ctx, project) as p, _progress() as prog:
+        report = do_curate(p, progress=_PhaseProgress(prog), coverage=not no_coverage)
+    data = report.to_json()
+    if as_json:
+        _emit_json(data)
+        return
+    console.print(f"accepted {report.accepted}, rejected {report.rejected}; splits " +
+                  ", ".join(f"{k} {v}" for k, v in report.splits.items()))
+    if report.by_check:
+        console.print("rejected by check: " + ", ".join(f"{k} {v}" for k, v in sorted(report.by_check.items())))
+    cov = report.coverage
+    if cov:
+        console.print(f"coverage: {cov['chunks_covered']}/{cov['chunks_attempted']} chunks have an accepted example")
+
+
+examples_app = typer.Typer(help="Look at the dataset: examples with their source, checks and lineage.",
+                           no_args_is_help=True)
+app.add_typer(examples_app, name="examples")
+
+
+@examples_app.command("list")
+def examples_list(
+    ctx: typer.Context,
+    split: Annotated[str | None, typer.Option("--split", help="train, val or test.")] = None,
+    status_: Annotated[str | None, typer.Option("--status", help="accepted or rejected.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="At most N rows.")] = None,
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List examples with question, answer, split, status, source page and the models and prompt that made them."""
+    from synthtune.synth.examples import list_examples
+
+    with _open(ctx, project) as p:
+        rows = list_examples(p.store, split=split, status=status_, limit=limit)
+    if as_json:
+        _emit_json(rows)
+        return
+    t = Table(show_lines=False)
+    for col in ("id", "split", "status", "source", "question", "answer", "why"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        t.add_row(str(r["id"]), r["split"] or "", r["status"], f"{r['title'][:30]} p.{r['page_start']}",
+                  r["question"], (r["answer"] or "")[:160], ", ".join(r["reasons"]))
+    console.print(t)
+
+
+@examples_app.command("show")
+def examples_show(
+    ctx: typer.Context,
+    example_id: Annotated[int, typer.Argument(help="Example id (from `synthtune examples list`).")],
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one example with its source passage; the answer's numbers are highlighted where they appear."""
+    from synthtune.synth.examples import get_example
+    from synthtune.synth.numbers import extract_numbers
+
+    with _open(ctx, project) as p:
+        ex = get_example(p.store, example_id)
+    if as_json:
+        _emit_json(ex)
+        return
+    console.print(f"[bold]example {ex['id']}[/] · {ex['status']} · split {ex['split'] or '-'} · kind {ex['kind']}")
+    console.print(f"[bold]Q:[/] {escape(ex['question'])}")
+    console.print(f"[bold]A:[/] {escape(ex['answer'] or '')}")
+    console.print(f"[dim]question by {ex['question_generator']} (prompt {ex['prompt_sha'][:12]}), "
+                  f"answer by {ex['answer_generator']}, citations {ex['citations']}[/]")
+    for name, ok in sorted(ex["checks"].items()):
+        console.print(f"  {'[green]pass[/]' if ok else '[red]fail[/]'} {name}")
+    for j in ex["judgments"]:
+        console.print(f"  judge {j['criterion']}: {j['score']} — {escape(j['rationale'][:200])}")
+    numbers = [n.raw for n in extract_numbers(ex["answer"] or "")]
+    for ps in ex["passages"]:
+        console.print(f"\n[bold]{escape(ps['title'])}[/], p. {ps['page_start']} (chunk {ps['chunk_id']}, "
+                      f"chars {ps['char_start']}–{ps['char_end']})")
+        body = Text(ps["text"])
+        for raw in numbers:
+            body.highlight_words([raw], "bold black on yellow")
+        console.print(body)
 
 
 def _quiet_libraries() -> None:

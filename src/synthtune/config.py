@@ -131,7 +131,10 @@ class BackendSettings(Section):
     top_p: float = Field(default=1.0, gt=0, le=1, description="Nucleus sampling mass.")
     max_new_tokens: int = Field(default=96, ge=1, description="Most tokens generated per call.")
     repetition_penalty: float = Field(
-        default=1.3, ge=1.0, description="Penalty on repeated tokens (transformers backend)."
+        default=1.0,
+        ge=1.0,
+        description="Penalty on repeated tokens (transformers backend). 1.0 is off: with the bundled 135M "
+        "model, 1.3 turned replies into fluent nonsense and invented numbers.",
     )
     batch_size: int = Field(default=16, ge=1, description="Prompts per batch (transformers backend).")
     concurrency: int = Field(default=4, ge=1, description="Requests in flight (openai backend).")
@@ -190,24 +193,35 @@ class TrainSettings(Section):
         "or a list of module names such as [q_proj, k_proj, v_proj, o_proj].",
     )
     lora_r: int = Field(default=16, ge=1, description="LoRA rank.")
-    lora_alpha: int = Field(default=32, ge=1, description="LoRA scaling numerator: updates are scaled by alpha / r.")
+    lora_alpha: int = Field(
+        default=32, ge=1, description="LoRA scaling numerator: updates are scaled by alpha / r."
+    )
     lora_dropout: float = Field(default=0.05, ge=0, lt=1, description="Dropout on the LoRA input.")
     learning_rate: float = Field(default=2e-4, gt=0, description="Peak learning rate (AdamW).")
     lr_scheduler: Literal["cosine", "linear", "constant"] = Field(
         default="cosine", description="Learning-rate schedule after warm-up."
     )
     warmup_ratio: float = Field(
-        default=0.03, ge=0, lt=1, description="Fraction of the optimizer steps spent warming the learning rate up."
+        default=0.03,
+        ge=0,
+        lt=1,
+        description="Fraction of the optimizer steps spent warming the learning rate up.",
     )
     weight_decay: float = Field(default=0.0, ge=0, description="AdamW weight decay on the adapter weights.")
     max_grad_norm: float = Field(default=1.0, gt=0, description="Gradient-norm clipping threshold.")
-    epochs: float = Field(default=2.0, gt=0, description="Passes over the train split (ignored when max_steps is set).")
+    epochs: float = Field(
+        default=2.0, gt=0, description="Passes over the train split (ignored when max_steps is set)."
+    )
     max_steps: int | None = Field(
-        default=None, ge=1, description="Stop after this many optimizer steps (overrides epochs); null: use epochs."
+        default=None,
+        ge=1,
+        description="Stop after this many optimizer steps (overrides epochs); null: use epochs.",
     )
     batch_size: int = Field(default=4, ge=1, description="Rows per micro-batch (per device).")
     grad_accum: int = Field(
-        default=4, ge=1, description="Micro-batches accumulated per optimizer step (effective batch = batch_size x grad_accum)."
+        default=4,
+        ge=1,
+        description="Micro-batches accumulated per optimizer step (effective batch = batch_size x grad_accum).",
     )
     max_length: int = Field(
         default=512,
@@ -222,7 +236,9 @@ class TrainSettings(Section):
     )
     eval_steps: int = Field(default=50, ge=1, description="Compute the val-split loss every this many steps.")
     save_steps: int = Field(
-        default=50, ge=1, description="Write a checkpoint every this many steps (what `--resume` restarts from)."
+        default=50,
+        ge=1,
+        description="Write a checkpoint every this many steps (what `--resume` restarts from).",
     )
     save_total_limit: int = Field(default=2, ge=1, description="Checkpoints kept; older ones are deleted.")
     logging_steps: int = Field(default=1, ge=1, description="Record the train loss every this many steps.")
@@ -238,12 +254,66 @@ class TrainSettings(Section):
     def _target_modules_shape(cls, data: Any) -> Any:
         value = data.get("target_modules") if isinstance(data, dict) else None
         if isinstance(value, str) and value != "all-linear":
-            raise ValueError(
-                f"target_modules must be 'all-linear' or a list of module names, got {value!r}"
-            )
+            raise ValueError(f"target_modules must be 'all-linear' or a list of module names, got {value!r}")
         if isinstance(value, list) and not value:
             raise ValueError("target_modules is empty: name modules or use 'all-linear'")
         return data
+
+
+class GenerateSettings(Section):
+    questions_per_chunk: int = Field(
+        default=3, ge=1, le=20, description="Questions asked of each chunk per attempt, spread over the kinds."
+    )
+    kinds: dict[Literal["factual", "numeric", "reasoning", "unanswerable"], float] = Field(
+        default_factory=lambda: {"factual": 0.45, "numeric": 0.35, "reasoning": 0.1, "unanswerable": 0.1},
+        description="Mix of question kinds (weights). factual: stated in the chunk; numeric: the answer is a "
+        "number stated in the text; reasoning: across two chunks of the same document; unanswerable: "
+        "plausible but not answered by the documents (the expected answer says so).",
+    )
+    max_retries: int = Field(
+        default=2, ge=0, description="Re-asks (new seed) when a reply yields no usable question."
+    )
+    answer_k: int = Field(default=3, ge=1, description="Passages retrieved to answer each question.")
+    max_chunks: int | None = Field(
+        default=None, ge=1, description="Only the first N chunks (in document order); null: all. "
+        "--limit-chunks overrides it."
+    )
+    seed: int = Field(default=0, description="Seed for kind assignment, pairing and sampling.")
+    prompts: dict[str, str] = Field(
+        default_factory=dict,
+        description="Override a shipped prompt template by name (question_factual, question_numeric, "
+        "question_reasoning, question_unanswerable, answer, judge_question, judge_answer) with a path "
+        "to a Jinja file.",
+    )
+
+
+class CurateSettings(Section):
+    min_answer_words: int = Field(default=1, ge=0, description="Shortest acceptable answer, in words.")
+    max_answer_words: int = Field(default=120, ge=1, description="Longest acceptable answer, in words.")
+    judge_min_question: int = Field(
+        default=3, ge=1, le=5, description="Minimum judged question quality (1-5) when a judge is set."
+    )
+    judge_min_faithfulness: int = Field(
+        default=3, ge=1, le=5, description="Minimum judged answer faithfulness (1-5) when a judge is set."
+    )
+    dedup_threshold: float = Field(
+        default=0.92, gt=0, le=1, description="Questions whose embeddings have cosine at least this are "
+        "near-duplicates; only the best-scored one is kept."
+    )
+    min_examples_per_chunk: int = Field(
+        default=1, ge=0, description="Chunks with fewer accepted examples get more generation attempts."
+    )
+    max_attempts_per_chunk: int = Field(
+        default=2, ge=1, description="Cap on generation attempts (new seed each) per chunk for coverage."
+    )
+    split_ratios: dict[Literal["train", "val", "test"], float] = Field(
+        default_factory=lambda: {"train": 0.7, "val": 0.15, "test": 0.15},
+        description="Share of documents per split (splits are by document, never by question).",
+    )
+    test_documents: list[str] = Field(
+        default_factory=list, description="File names or glob patterns of documents forced into the test split."
+    )
+    seed: int = Field(default=0, description="Seed for the document split.")
 
 
 class Settings(Section):
@@ -251,6 +321,8 @@ class Settings(Section):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings, description="The embedder.")
     search: SearchSettings = Field(default_factory=SearchSettings, description="Retrieval.")
     llm: LLMSettings = Field(default_factory=LLMSettings, description="Generation backends, one per role.")
+    generate: GenerateSettings = Field(default_factory=GenerateSettings, description="Synthetic questions and answers.")
+    curate: CurateSettings = Field(default_factory=CurateSettings, description="Checks, judges, dedup and splits.")
     train: TrainSettings = Field(default_factory=TrainSettings, description="Fine-tuning (LoRA / QLoRA).")
 
     def sha(self, *sections: str) -> str:

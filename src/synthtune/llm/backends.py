@@ -11,10 +11,13 @@ outcome) from the returned completions. Per-request failures are returned as com
 
 from __future__ import annotations
 
+import copy
+import inspect
 import os
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -46,10 +49,16 @@ class ChatRequest:
     """Overrides ``BackendSettings.max_new_tokens`` for this request."""
     seed: int | None = None
     """Overrides ``BackendSettings.seed`` for this request."""
+    temperature: float | None = None
+    """Overrides ``BackendSettings.temperature`` for this request (e.g. sampling on a retry)."""
 
 
 @dataclass
 class Completion:
+    """One reply. ``latency_s`` is the wall time of the HTTP request including retries and backoff
+    (openai), or of the whole batch the request was generated in (transformers); ``tokens_in`` counts
+    the prompt without padding, ``tokens_out`` the reply including its end-of-turn token."""
+
     text: str
     model: str
     latency_s: float
@@ -86,11 +95,17 @@ def make_backend(settings: BackendSettings) -> Backend:
 
 
 class TransformersBackend:
-    """A causal LM loaded with transformers; batched, left-padded, greedy at temperature 0.
+    """A causal LM loaded with transformers: left-padded batches, greedy at temperature 0, seeded.
 
-    Requests are grouped by (seed, max_new_tokens), sorted by prompt length inside a group to reduce
-    padding, and generated ``batch_size`` at a time; ``torch.manual_seed`` is set before every batch,
-    so the same requests with the same settings give the same text.
+    Requests are grouped by (seed, max_new_tokens) and sorted by prompt length inside a group. For
+    models with a plain key/value cache (llama, qwen, smollm, most decoders) generation is continuously
+    batched: up to ``batch_size`` sequences decode together, a sequence leaves the batch as soon as it
+    ends and a waiting prompt is prefilled into its place, so short replies do not hold a batch for
+    the longest one. Other models (sliding-window or recurrent caches) fall back to transformers'
+    ``generate`` in fixed batches. Logits processors (repetition penalty, no-repeat n-grams) see each
+    sequence without its padding, so a reply does not depend on what it was batched with, up to float
+    rounding. Sampling draws from a generator seeded per group: the same requests with the same
+    settings give the same text.
     """
 
     def __init__(self, settings: BackendSettings) -> None:
@@ -102,7 +117,9 @@ class TransformersBackend:
         self.path = resolve_generator(settings.model)
         try:
             tokenizer = AutoTokenizer.from_pretrained(self.path)
-            model = AutoModelForCausalLM.from_pretrained(self.path, dtype=torch.float32)
+            # float32 on CPU (bfloat16 matmuls are slow there); the checkpoint's own dtype on accelerators
+            dtype = torch.float32 if settings.device == "cpu" else "auto"
+            model = AutoModelForCausalLM.from_pretrained(self.path, dtype=dtype)
         except (OSError, ValueError) as exc:
             raise ModelNotFoundError(_load_error(settings.model, exc)) from None
         model.to(settings.device).eval()
@@ -116,6 +133,10 @@ class TransformersBackend:
         self.tokenizer = tokenizer
         self.model = model
         self.stop_ids = _stop_token_ids(tokenizer, model.generation_config)
+        self.continuous_batching = _plain_kv_cache(model)
+        # transformers 5.x renamed forward()'s `past_key_values` to `cache` (the old name warns)
+        params = inspect.signature(model.forward).parameters
+        self._cache_arg = "cache" if "cache" in params else "past_key_values"
 
     def settings_dict(self) -> dict[str, Any]:
         return {**self.settings.model_dump(mode="json"), "resolved_model": self.path}
@@ -125,28 +146,180 @@ class TransformersBackend:
 
     def prompt_ids(self, request: ChatRequest) -> list[int]:
         """The token ids of a request's prompt: the tokenizer's own chat template, generation prompt added."""
-        text = self.tokenizer.apply_chat_template(request.messages, add_generation_prompt=True, tokenize=False)
+        text = self.tokenizer.apply_chat_template(
+            request.messages, add_generation_prompt=True, tokenize=False
+        )
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def generate(self, requests: list[ChatRequest], progress: Progress | None = None) -> list[Completion]:
+        from jinja2 import TemplateError
+
         s = self.settings
-        prompts = [self.prompt_ids(r) for r in requests]
+        results: list[Completion | None] = [None] * len(requests)
+        prompts: list[list[int]] = []
+        for i, r in enumerate(requests):
+            try:
+                prompts.append(self.prompt_ids(r))
+            except TemplateError as exc:  # e.g. a template that refuses a system message
+                prompts.append([])
+                results[i] = Completion("", self.name, 0.0, 0, 0, 1, "failed", f"chat template: {exc}")
+        if progress is not None and any(results):
+            progress(sum(c is not None for c in results))
         groups: dict[tuple[int, int], list[int]] = {}
         for i, r in enumerate(requests):
-            key = (s.seed if r.seed is None else r.seed, r.max_new_tokens or s.max_new_tokens)
-            groups.setdefault(key, []).append(i)
-        results: list[Completion | None] = [None] * len(requests)
+            if results[i] is None:
+                key = (s.seed if r.seed is None else r.seed, r.max_new_tokens or s.max_new_tokens)
+                groups.setdefault(key, []).append(i)
         for (seed, max_new), members in groups.items():
             members.sort(key=lambda i: len(prompts[i]))
-            for start in range(0, len(members), s.batch_size):
-                batch = members[start : start + s.batch_size]
-                for i, completion in zip(batch, self._generate_batch([prompts[i] for i in batch], seed, max_new)):
-                    results[i] = completion
+
+            def done(k: int, completion: Completion, members: list[int] = members) -> None:
+                results[members[k]] = completion
                 if progress is not None:
-                    progress(len(batch))
+                    progress(1)
+
+            group = [prompts[i] for i in members]
+            if self.continuous_batching:
+                self._decode_continuous(group, seed, max_new, done)
+            else:
+                for start in range(0, len(group), s.batch_size):
+                    batch = group[start : start + s.batch_size]
+                    for k, completion in enumerate(self._generate_fixed(batch, seed, max_new)):
+                        done(start + k, completion)
         return [c for c in results if c is not None]
 
-    def _generate_batch(self, prompts: list[list[int]], seed: int, max_new: int) -> list[Completion]:
+    # -- continuous batching over a plain KV cache ---------------------------------------------------
+
+    def _decode_continuous(
+        self, prompts: list[list[int]], seed: int, max_new: int, done: Callable[[int, Completion], None]
+    ) -> None:
+        """Decode ``prompts`` (sorted by length) with at most ``batch_size`` in flight; ``done(k, c)``
+        is called once per prompt, as it finishes."""
+        import torch
+
+        s = self.settings
+        waiting = deque(range(len(prompts)))
+        rows: list[_Row] = []
+        cache: Any = None
+        mask = logits = None
+        generator = torch.Generator().manual_seed(seed)
+        refill_at = max(1, s.batch_size // 4)  # prefill newcomers a few at a time, not one by one
+        finished: set[int] = set()
+
+        def finish(k: int, completion: Completion) -> None:
+            finished.add(k)
+            done(k, completion)
+
+        try:
+            while waiting or rows:
+                free = s.batch_size - len(rows)
+                if waiting and (not rows or free >= min(refill_at, len(waiting))):
+                    joining = [waiting.popleft() for _ in range(min(free, len(waiting)))]
+                    new_cache, new_mask, new_logits = self._prefill([prompts[k] for k in joining])
+                    now = time.perf_counter()
+                    rows += [_Row(k, list(prompts[k]), len(prompts[k]), now) for k in joining]
+                    if cache is None:
+                        cache, mask, logits = new_cache, new_mask, new_logits
+                    else:
+                        mask = _merge_caches(cache, mask, new_cache, new_mask)
+                        logits = torch.cat([logits, new_logits])
+                next_ids = self._choose(rows, logits, generator)
+                keep = []
+                for n, (row, token) in enumerate(zip(rows, next_ids, strict=True)):
+                    row.tokens.append(token)
+                    new = len(row.tokens) - row.n_prompt
+                    if token in self.stop_ids or new >= max_new:
+                        reason = "stop" if token in self.stop_ids else "length"
+                        finish(row.k, self._completion(row, reason))
+                    else:
+                        keep.append(n)
+                if len(keep) < len(rows):
+                    rows = [rows[n] for n in keep]
+                    if not rows:
+                        cache = mask = logits = None
+                        continue
+                    index = torch.tensor(keep, device=mask.device)
+                    cache.batch_select_indices(index)
+                    mask = _trim_left(cache, mask[index])
+                mask = torch.cat([mask, mask.new_ones(len(rows), 1)], dim=1)
+                feed = torch.tensor([[row.tokens[-1]] for row in rows], device=mask.device)
+                positions = torch.tensor([[len(row.tokens) - 1] for row in rows], device=mask.device)
+                with torch.inference_mode():
+                    out = self.model(
+                        input_ids=feed,
+                        attention_mask=mask,
+                        position_ids=positions,
+                        use_cache=True,
+                        **{self._cache_arg: cache},
+                    )
+                logits = out.logits[:, -1, :]
+        except RuntimeError as exc:  # out of memory, a sequence longer than the model takes, ...
+            error = f"{type(exc).__name__}: {exc}"
+            for k in range(len(prompts)):
+                if k not in finished:
+                    done(k, Completion("", self.name, 0.0, len(prompts[k]), 0, 1, "failed", error))
+
+    def _prefill(self, prompts: list[list[int]]) -> tuple[Any, Any, Any]:
+        import torch
+        from transformers import DynamicCache
+
+        device = self.model.device
+        width = max(len(p) for p in prompts)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        cache = DynamicCache(config=self.model.config)
+        with torch.inference_mode():
+            out = self.model(
+                input_ids=ids,
+                attention_mask=mask,
+                position_ids=positions,
+                use_cache=True,
+                logits_to_keep=1,
+                **{self._cache_arg: cache},
+            )
+        return cache, mask, out.logits[:, -1, :]
+
+    def _choose(self, rows: list[_Row], logits: Any, generator: Any) -> list[int]:
+        """Next token of each row: its own repetition penalty and n-gram ban, then greedy or sampled."""
+        import torch
+        from transformers.generation.logits_process import (
+            NoRepeatNGramLogitsProcessor,
+            RepetitionPenaltyLogitsProcessor,
+            TopPLogitsWarper,
+        )
+
+        s = self.settings
+        scores = logits.float()
+        per_row = []
+        if s.repetition_penalty != 1.0:
+            per_row.append(RepetitionPenaltyLogitsProcessor(s.repetition_penalty))
+        if s.no_repeat_ngram_size > 0:
+            per_row.append(NoRepeatNGramLogitsProcessor(s.no_repeat_ngram_size))
+        if per_row:
+            scores = scores.clone()
+            for n, row in enumerate(rows):
+                seen = torch.tensor([row.tokens], device=scores.device)
+                for processor in per_row:
+                    scores[n : n + 1] = processor(seen, scores[n : n + 1])
+        if s.temperature == 0:
+            return scores.argmax(-1).tolist()
+        scores = scores / s.temperature
+        if s.top_p < 1.0:
+            scores = TopPLogitsWarper(s.top_p)(None, scores)
+        probs = torch.softmax(scores, dim=-1).cpu()
+        return torch.multinomial(probs, 1, generator=generator).squeeze(1).tolist()
+
+    def _completion(self, row: _Row, finish: str) -> Completion:
+        new = row.tokens[row.n_prompt :]
+        text = self.tokenizer.decode(new, skip_special_tokens=True).strip()
+        latency = time.perf_counter() - row.started
+        return Completion(text, self.name, latency, row.n_prompt, len(new), 1, "ok", None, finish)
+
+    # -- fixed batches through transformers' generate ------------------------------------------------
+
+    def _generate_fixed(self, prompts: list[list[int]], seed: int, max_new: int) -> list[Completion]:
         import torch
 
         s = self.settings
@@ -167,14 +340,15 @@ class TransformersBackend:
         }
         if sample:
             options.update(temperature=s.temperature, top_p=s.top_p, top_k=0)
-        config = self.model.generation_config.__class__.from_dict(
-            {**self.model.generation_config.to_dict(), **options}
-        )
+        config = copy.deepcopy(self.model.generation_config)
+        config.update(**options)
         started = time.perf_counter()
         try:
             torch.manual_seed(seed)
             with torch.inference_mode():
-                out = self.model.generate(input_ids=input_ids, attention_mask=attention, generation_config=config)
+                out = self.model.generate(
+                    input_ids=input_ids, attention_mask=attention, generation_config=config
+                )
         except RuntimeError as exc:  # out of memory, a sequence longer than the model takes, ...
             latency = time.perf_counter() - started
             return [
@@ -183,11 +357,67 @@ class TransformersBackend:
             ]
         latency = time.perf_counter() - started
         completions = []
-        for row, prompt in zip(out[:, width:].tolist(), prompts):
+        for row, prompt in zip(out[:, width:].tolist(), prompts, strict=True):
             new, finish = _cut_at_stop(row, self.stop_ids)
             text = self.tokenizer.decode(new, skip_special_tokens=True).strip()
-            completions.append(Completion(text, self.name, latency, len(prompt), len(new), 1, "ok", None, finish))
+            completions.append(
+                Completion(text, self.name, latency, len(prompt), len(new), 1, "ok", None, finish)
+            )
         return completions
+
+
+@dataclass
+class _Row:
+    """A sequence being decoded: its index in the group, prompt + generated ids, prompt length, start."""
+
+    k: int
+    tokens: list[int]
+    n_prompt: int
+    started: float
+
+
+def _plain_kv_cache(model: Any) -> bool:
+    """Whether every layer keeps a plain growing key/value cache, which can be re-batched freely."""
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+
+    try:
+        layers = DynamicCache(config=model.config).layers
+    except (TypeError, ValueError, KeyError):
+        return False
+    return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
+
+
+def _pad_left(t: Any, length: int) -> Any:
+    """Pad dimension -2 of a (batch, heads, seq, dim) tensor, or the last of a (batch, seq) mask, on the left."""
+    import torch.nn.functional as F  # noqa: N812
+
+    missing = length - (t.shape[-2] if t.dim() == 4 else t.shape[-1])
+    if missing == 0:
+        return t
+    return F.pad(t, (0, 0, missing, 0)) if t.dim() == 4 else F.pad(t, (missing, 0))
+
+
+def _merge_caches(cache: Any, mask: Any, other: Any, other_mask: Any) -> Any:
+    """Append ``other``'s rows to ``cache`` (in place), left-padding both to one length; the joint mask."""
+    import torch
+
+    length = max(mask.shape[1], other_mask.shape[1])
+    for layer, extra in zip(cache.layers, other.layers, strict=True):
+        layer.keys = torch.cat([_pad_left(layer.keys, length), _pad_left(extra.keys, length)])
+        layer.values = torch.cat([_pad_left(layer.values, length), _pad_left(extra.values, length)])
+    return torch.cat([_pad_left(mask, length), _pad_left(other_mask, length)])
+
+
+def _trim_left(cache: Any, mask: Any) -> Any:
+    """Drop leading cache positions that are padding in every row (left by rows that finished)."""
+    empty = int((mask.sum(0) == 0).int().cumprod(0).sum())
+    if empty == 0:
+        return mask
+    for layer in cache.layers:
+        layer.keys = layer.keys[:, :, empty:, :]
+        layer.values = layer.values[:, :, empty:, :]
+    return mask[:, empty:]
 
 
 def _stop_token_ids(tokenizer: Any, generation_config: Any) -> list[int]:
@@ -238,10 +468,10 @@ class OpenAIBackend:
     """
 
     def __init__(self, settings: BackendSettings) -> None:
-        import openai
-
         if not settings.base_url:
             raise LLMError("the openai backend needs base_url, e.g. http://127.0.0.1:8000/v1")
+        import openai
+
         self.settings = settings
         self.name = settings.model
         self.client = openai.OpenAI(
@@ -276,14 +506,17 @@ class OpenAIBackend:
             "model": s.model,
             "messages": request.messages,
             "max_tokens": request.max_new_tokens or s.max_new_tokens,
-            "temperature": s.temperature,
+            "temperature": s.temperature if request.temperature is None else request.temperature,
             "top_p": s.top_p,
             "seed": s.seed if request.seed is None else request.seed,
         }
         if request.json_schema is not None and self.schema_supported:
             params["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {"name": str(request.json_schema.get("title", "response")), "schema": request.json_schema},
+                "json_schema": {
+                    "name": str(request.json_schema.get("title", "response")),
+                    "schema": request.json_schema,
+                },
             }
         if s.extra_body:
             params["extra_body"] = dict(s.extra_body)

@@ -128,7 +128,103 @@ def m001_knowledge_base(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_knowledge_base]
+def m002_synthetic_dataset(conn: sqlite3.Connection) -> None:
+    run_script(
+        conn,
+        """
+        -- every model call: who asked (role), which model and prompt, how it went
+        CREATE TABLE llm_calls(
+            id          INTEGER PRIMARY KEY,
+            role        TEXT    NOT NULL,              -- question_writer | answerer | judge
+            backend     TEXT    NOT NULL,              -- transformers | openai
+            model       TEXT    NOT NULL,
+            prompt_sha  TEXT    NOT NULL,              -- sha256 of the prompt template text
+            settings    TEXT    NOT NULL,              -- JSON: decoding settings
+            latency_s   REAL    NOT NULL,
+            tokens_in   INTEGER NOT NULL,
+            tokens_out  INTEGER NOT NULL,
+            attempts    INTEGER NOT NULL,
+            outcome     TEXT    NOT NULL,              -- ok | retried | failed
+            error       TEXT,
+            raw_output  TEXT    NOT NULL,
+            created_at  TEXT    NOT NULL
+        );
+
+        -- one row per unit of generation work (chunk x kind x attempt): a re-run skips the done ones
+        CREATE TABLE generation_units(
+            work_key    TEXT    PRIMARY KEY,           -- sha256 of chunk text, kind, attempt, model, prompt
+            chunk_id    INTEGER NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+            kind        TEXT    NOT NULL,
+            attempt     INTEGER NOT NULL,
+            status      TEXT    NOT NULL,              -- ok | failed (no usable question after retries)
+            call_id     INTEGER REFERENCES llm_calls(id),
+            n_questions INTEGER NOT NULL,
+            created_at  TEXT    NOT NULL
+        );
+        CREATE INDEX generation_units_chunk ON generation_units(chunk_id);
+
+        CREATE TABLE questions(
+            id            INTEGER PRIMARY KEY,
+            chunk_id      INTEGER NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+            chunk2_id     INTEGER REFERENCES chunks(id) ON DELETE CASCADE,  -- second chunk (reasoning)
+            text          TEXT    NOT NULL,
+            kind          TEXT    NOT NULL,            -- factual | numeric | reasoning | unanswerable
+            status        TEXT    NOT NULL,            -- ok | rejected (parse checks; reason stored)
+            reject_reason TEXT,
+            generator     TEXT    NOT NULL,            -- model id
+            prompt_sha    TEXT    NOT NULL,
+            work_key      TEXT    NOT NULL REFERENCES generation_units(work_key) ON DELETE CASCADE,
+            call_id       INTEGER REFERENCES llm_calls(id),
+            created_at    TEXT    NOT NULL
+        );
+        CREATE INDEX questions_chunk ON questions(chunk_id);
+
+        CREATE TABLE answers(
+            id            INTEGER PRIMARY KEY,
+            question_id   INTEGER NOT NULL REFERENCES questions(id) ON DELETE CASCADE,
+            text          TEXT    NOT NULL,
+            citations     TEXT    NOT NULL DEFAULT '[]',  -- JSON list of chunk ids the answer used
+            retrieved     TEXT    NOT NULL DEFAULT '[]',  -- JSON list of chunk ids shown to the model
+            status        TEXT    NOT NULL,            -- ok | failed
+            generator     TEXT    NOT NULL,
+            prompt_sha    TEXT    NOT NULL,
+            call_id       INTEGER REFERENCES llm_calls(id),
+            created_at    TEXT    NOT NULL,
+            UNIQUE (question_id, generator, prompt_sha)
+        );
+
+        CREATE TABLE judgments(
+            id          INTEGER PRIMARY KEY,
+            subject     TEXT    NOT NULL,              -- question | answer
+            subject_id  INTEGER NOT NULL,
+            judge       TEXT    NOT NULL,              -- model id
+            criterion   TEXT    NOT NULL,              -- quality | faithfulness
+            score       INTEGER,                       -- 1-5; null when the judge's reply did not parse
+            passed      INTEGER NOT NULL,
+            rationale   TEXT    NOT NULL,
+            prompt_sha  TEXT    NOT NULL,
+            call_id     INTEGER REFERENCES llm_calls(id),
+            created_at  TEXT    NOT NULL,
+            UNIQUE (subject, subject_id, judge, criterion, prompt_sha)
+        );
+
+        CREATE TABLE examples(
+            id           INTEGER PRIMARY KEY,
+            question_id  INTEGER NOT NULL UNIQUE REFERENCES questions(id) ON DELETE CASCADE,
+            answer_id    INTEGER REFERENCES answers(id) ON DELETE CASCADE,
+            document_id  INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            split        TEXT,                         -- train | val | test (accepted rows)
+            status       TEXT    NOT NULL,             -- accepted | rejected
+            reasons      TEXT    NOT NULL DEFAULT '[]',  -- JSON: the checks that rejected it
+            checks       TEXT    NOT NULL DEFAULT '{}',  -- JSON: every check's outcome
+            updated_at   TEXT    NOT NULL
+        );
+        CREATE INDEX examples_split ON examples(split, status);
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_knowledge_base, m002_synthetic_dataset]
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:

@@ -47,7 +47,6 @@ def merge(adapter_dir: str | Path, out_dir: str | Path, dtype: str = "auto") -> 
     if out.exists() and any(out.iterdir()) and read_meta(out).get("kind") != "merged_model":
         raise ConfigError(f"{out} exists and is not a merged model from synthtune; pick another --out")
 
-    import torch
     from peft import PeftModel
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
@@ -88,7 +87,9 @@ def merge(adapter_dir: str | Path, out_dir: str | Path, dtype: str = "auto") -> 
             "base_model": base,
             "adapter_dir": str(adapter.resolve()),
             "dtype": str(torch_dtype).removeprefix("torch."),
-            "adapter": {k: meta[k] for k in ("data", "settings", "metrics", "chat_template_sha256") if k in meta},
+            "adapter": {
+                k: meta[k] for k in ("data", "settings", "metrics", "chat_template_sha256") if k in meta
+            },
             "end_of_turn_token": meta.get("end_of_turn_token"),
             "versions": _versions(),
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),

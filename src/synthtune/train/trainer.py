@@ -71,6 +71,7 @@ class TrainResult:
     eval_loss: float | None
     tokens_per_s: float
     train_tokens: int
+    train_padded_tokens: int
     train_seconds: float
     peak_mem_mb: float
     n_train_rows: int
@@ -135,7 +136,9 @@ def linear_module_names(model: Any) -> list[str]:
     """Short names of the model's linear layers (what ``target_modules`` may name)."""
     import torch
 
-    return sorted({name.rsplit(".", 1)[-1] for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)})
+    return sorted(
+        {name.rsplit(".", 1)[-1] for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+    )
 
 
 def check_target_modules(settings: TrainSettings, model: Any, base_model: str) -> None:
@@ -145,9 +148,7 @@ def check_target_modules(settings: TrainSettings, model: Any, base_model: str) -
     import torch
 
     linear = {name for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
-    unknown = [
-        t for t in settings.target_modules if not any(n == t or n.endswith("." + t) for n in linear)
-    ]
+    unknown = [t for t in settings.target_modules if not any(n == t or n.endswith("." + t) for n in linear)]
     if unknown:
         raise ConfigError(
             f"train.target_modules: {', '.join(repr(u) for u in unknown)} "
@@ -247,7 +248,9 @@ class LengthGroupedSampler:
         full = [b for b in batches if len(b) == self.batch_size]
         shuffled = [full[i] for i in torch.randperm(len(full), generator=g).tolist()]
         if partial:  # one short batch at most would break the batch boundaries: merge, put last
-            shuffled.append(sorted((i for b in partial for i in b), key=lambda i: self.lengths[i], reverse=True))
+            shuffled.append(
+                sorted((i for b in partial for i in b), key=lambda i: self.lengths[i], reverse=True)
+            )
         return shuffled
 
     def __iter__(self) -> Iterator[int]:
@@ -425,6 +428,7 @@ def train(
         eval_loss=eval_after,
         tokens_per_s=meter.tokens_per_s,
         train_tokens=meter.tokens,
+        train_padded_tokens=meter.padded_tokens,
         train_seconds=meter.seconds,
         peak_mem_mb=_peak_mem_mb(),
         n_train_rows=train_split.n_rows,
@@ -458,7 +462,10 @@ def train(
             "rows": {"train": train_split.n_rows, "val": val_split.n_rows},
             "rows_dropped_too_long": {"train": train_split.n_dropped, "val": val_split.n_dropped},
             "tokens": {"train": train_split.n_tokens, "val": val_split.n_tokens},
-            "trainable_tokens": {"train": train_split.n_trainable_tokens, "val": val_split.n_trainable_tokens},
+            "trainable_tokens": {
+                "train": train_split.n_trainable_tokens,
+                "val": val_split.n_trainable_tokens,
+            },
         },
         "settings": settings.model_dump(mode="json") | {"max_steps": steps_cap},
         "versions": _versions(),
@@ -470,10 +477,11 @@ def train(
 
 
 class _Meter:
-    """Real (non-pad) tokens trained on and the seconds spent, evaluations excluded."""
+    """Real (non-pad) and padded tokens trained on, and the seconds spent, evaluations excluded."""
 
     def __init__(self) -> None:
         self.tokens = 0
+        self.padded_tokens = 0
         self.eval_seconds = 0.0
         self.seconds = 0.0
         self._t0 = 0.0
@@ -558,6 +566,7 @@ def _build_trainer(
 
         def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
             meter.tokens += int(inputs["attention_mask"].sum())
+            meter.padded_tokens += int(inputs["attention_mask"].numel())
             return super().training_step(model, inputs, num_items_in_batch)
 
         def evaluate(self, *a: Any, **kw: Any) -> dict[str, float]:

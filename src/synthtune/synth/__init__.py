@@ -1,0 +1,1 @@
+"""Synthetic dataset: question generation, grounded answers, checks and judges, dedup, splits."""

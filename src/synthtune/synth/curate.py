@@ -1,0 +1,418 @@
+"""``synthtune curate``: deterministic checks, optional LLM judges, dedup, coverage and document splits.
+
+Curation is recomputed from the questions and answers on every run (cheap and deterministic); the
+expensive parts are cached in the store: judgments by (subject, judge, criterion, prompt), and coverage
+generation by its work keys. The outcome of every check is stored on the example.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import random
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from synthtune.llm.backends import Backend, ChatRequest, make_backend
+from synthtune.llm.prompts import load_prompt
+from synthtune.project import Project
+from synthtune.store import utcnow
+from synthtune.synth.generate import Generator, GenerateReport, log_call
+from synthtune.synth.numbers import extract_numbers, unsupported_numbers
+from synthtune.synth.parsing import is_refusal
+
+CHECKS = (
+    "answer_failed",  # the answerer produced nothing usable
+    "length",  # answer word count outside curate.min/max_answer_words
+    "numbers_grounded",  # every number in the answer appears in its cited text
+    "citations_retrieved",  # citations exist and point at retrieved chunks
+    "refusal",  # answerable -> no refusal; unanswerable -> refusal
+    "numeric_answer",  # numeric questions get an answer with a number
+    "judge_question",  # LLM judge: question quality >= threshold
+    "judge_faithfulness",  # LLM judge: answer faithfulness >= threshold
+    "duplicate",  # near-duplicate of a better-scored question
+    "test_leak",  # near-duplicate of a test-split question (removed from train/val)
+)
+
+Progress = Callable[[str, int | None, int], None]
+
+
+@dataclass
+class CurateReport:
+    accepted: int = 0
+    rejected: int = 0
+    by_check: dict[str, int] = field(default_factory=dict)
+    splits: dict[str, int] = field(default_factory=lambda: {"train": 0, "val": 0, "test": 0})
+    duplicates_removed: int = 0
+    coverage: dict[str, Any] = field(default_factory=dict)
+    generated: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_SCORE = re.compile(r"score\s*[:=]?\s*\**\s*([1-5])\b", re.I)
+
+
+def parse_judgment(raw: str) -> tuple[int | None, str]:
+    m = _SCORE.search(raw) or re.search(r"\b([1-5])\s*(?:/\s*5|out of 5)", raw)
+    reason = re.search(r"reason\s*[:=]\s*(.+)", raw, re.I | re.S)
+    return (int(m.group(1)) if m else None), (reason.group(1).strip() if reason else raw.strip())[:1000]
+
+
+class Curator:
+    def __init__(self, project: Project, generator: Generator | None = None, judge: Backend | None = None):
+        self.project = project
+        self.store = project.store
+        self.settings = project.settings
+        self.generator = generator
+        self._judge = judge
+        overrides = self.settings.generate.prompts
+        self.judge_prompts = {
+            n: load_prompt(n, overrides, project.dir) for n in ("judge_question", "judge_answer")
+        }
+
+    @property
+    def judge(self) -> Backend | None:
+        if self._judge is None and self.settings.llm.judge is not None:
+            self._judge = make_backend(self.settings.llm.judge)
+        return self._judge
+
+    # -- rows ---------------------------------------------------------------------------------------
+
+    def rows(self) -> list[dict]:
+        """Every ok question with its latest answer, chunk and document."""
+        return [
+            dict(r)
+            for r in self.store.query(
+                """
+            SELECT q.id AS question_id, q.text AS question, q.kind, q.chunk_id, q.chunk2_id,
+                   c.text AS chunk_text, c.document_id, d.source_path, d.title,
+                   a.id AS answer_id, a.text AS answer, a.status AS answer_status, a.citations, a.retrieved
+            FROM questions q
+            JOIN chunks c ON c.id = q.chunk_id
+            JOIN documents d ON d.id = c.document_id
+            LEFT JOIN answers a ON a.id = (SELECT MAX(id) FROM answers WHERE question_id = q.id)
+            WHERE q.status = 'ok'
+            ORDER BY q.id
+            """
+            )
+        ]
+
+    def chunk_texts(self, ids: list[int]) -> dict[int, str]:
+        if not ids:
+            return {}
+        return {
+            r[0]: r[1]
+            for r in self.store.execute(
+                f"SELECT id, text FROM chunks WHERE id IN ({','.join('?' * len(ids))})", ids
+            )
+        }
+
+    # -- deterministic checks -----------------------------------------------------------------------
+
+    def check(self, row: dict) -> dict[str, bool]:
+        c = self.settings.curate
+        out: dict[str, bool] = {}
+        answer = row["answer"] or ""
+        out["answer_failed"] = (
+            row["answer_id"] is not None and row["answer_status"] == "ok" and bool(answer.strip())
+        )
+        if not out["answer_failed"]:
+            return out
+        n_words = len(answer.split())
+        out["length"] = c.min_answer_words <= n_words <= c.max_answer_words
+        refused = is_refusal(answer)
+        unanswerable = row["kind"] == "unanswerable"
+        out["refusal"] = refused if unanswerable else not refused
+        if unanswerable:
+            return out
+        cites = json.loads(row["citations"] or "[]")
+        retrieved = set(json.loads(row["retrieved"] or "[]"))
+        out["citations_retrieved"] = bool(cites) and set(cites) <= retrieved
+        texts = list(self.chunk_texts(cites).values())
+        out["numbers_grounded"] = bool(texts) and not unsupported_numbers(answer, texts)
+        if row["kind"] == "numeric":
+            out["numeric_answer"] = bool(extract_numbers(answer))
+        return out
+
+    # -- judges -------------------------------------------------------------------------------------
+
+    def judge_rows(self, rows: list[dict], progress: Progress | None) -> dict[tuple[str, int], int | None]:
+        """Scores by (criterion, subject id); judged once per judge and prompt, then read from the store."""
+        judge = self.judge
+        if judge is None:
+            return {}
+        name = self.settings.llm.judge.model
+        jq, ja = self.judge_prompts["judge_question"], self.judge_prompts["judge_answer"]
+        have = {
+            (r["criterion"], r["subject_id"]): r["score"]
+            for r in self.store.query(
+                "SELECT criterion, subject_id, score FROM judgments WHERE judge = ? AND prompt_sha IN (?, ?)",
+                (name, jq.sha, ja.sha),
+            )
+        }
+        work = []
+        for r in rows:
+            if ("quality", r["question_id"]) not in have:
+                work.append(
+                    (
+                        "quality",
+                        "question",
+                        r["question_id"],
+                        jq,
+                        jq.messages(text=r["chunk_text"], question=r["question"]),
+                    )
+                )
+            if r["answer_id"] and ("faithfulness", r["answer_id"]) not in have:
+                ps = [{"text": t} for t in self.chunk_texts(json.loads(r["citations"] or "[]")).values()]
+                work.append(
+                    (
+                        "faithfulness",
+                        "answer",
+                        r["answer_id"],
+                        ja,
+                        ja.messages(
+                            passages=ps or [{"text": r["chunk_text"]}],
+                            question=r["question"],
+                            answer=r["answer"],
+                        ),
+                    )
+                )
+        if progress:
+            progress("judge", len(work), 0)
+        c = self.settings.curate
+        for i in range(0, len(work), 32):
+            batch = work[i : i + 32]
+            outs = judge.generate([ChatRequest(messages=w[4]) for w in batch])
+            with self.store.transaction():
+                for (criterion, subject, sid, prompt, _), comp in zip(batch, outs, strict=True):
+                    score, why = (
+                        parse_judgment(comp.text) if comp.outcome != "failed" else (None, comp.error or "")
+                    )
+                    threshold = c.judge_min_question if criterion == "quality" else c.judge_min_faithfulness
+                    call_id = log_call(self.store, "judge", judge, prompt, comp)
+                    self.store.execute(
+                        "INSERT OR REPLACE INTO judgments(subject, subject_id, judge, criterion, score, passed,"
+                        " rationale, prompt_sha, call_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        (
+                            subject,
+                            sid,
+                            name,
+                            criterion,
+                            score,
+                            int(score is not None and score >= threshold),
+                            why,
+                            prompt.sha,
+                            call_id,
+                            utcnow(),
+                        ),
+                    )
+                    have[(criterion, sid)] = score
+            if progress:
+                progress("judge", None, len(batch))
+        return have
+
+    # -- dedup and splits ---------------------------------------------------------------------------
+
+    def question_vectors(self, texts: list[str]) -> np.ndarray:
+        emb = self.project.embedder
+        return (
+            emb.encode([f"{emb.query_prefix}{t}" for t in texts]) if texts else np.zeros((0, 1), np.float32)
+        )
+
+    def split_documents(self, docs: list[dict]) -> dict[int, str]:
+        c = self.settings.curate
+        forced = {
+            d["id"]
+            for d in docs
+            if any(
+                fnmatch.fnmatch(Path(d["source_path"]).name, p) or fnmatch.fnmatch(d["source_path"], p)
+                for p in c.test_documents
+            )
+        }
+        rest = sorted((d for d in docs if d["id"] not in forced), key=lambda d: d["sha256"])
+        random.Random(c.seed).shuffle(rest)
+        total = sum(c.split_ratios.values()) or 1.0
+        n = len(rest)
+        n_test = round(n * c.split_ratios.get("test", 0) / total)
+        n_val = round(n * c.split_ratios.get("val", 0) / total)
+        # with three or more documents every split with a share gets at least one
+        if n >= 3:
+            if c.split_ratios.get("test", 0) > 0 and not forced:
+                n_test = max(n_test, 1)
+            if c.split_ratios.get("val", 0) > 0:
+                n_val = max(n_val, 1)
+        out = {d: "test" for d in forced}
+        for i, d in enumerate(rest):
+            out[d["id"]] = "test" if i < n_test else "val" if i < n_test + n_val else "train"
+        return out
+
+    # -- the stage ----------------------------------------------------------------------------------
+
+    def evaluate(self, progress: Progress | None = None) -> tuple[list[dict], dict]:
+        rows = self.rows()
+        scores = self.judge_rows(rows, progress)
+        c = self.settings.curate
+        for r in rows:
+            checks = self.check(r)
+            if scores:
+                qs = scores.get(("quality", r["question_id"]))
+                checks["judge_question"] = qs is not None and qs >= c.judge_min_question
+                if r["answer_id"]:
+                    fs = scores.get(("faithfulness", r["answer_id"]))
+                    checks["judge_faithfulness"] = fs is not None and fs >= c.judge_min_faithfulness
+                r["score"] = (qs or 0) + (scores.get(("faithfulness", r["answer_id"])) or 0)
+            else:
+                r["score"] = 0
+            r["checks"] = checks
+            r["reasons"] = [k for k, ok in checks.items() if not ok]
+        return rows, scores
+
+    def dedup(self, rows: list[dict]) -> int:
+        """Near-duplicate questions collapse to the best-scored one (then the earliest)."""
+        live = [r for r in rows if not r["reasons"]]
+        if len(live) < 2:
+            return 0
+        vecs = self.question_vectors([r["question"] for r in live])
+        # test questions win ties, so a duplicate pair across splits never costs the test split its row
+        order = sorted(range(len(live)), key=lambda i: (-live[i]["score"], live[i].get("split") != "test",
+                                                        live[i]["question_id"]))
+        kept: list[int] = []
+        removed = 0
+        for i in order:
+            if kept and float(np.max(vecs[kept] @ vecs[i])) >= self.settings.curate.dedup_threshold:
+                live[i]["checks"]["duplicate"] = False
+                live[i]["reasons"].append("duplicate")
+                removed += 1
+            else:
+                kept.append(i)
+        return removed
+
+    def assign_splits(self, rows: list[dict]) -> None:
+        accepted = [r for r in rows if not r["reasons"]]
+        doc_ids = sorted({r["document_id"] for r in accepted})
+        docs = [
+            dict(d)
+            for d in self.store.query(
+                f"SELECT id, sha256, source_path FROM documents WHERE id IN ({','.join('?' * len(doc_ids))})",
+                doc_ids,
+            )
+        ]
+        split_of = self.split_documents(docs)
+        for r in rows:
+            r["split"] = split_of.get(r["document_id"]) if not r["reasons"] else None
+        test = [r for r in accepted if r["split"] == "test"]
+        other = [r for r in accepted if r["split"] in ("train", "val")]
+        if test and other:
+            tv = self.question_vectors([r["question"] for r in test])
+            ov = self.question_vectors([r["question"] for r in other])
+            sims = ov @ tv.T
+            for r, best in zip(other, sims.max(axis=1), strict=True):
+                if best >= self.settings.curate.dedup_threshold:
+                    r["checks"]["test_leak"] = False
+                    r["reasons"].append("test_leak")
+                    r["split"] = None
+
+    def write(self, rows: list[dict]) -> None:
+        now = utcnow()
+        with self.store.transaction():
+            keep = [r["question_id"] for r in rows]
+            self.store.execute(
+                f"DELETE FROM examples WHERE question_id NOT IN ({','.join('?' * len(keep)) or 'NULL'})", keep
+            )
+            self.store.conn.executemany(
+                "INSERT INTO examples(question_id, answer_id, document_id, split, status, reasons, checks, updated_at)"
+                " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(question_id) DO UPDATE SET answer_id = excluded.answer_id,"
+                " document_id = excluded.document_id, split = excluded.split, status = excluded.status,"
+                " reasons = excluded.reasons, checks = excluded.checks, updated_at = excluded.updated_at",
+                [
+                    (
+                        r["question_id"],
+                        r["answer_id"],
+                        r["document_id"],
+                        r["split"],
+                        "rejected" if r["reasons"] else "accepted",
+                        json.dumps(r["reasons"]),
+                        json.dumps(r["checks"], sort_keys=True),
+                        now,
+                    )
+                    for r in rows
+                ],
+            )
+
+    def uncovered_chunks(self, rows: list[dict], limit_ids: set[int] | None = None) -> list[int]:
+        need = self.settings.curate.min_examples_per_chunk
+        good: dict[int, int] = {}
+        for r in rows:
+            if not r["reasons"]:
+                good[r["chunk_id"]] = good.get(r["chunk_id"], 0) + 1
+        ids = [row[0] for row in self.store.execute("SELECT id FROM chunks ORDER BY id")]
+        if limit_ids is not None:
+            ids = [i for i in ids if i in limit_ids]
+        return [i for i in ids if good.get(i, 0) < need]
+
+
+def curate(
+    project: Project,
+    *,
+    progress: Progress | None = None,
+    generator: Generator | None = None,
+    judge: Backend | None = None,
+    coverage: bool = True,
+) -> CurateReport:
+    cur = Curator(project, generator, judge)
+    report = CurateReport()
+    rows, _ = cur.evaluate(progress)
+    # coverage: chunks that were worked on but have too few accepted examples get new attempts
+    attempted = {r[0] for r in project.store.execute("SELECT DISTINCT chunk_id FROM generation_units")}
+    max_attempts = project.settings.curate.max_attempts_per_chunk
+    if coverage and attempted:
+        gen = generator or Generator(project)
+        cur.generator = gen
+        for attempt in range(1, max_attempts):
+            cur.dedup(rows)  # duplicates do not count as coverage
+            missing = cur.uncovered_chunks(rows, attempted)
+            done = {
+                r[0]
+                for r in project.store.execute(
+                    "SELECT DISTINCT chunk_id FROM generation_units WHERE attempt >= ?", (attempt,)
+                )
+            }
+            missing = [m for m in missing if m not in done]
+            if not missing:
+                break
+            g = GenerateReport()
+            chunks = gen.chunks(chunk_ids=missing)
+            gen.generate_questions(gen.plan(chunks, attempt), g, progress)
+            gen.generate_answers(g, progress, chunk_ids=missing)
+            for k in ("questions_added", "answers_added"):
+                report.generated[k] = report.generated.get(k, 0) + getattr(g, k)
+            rows, _ = cur.evaluate(progress)
+    cur.assign_splits(rows)
+    report.duplicates_removed = cur.dedup(rows)
+    for r in rows:
+        if r["reasons"]:
+            r["split"] = None
+    cur.write(rows)
+    for r in rows:
+        if r["reasons"]:
+            report.rejected += 1
+            for reason in r["reasons"]:
+                report.by_check[reason] = report.by_check.get(reason, 0) + 1
+        else:
+            report.accepted += 1
+            report.splits[r["split"]] += 1
+    total = len(attempted)
+    uncovered = cur.uncovered_chunks(rows, attempted)
+    report.coverage = {
+        "chunks_attempted": total,
+        "chunks_covered": total - len(uncovered),
+        "uncovered": len(uncovered),
+    }
+    return report

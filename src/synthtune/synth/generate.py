@@ -1,0 +1,444 @@
+"""``synthtune generate``: questions per chunk, then retrieval-augmented answers with citations.
+
+Work is planned as units (chunk x kind x attempt), each keyed by the sha256 of everything that
+decides its output (chunk text, kind, attempt, model, decoding settings, prompt). A unit is committed in
+one transaction with its questions and its model calls, so a re-run skips finished units and ``kill -9``
+at any moment loses at most the batch in flight, never duplicates it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from synthtune.llm.backends import Backend, ChatRequest, Completion, make_backend
+from synthtune.llm.prompts import Prompt, load_prompt
+from synthtune.project import Project
+from synthtune.store import Store, utcnow
+from synthtune.synth.numbers import extract_numbers
+from synthtune.synth.parsing import parse_answer, parse_questions
+
+KINDS = ("factual", "numeric", "reasoning", "unanswerable")
+BATCH = 32  # units per round trip to the backend; each round commits what it finished
+
+Progress = Callable[[str, int | None, int], None]  # (phase, total or None, advance)
+
+
+@dataclass
+class GenerateReport:
+    questions_added: int = 0
+    answers_added: int = 0
+    failed: int = 0
+    rejected_questions: int = 0
+    units_done: int = 0
+    units_skipped: int = 0
+    by_reason: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Unit:
+    chunk: dict
+    kind: str
+    n: int  # questions asked for
+    attempt: int
+    chunk2: dict | None = None
+    work_key: str = ""
+
+
+def _sha(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def log_call(store: Store, role: str, backend: Backend, prompt: Prompt, c: Completion) -> int:
+    """Record one model call (inside the caller's transaction)."""
+    cur = store.execute(
+        "INSERT INTO llm_calls(role, backend, model, prompt_sha, settings, latency_s, tokens_in, tokens_out,"
+        " attempts, outcome, error, raw_output, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            role,
+            backend.settings_dict().get("backend", type(backend).__name__),
+            c.model,
+            prompt.sha,
+            json.dumps(backend.settings_dict(), sort_keys=True, default=str),
+            c.latency_s,
+            c.tokens_in,
+            c.tokens_out,
+            c.attempts,
+            c.outcome,
+            c.error,
+            c.text,
+            utcnow(),
+        ),
+    )
+    return int(cur.lastrowid)
+
+
+def _subject(title: str) -> str:
+    """Who a question should be about: the document title without report boilerplate."""
+    return re.split(r"\s+(?:reports?|announces?|—|-|:)\s+", title, maxsplit=1)[0].strip() or title
+
+
+class Generator:
+    """Question and answer generation over one project (backends load on first use)."""
+
+    def __init__(
+        self, project: Project, question_backend: Backend | None = None, answer_backend: Backend | None = None
+    ):
+        self.project = project
+        self.store = project.store
+        self.settings = project.settings
+        g = self.settings.generate
+        self.prompts = {
+            n: load_prompt(n, g.prompts, project.dir)
+            for n in (
+                "question_factual",
+                "question_numeric",
+                "question_reasoning",
+                "question_unanswerable",
+                "answer",
+            )
+        }
+        self._qb = question_backend
+        self._ab = answer_backend
+
+    @property
+    def question_backend(self) -> Backend:
+        if self._qb is None:
+            self._qb = make_backend(self.settings.llm.question_writer)
+        return self._qb
+
+    @property
+    def answer_backend(self) -> Backend:
+        if self._ab is None:
+            if self.settings.llm.answerer == self.settings.llm.question_writer and self._qb is not None:
+                self._ab = self._qb
+            else:
+                self._ab = make_backend(self.settings.llm.answerer)
+        return self._ab
+
+    # -- planning -----------------------------------------------------------------------------------
+
+    def chunks(self, limit: int | None = None, chunk_ids: list[int] | None = None) -> list[dict]:
+        sql = (
+            "SELECT c.id, c.document_id, c.ordinal, c.text, c.sha256, c.page_start, c.page_end, d.title"
+            " FROM chunks c JOIN documents d ON d.id = c.document_id"
+        )
+        params: list[Any] = []
+        if chunk_ids is not None:
+            sql += f" WHERE c.id IN ({','.join('?' * len(chunk_ids))})"
+            params = list(chunk_ids)
+        sql += " ORDER BY d.id, c.ordinal"
+        if limit:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [dict(r) for r in self.store.query(sql, params)]
+
+    def plan(self, chunks: list[dict], attempt: int) -> list[Unit]:
+        """One unit per (chunk, kind): the chunk's question slots are spread over the kinds (seeded),
+        and each unit asks for its share in one call; small models write real questions far more
+        often when asked for a short list than for a single one."""
+        g = self.settings.generate
+        qw = self.settings.llm.question_writer
+        kinds = [k for k in KINDS if g.kinds.get(k, 0) > 0]
+        weights = [g.kinds[k] for k in kinds]
+        by_doc: dict[int, list[dict]] = {}
+        for c in self.chunks():
+            by_doc.setdefault(c["document_id"], []).append(c)
+        units = []
+        for c in chunks:
+            rng = random.Random(f"{g.seed}:{c['sha256']}:{attempt}")
+            siblings = [s for s in by_doc.get(c["document_id"], []) if s["id"] != c["id"]]
+            counts: dict[str, int] = {}
+            for _ in range(g.questions_per_chunk):
+                kind = rng.choices(kinds, weights)[0]
+                if kind == "reasoning" and not siblings:
+                    kind = "factual"
+                counts[kind] = counts.get(kind, 0) + 1
+            for kind in KINDS:
+                if kind not in counts:
+                    continue
+                chunk2 = None
+                if kind == "reasoning":
+                    near = [s for s in siblings if abs(s["ordinal"] - c["ordinal"]) <= 2] or siblings
+                    chunk2 = rng.choice(near)
+                prompt = self.prompts[f"question_{kind}"]
+                key = _sha("q", c["sha256"], chunk2["sha256"] if chunk2 else None, kind, counts[kind], attempt,
+                           qw.model_dump(mode="json"), prompt.sha)
+                units.append(Unit(c, kind, counts[kind], attempt, chunk2, key))
+        return units
+
+    # -- questions ----------------------------------------------------------------------------------
+
+    def _question_messages(self, u: Unit) -> list[dict]:
+        return self.prompts[f"question_{u.kind}"].messages(
+            title=u.chunk["title"],
+            text=u.chunk["text"],
+            text2=u.chunk2["text"] if u.chunk2 else "",
+            subject=_subject(u.chunk["title"]),
+            kind=u.kind,
+            n=u.n,
+        )
+
+    def _question_request(self, u: Unit, retry: int) -> ChatRequest:
+        """The first try decodes as configured; a retry samples (temperature 0.7) with a new seed."""
+        seed = self.settings.llm.question_writer.seed + 1000 * u.attempt + retry
+        return ChatRequest(messages=self._question_messages(u), seed=seed,
+                           temperature=None if retry == 0 else 0.7)
+
+    def generate_questions(self, units: list[Unit], report: GenerateReport, progress: Progress | None) -> None:
+        done = {r[0] for r in self.store.execute("SELECT work_key FROM generation_units")}
+        todo = [u for u in units if u.work_key not in done]
+        report.units_skipped += len(units) - len(todo)
+        if progress:
+            progress("questions", len(todo), 0)
+        retries = self.settings.generate.max_retries
+        seen: dict[int, set[str]] = {}  # chunk id -> normalised questions already kept (no duplicates)
+        for i in range(0, len(todo), BATCH):
+            batch = todo[i : i + BATCH]
+            pending = {id(u): u for u in batch}
+            calls: dict[int, list[tuple[Completion, Prompt]]] = {id(u): [] for u in batch}
+            results: dict[int, tuple[list[str], list[Any]]] = {}
+            for retry in range(retries + 1):
+                if not pending:
+                    break
+                us = list(pending.values())
+                outs = self.question_backend.generate([self._question_request(u, retry) for u in us])
+                for u, c in zip(us, outs, strict=True):
+                    calls[id(u)].append((c, self.prompts[f"question_{u.kind}"]))
+                    prompt_text = "\n".join(m["content"] for m in self._question_messages(u))
+                    kept, rejected = (
+                        parse_questions(c.text, u.chunk["text"], prompt_text) if c.outcome != "failed" else ([], [])
+                    )
+                    prev_kept, prev_rejected = results.get(id(u), ([], []))
+                    room = u.n - len(prev_kept)
+                    results[id(u)] = (
+                        prev_kept + kept[:room],
+                        prev_rejected + rejected + [_Extra(q, "extra_question") for q in kept[room:]],
+                    )
+                    if kept:
+                        del pending[id(u)]
+            for u in batch:
+                kept, rejected = results.get(id(u), ([], []))
+                self._store_unit(u, kept, rejected, calls[id(u)], report, seen)
+            if progress:
+                progress("questions", None, len(batch))
+
+    def _store_unit(
+        self,
+        u: Unit,
+        kept: list[str],
+        rejected: list[Any],
+        calls: list[tuple[Completion, Prompt]],
+        report: GenerateReport,
+        seen: dict[int, set[str]],
+    ) -> None:
+        from synthtune.synth.parsing import normalise_question
+
+        model = self.question_backend.name
+        prompt = self.prompts[f"question_{u.kind}"]
+        with self.store.transaction():
+            if self.store.scalar("SELECT 1 FROM generation_units WHERE work_key = ?", (u.work_key,)):
+                report.units_skipped += 1  # another process finished this unit while we worked on it
+                return
+            call_ids = [
+                log_call(self.store, "question_writer", self.question_backend, p, c) for c, p in calls
+            ]
+            status = "ok" if kept else "failed"
+            self.store.execute(
+                "INSERT INTO generation_units(work_key, chunk_id, kind, attempt, status, call_id, n_questions,"
+                " created_at) VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    u.work_key,
+                    u.chunk["id"],
+                    u.kind,
+                    u.attempt,
+                    status,
+                    call_ids[-1] if call_ids else None,
+                    len(kept),
+                    utcnow(),
+                ),
+            )
+            rows = []
+            chunk_seen = seen.setdefault(u.chunk["id"], set())
+            for q in kept:
+                norm = normalise_question(q)
+                if norm in chunk_seen or self._exists(u.chunk["id"], norm):
+                    rows.append((q, "rejected", "duplicate"))
+                else:
+                    chunk_seen.add(norm)
+                    rows.append((q, "ok", None))
+            rows += [(r.text, "rejected", r.reason) for r in rejected]
+            for text, st, reason in rows:
+                self.store.execute(
+                    "INSERT INTO questions(chunk_id, chunk2_id, text, kind, status, reject_reason, generator,"
+                    " prompt_sha, work_key, call_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        u.chunk["id"],
+                        u.chunk2["id"] if u.chunk2 else None,
+                        text,
+                        u.kind,
+                        st,
+                        reason,
+                        model,
+                        prompt.sha,
+                        u.work_key,
+                        call_ids[-1] if call_ids else None,
+                        utcnow(),
+                    ),
+                )
+                if st == "ok":
+                    report.questions_added += 1
+                else:
+                    report.rejected_questions += 1
+                    report.by_reason[reason] = report.by_reason.get(reason, 0) + 1
+        report.units_done += 1
+        if not kept:
+            report.failed += 1
+
+    def _exists(self, chunk_id: int, norm: str) -> bool:
+        from synthtune.synth.parsing import normalise_question
+
+        return any(
+            normalise_question(r[0]) == norm
+            for r in self.store.execute(
+                "SELECT text FROM questions WHERE chunk_id = ? AND status = 'ok'", (chunk_id,)
+            )
+        )
+
+    # -- answers ------------------------------------------------------------------------------------
+
+    def passages(self, question: dict) -> list[dict]:
+        """The passages an answer may use: search results for the question, plus its source chunk(s)."""
+        k = self.settings.generate.answer_k
+        hits = self.project.search(question["text"], k=k)
+        ids = [h.chunk_id for h in hits]
+        for cid in (question["chunk_id"], question["chunk2_id"]):
+            if cid is not None and cid not in ids and question["kind"] != "unanswerable":
+                ids.insert(0, cid)
+        rows = {
+            r["id"]: r
+            for r in self.store.query(
+                f"SELECT c.id, c.text, c.page_start, d.title FROM chunks c JOIN documents d ON d.id = c.document_id"
+                f" WHERE c.id IN ({','.join('?' * len(ids))})",
+                ids,
+            )
+        }
+        return [
+            {"id": i, "text": rows[i]["text"], "page": rows[i]["page_start"], "title": rows[i]["title"]}
+            for i in ids
+            if i in rows
+        ]
+
+    def generate_answers(
+        self, report: GenerateReport, progress: Progress | None, chunk_ids: list[int] | None = None
+    ) -> None:
+        prompt = self.prompts["answer"]
+        model = self.settings.llm.answerer.model
+        sql = (
+            "SELECT q.id, q.text, q.kind, q.chunk_id, q.chunk2_id FROM questions q WHERE q.status = 'ok'"
+            " AND NOT EXISTS (SELECT 1 FROM answers a WHERE a.question_id = q.id AND a.generator = ?"
+            " AND a.prompt_sha = ?)"
+        )
+        params: list[Any] = [model, prompt.sha]
+        if chunk_ids is not None:
+            sql += f" AND q.chunk_id IN ({','.join('?' * len(chunk_ids))})"
+            params += chunk_ids
+        todo = [dict(r) for r in self.store.query(sql + " ORDER BY q.id", params)]
+        if progress:
+            progress("answers", len(todo), 0)
+        for i in range(0, len(todo), BATCH):
+            batch = todo[i : i + BATCH]
+            contexts = [self.passages(q) for q in batch]
+            reqs = [
+                ChatRequest(messages=prompt.messages(passages=ps, question=q["text"]))
+                for q, ps in zip(batch, contexts, strict=True)
+            ]
+            outs = self.answer_backend.generate(reqs)
+            for q, ps, c in zip(batch, contexts, outs, strict=True):
+                text = parse_answer(c.text, truncated=c.finish_reason == "length") if c.outcome != "failed" else ""
+                ok = bool(text.strip())
+                cites = cite(text, ps) if ok else []
+                with self.store.transaction():
+                    call_id = log_call(self.store, "answerer", self.answer_backend, prompt, c)
+                    self.store.execute(
+                        "INSERT OR IGNORE INTO answers(question_id, text, citations, retrieved, status, generator,"
+                        " prompt_sha, call_id, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                        (
+                            q["id"],
+                            text,
+                            json.dumps(cites),
+                            json.dumps([p["id"] for p in ps]),
+                            "ok" if ok else "failed",
+                            model,
+                            prompt.sha,
+                            call_id,
+                            utcnow(),
+                        ),
+                    )
+                if ok:
+                    report.answers_added += 1
+                else:
+                    report.failed += 1
+            if progress:
+                progress("answers", None, len(batch))
+
+
+@dataclass
+class _Extra:
+    text: str
+    reason: str
+
+
+_MARK = re.compile(r"\[(\d{1,2})\]")
+_WORDS = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
+
+
+def cite(answer: str, passages: list[dict]) -> list[int]:
+    """Chunk ids the answer used: its [n] markers where it wrote them, else the passages that hold its
+    numbers, else the passage sharing most of its words."""
+    marked = [int(m) for m in _MARK.findall(answer)]
+    ids = [passages[n - 1]["id"] for n in marked if 1 <= n <= len(passages)]
+    if ids:
+        return list(dict.fromkeys(ids))
+    nums = [n.raw for n in extract_numbers(answer)]
+    if nums:
+        holding = [p["id"] for p in passages if any(_num_in(n, p["text"]) for n in nums)]
+        if holding:
+            return holding[:2]
+    words = set(_WORDS.findall(answer.lower()))
+    if not words or not passages:
+        return [passages[0]["id"]] if passages else []
+    best = max(passages, key=lambda p: len(words & set(_WORDS.findall(p["text"].lower()))))
+    return [best["id"]]
+
+
+def _num_in(raw: str, text: str) -> bool:
+    digits = re.sub(r"[^\d.]", "", raw).strip(".")
+    return bool(digits) and digits in re.sub(r"(?<=\d),(?=\d)", "", text)
+
+
+def generate(
+    project: Project,
+    *,
+    limit_chunks: int | None = None,
+    chunk_ids: list[int] | None = None,
+    attempt: int = 0,
+    progress: Progress | None = None,
+    generator: Generator | None = None,
+) -> GenerateReport:
+    """Generate questions for the chunks that lack them, then answers for the questions that lack them."""
+    gen = generator or Generator(project)
+    report = GenerateReport()
+    limit = limit_chunks or project.settings.generate.max_chunks
+    chunks = gen.chunks(limit=limit, chunk_ids=chunk_ids)
+    gen.generate_questions(gen.plan(chunks, attempt), report, progress)
+    gen.generate_answers(report, progress, chunk_ids=[c["id"] for c in chunks])
+    return report

@@ -1,0 +1,159 @@
+"""Curation on rows written straight into a real store: checks, dedup, document splits, test leaks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import write
+from synthtune.store import utcnow
+from synthtune.synth.curate import Curator, curate, parse_judgment
+from synthtune.synth.examples import dataset_status, get_example, list_examples
+from synthtune.synth.generate import cite
+
+DOCS = {
+    f"doc{i}.md": f"# Company {name}\n\nCompany {name} revenue was ${rev} million in fiscal 2025, "
+                  f"and its gross margin was {margin}%.\n\nIt employs {staff} people in {city}."
+    for i, (name, rev, margin, staff, city) in enumerate([
+        ("Alpha", "152.2", "43.4", "412", "Austin"),
+        ("Beta", "88.0", "38.1", "130", "Dayton"),
+        ("Gamma", "61.5", "51.0", "77", "Reno"),
+        ("Delta", "240.9", "29.7", "1,050", "Boise"),
+        ("Epsilon", "12.3", "60.2", "18", "Tulsa"),
+        ("Zeta", "99.9", "44.4", "301", "Omaha"),
+    ])
+}
+
+
+@pytest.fixture
+def kb(make_project, tmp_path):
+    p = make_project({"curate": {"min_examples_per_chunk": 0, "dedup_threshold": 0.9}})
+    for name, text in DOCS.items():
+        write(tmp_path / "docs" / name, text)
+    p.ingest([tmp_path / "docs"])
+    return p
+
+
+def add_qa(p, chunk_id: int, question: str, answer: str, kind: str = "factual", cites=None, retrieved=None):
+    s = p.store
+    with s.transaction():
+        key = f"test:{chunk_id}:{question}"
+        s.execute("INSERT INTO generation_units(work_key, chunk_id, kind, attempt, status, n_questions, created_at)"
+                  " VALUES (?, ?, ?, 0, 'ok', 1, ?)", (key, chunk_id, kind, utcnow()))
+        qid = s.execute("INSERT INTO questions(chunk_id, text, kind, status, generator, prompt_sha, work_key,"
+                        " created_at) VALUES (?, ?, ?, 'ok', 'test-writer', 'sha-q', ?, ?)",
+                        (chunk_id, question, kind, key, utcnow())).lastrowid
+        cites = [chunk_id] if cites is None else cites
+        retrieved = cites if retrieved is None else retrieved
+        s.execute("INSERT INTO answers(question_id, text, citations, retrieved, status, generator, prompt_sha,"
+                  " created_at) VALUES (?, ?, ?, ?, 'ok', 'test-answerer', 'sha-a', ?)",
+                  (qid, answer, json.dumps(cites), json.dumps(retrieved), utcnow()))
+    return qid
+
+
+def chunk_of(p, name: str) -> int:
+    return p.store.scalar("SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id"
+                          " WHERE d.source_path LIKE ? ORDER BY c.ordinal LIMIT 1", (f"%{name}",))
+
+
+def test_deterministic_checks(kb):
+    c0 = chunk_of(kb, "doc0.md")
+    good = add_qa(kb, c0, "What was Company Alpha's revenue in fiscal 2025?", "It was $152.2 million.")
+    invented = add_qa(kb, c0, "What was Company Alpha's net income?", "Net income was $17.5 million.")
+    refused = add_qa(kb, c0, "How many people does Company Alpha employ?", "The documents do not say.")
+    unanswerable_ok = add_qa(kb, c0, "Who is Company Alpha's auditor?", "The documents do not say.",
+                             kind="unanswerable")
+    unanswerable_bad = add_qa(kb, c0, "What is Company Alpha's ticker?", "ALPH.", kind="unanswerable")
+    bad_cite = add_qa(kb, c0, "Where is Company Alpha based?", "Austin.", cites=[c0], retrieved=[c0 + 1])
+    numeric_no_number = add_qa(kb, c0, "What was Company Alpha's gross margin?", "It was healthy.", kind="numeric")
+    report = curate(kb, coverage=False)
+    by_q = {r["question_id"]: r for r in list_examples(kb.store)}
+    assert by_q[good]["status"] == "accepted"
+    assert by_q[invented]["reasons"] == ["numbers_grounded"]
+    assert by_q[refused]["reasons"] == ["refusal"]
+    assert by_q[unanswerable_ok]["status"] == "accepted"
+    assert by_q[unanswerable_bad]["reasons"] == ["refusal"]
+    assert by_q[bad_cite]["reasons"] == ["citations_retrieved"]
+    assert by_q[numeric_no_number]["reasons"] == ["numeric_answer"]
+    assert report.accepted == 2 and report.rejected == 5
+    assert report.by_check == {"numbers_grounded": 1, "refusal": 2, "citations_retrieved": 1, "numeric_answer": 1}
+    # numbers in a different but equal form are grounded: "$152.2 million" == "152,200 thousand"
+    other = add_qa(kb, c0, "What was Company Alpha's revenue last year?", "Revenue was 152,200 thousand dollars.")
+    curate(kb, coverage=False)
+    assert {r["question_id"]: r for r in list_examples(kb.store)}[other]["status"] == "accepted"
+
+
+def test_near_duplicates_collapse_to_one(kb):
+    c0 = chunk_of(kb, "doc0.md")
+    a = add_qa(kb, c0, "What was Company Alpha's revenue in fiscal 2025?", "$152.2 million.")
+    b = add_qa(kb, c0, "What was the revenue of Company Alpha in fiscal 2025?", "$152.2 million.")
+    c = add_qa(kb, c0, "Where does Company Alpha employ its people?", "In Austin.")
+    report = curate(kb, coverage=False)
+    status = {r["question_id"]: r["status"] for r in list_examples(kb.store)}
+    assert report.duplicates_removed == 1
+    assert status[a] == "accepted" and status[b] == "rejected" and status[c] == "accepted"
+
+
+def test_splits_are_by_document_and_seeded(kb):
+    for name in DOCS:
+        cid = chunk_of(kb, name)
+        company = DOCS[name].split("\n")[0].removeprefix("# ")
+        add_qa(kb, cid, f"In which city does {company} employ people?", "See the filing for the city.")
+        add_qa(kb, cid, f"What was the gross margin of {company} in fiscal 2025 exactly?", "Shown in the filing.")
+    report = curate(kb, coverage=False)
+    rows = list_examples(kb.store, status="accepted")
+    splits_of_doc: dict[int, set[str]] = {}
+    for r in rows:
+        splits_of_doc.setdefault(r["document_id"], set()).add(r["split"])
+    assert all(len(s) == 1 for s in splits_of_doc.values()), "a document is in two splits"
+    assert {next(iter(s)) for s in splits_of_doc.values()} == {"train", "val", "test"}
+    assert sum(report.splits.values()) == report.accepted
+    first = {r["id"]: r["split"] for r in rows}
+    curate(kb, coverage=False)
+    assert {r["id"]: r["split"] for r in list_examples(kb.store, status="accepted")} == first
+
+
+def test_explicit_test_documents_and_test_leak_removal(kb):
+    kb.settings.curate.test_documents = ["doc1.md"]
+    c0, c1 = chunk_of(kb, "doc0.md"), chunk_of(kb, "doc1.md")
+    leak = add_qa(kb, c0, "How many employees does the company have?", "It has staff.")
+    add_qa(kb, c1, "How many employees does the company have?", "It has staff, too.")
+    curate(kb, coverage=False)
+    rows = {r["question_id"]: r for r in list_examples(kb.store)}
+    test_docs = {r["document_id"] for r in rows.values() if r["split"] == "test"}
+    assert kb.store.scalar("SELECT id FROM documents WHERE source_path LIKE '%doc1.md'") in test_docs
+    assert rows[leak]["status"] == "rejected"
+    assert "test_leak" in rows[leak]["reasons"] or "duplicate" in rows[leak]["reasons"]
+
+
+def test_examples_show_and_status(kb):
+    c0 = chunk_of(kb, "doc0.md")
+    add_qa(kb, c0, "What was Company Alpha's revenue in fiscal 2025?", "It was $152.2 million.")
+    curate(kb, coverage=False)
+    ex = list_examples(kb.store)[0]
+    for key in ("id", "question", "answer", "split", "status", "document_id", "title", "page_start", "page_end",
+                "chunk_id", "question_generator", "answer_generator", "prompt_sha", "citations", "checks"):
+        assert key in ex
+    shown = get_example(kb.store, ex["id"])
+    assert shown["passages"][0]["text"].count("152.2") == 1
+    st = dataset_status(kb.store)
+    assert st["examples"]["accepted"] == 1
+    assert st["coverage"]["chunks_attempted"] == 1
+
+
+def test_parse_judgment_and_cite():
+    assert parse_judgment("Score: 4\nReason: clear and specific.") == (4, "clear and specific.")
+    assert parse_judgment("I'd give it 2/5 because it is vague")[0] == 2
+    assert parse_judgment("no idea")[0] is None
+    passages = [{"id": 10, "text": "Revenue was $152.2 million."}, {"id": 11, "text": "Margin was 43.4%."}]
+    assert cite("Margin was 43.4% [2].", passages) == [11]
+    assert cite("Revenue was $152.2 million.", passages) == [10]
+    assert cite("The margin improved.", passages) == [11]
+
+
+def test_curator_without_judge_has_no_judge_checks(kb):
+    c0 = chunk_of(kb, "doc0.md")
+    add_qa(kb, c0, "What was Company Alpha's revenue in fiscal 2025?", "It was $152.2 million.")
+    rows, scores = Curator(kb).evaluate()
+    assert scores == {} and "judge_question" not in rows[0]["checks"]
