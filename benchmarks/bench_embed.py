@@ -136,6 +136,7 @@ def main(repeats: int = 2, n_texts: int = 512, slices: int = 4) -> dict[str, Any
         "name": NAME,
         "target": TARGET,
         "passed": passed,
+        "headline": f"{ratio:.3f}x ({len(texts) / syn_t:.1f} vs {len(texts) / base_t:.1f} texts/s)",
         "table": table,
         "details": {
             "source": source,

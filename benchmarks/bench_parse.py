@@ -225,6 +225,7 @@ def main(repeats: int = 4) -> dict[str, Any]:
         "name": NAME,
         "target": TARGET,
         "passed": passed,
+        "headline": f"{ratio:.2f}x ({n_pages / syn_t:.1f} vs {n_pages / raw_t:.1f} pages/s)",
         "table": table,
         "details": {
             "files": len(files),

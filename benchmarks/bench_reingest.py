@@ -115,6 +115,7 @@ def main(repeats: int = 3) -> dict[str, Any]:
         "name": NAME,
         "target": TARGET,
         "passed": passed,
+        "headline": f"{warm_r:.2%} in-process, {cold_r:.1%} cold CLI",
         "table": table,
         "details": {
             "files": len(files),

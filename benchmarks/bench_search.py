@@ -367,6 +367,7 @@ def main(
         "name": NAME,
         "target": TARGET,
         "passed": passed,
+        "headline": f"hybrid p50 {p50:.1f} ms, p95 {stats['hybrid']['p95']:.1f} ms",
         "table": table,
         "details": {
             "chunks": counts["chunks"],

@@ -37,6 +37,7 @@ class TransformersServer:
         *,
         threads: int = 1,
         continuous_batching: bool = False,
+        extra_args: list[str] | None = None,
         log_path: str | Path | None = None,
         ready_timeout_s: float = 120.0,
     ) -> None:
@@ -44,6 +45,7 @@ class TransformersServer:
         self.port = port or free_port()
         self.threads = threads
         self.continuous_batching = continuous_batching
+        self.extra_args = list(extra_args or [])
         self.log_path = Path(log_path) if log_path else Path(f"/tmp/synthtune-serve-{self.port}.log")
         self.ready_timeout_s = ready_timeout_s
         self.process: subprocess.Popen | None = None
@@ -57,7 +59,7 @@ class TransformersServer:
         cmd += ["--host", "127.0.0.1", "--port", str(self.port), "--device", "cpu", "--log-level", "warning"]
         if self.continuous_batching:
             cmd.append("--continuous-batching")
-        return cmd
+        return cmd + self.extra_args
 
     def start(self, wait: bool = True) -> TransformersServer:
         env = {

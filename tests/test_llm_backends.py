@@ -139,6 +139,10 @@ def test_generation_is_deterministic_and_seeded(tiny_model: Path) -> None:
     assert first == [c.text for c in sampling.generate(_requests())]
     reseeded = [ChatRequest(messages=r.messages, seed=8) for r in _requests()]
     assert first != [c.text for c in sampling.generate(reseeded)]
+    # a per-request temperature samples exactly as the same temperature set in the settings
+    greedy_backend = _backend(tiny_model, repetition_penalty=1.0, seed=7)
+    hot = [ChatRequest(messages=r.messages, temperature=1.5) for r in _requests()]
+    assert [c.text for c in greedy_backend.generate(hot)] == first
 
 
 def test_per_request_max_new_tokens_and_progress(tiny_model: Path) -> None:

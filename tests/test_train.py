@@ -356,6 +356,8 @@ def test_adapter_folder_describes_itself(trained, tiny_dir):
     metrics = json.loads((out / "metrics.json").read_text())
     assert [h["step"] for h in metrics["train"]] == list(range(1, 9))
     assert metrics["eval"][0] == {"step": 0, "eval_loss": result.eval_loss_before}
+    assert metrics["eval"][-1] == {"step": 8, "eval_loss": result.eval_loss}
+    assert [e["step"] for e in metrics["eval"]] == [0, 8]  # eval_steps=1000: before and after only
 
 
 def test_merged_logits_equal_base_plus_adapter(trained, tiny_dir, tmp_path):
@@ -472,3 +474,18 @@ def test_bundled_smollm2_val_loss_goes_down(tmp_path_factory, monkeypatch):
     assert result.steps == 5
     assert result.eval_loss < result.eval_loss_before
     assert json.loads((out / "synthtune_meta.json").read_text())["end_of_turn_token"] == "<|im_end|>"
+
+    # merged into the base (tied input and output embeddings): same logits as base + adapter
+    from peft import PeftModel
+
+    from synthtune.config import BUNDLED_GENERATOR
+    from synthtune.llm.bundled import resolve_generator
+
+    merged_dir = merge(out, tmp_path_factory.mktemp("smollm2-merged") / "merged")
+    merged = AutoModelForCausalLM.from_pretrained(merged_dir).eval()
+    base = AutoModelForCausalLM.from_pretrained(resolve_generator(BUNDLED_GENERATOR))
+    with_adapter = PeftModel.from_pretrained(base, out).eval()
+    tok = AutoTokenizer.from_pretrained(merged_dir)
+    ids = tok.apply_chat_template(make_rows(1, seed=9)[0]["messages"], return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        torch.testing.assert_close(merged(ids).logits, with_adapter(ids).logits, atol=1e-3, rtol=1e-3)

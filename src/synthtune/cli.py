@@ -351,6 +351,43 @@ def curate(
         console.print(f"coverage: {cov['chunks_covered']}/{cov['chunks_attempted']} chunks have an accepted example")
 
 
+@app.command()
+def export(
+    ctx: typer.Context,
+    format_: Annotated[str | None, typer.Option("--format", help="alpaca, sharegpt, messages or completion (default: export.format).", show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder to write (default: export.out, relative to the project).", show_default=False)] = None,
+    with_context: Annotated[bool | None, typer.Option("--with-context/--closed-book", help="Rows with the question's retrieved passages and a cited answer, or question and answer only (default: export.with_context).", show_default=False)] = None,
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the accepted examples per split (train/val/test.jsonl) in a trainer format, with a dataset card,
+    manifest.json, lineage.jsonl, axolotl.yaml and LLaMA-Factory's dataset_info.json.
+
+    The same store and settings give byte-identical files.
+    """
+    from synthtune.export import export_dataset
+
+    with _open(ctx, project) as p, _progress() as prog:
+        task = prog.add_task("export", total=None, note="")
+
+        def progress(total: int | None, advance: int) -> None:
+            if total is not None:
+                prog.update(task, total=total)
+            prog.update(task, advance=advance)
+
+        # a relative --out is relative to the current folder, like every path on the command line
+        result = export_dataset(p, format=format_, out=out.resolve() if out else None, with_context=with_context,
+                                progress=progress)
+    if as_json:
+        _emit_json({"out": result["out"], "rows": result["rows"], "format": result["format"],
+                    "with_context": result["with_context"], "files": result["files"], "sha256": result["sha256"]})
+        return
+    rows = result["rows"]
+    kind = "with context" if result["with_context"] else "closed-book"
+    console.print(f"exported {sum(rows.values())} rows ({result['format']}, {kind}): train {rows['train']}, "
+                  f"val {rows['val']}, test {rows['test']} -> {result['out']}")
+
+
 examples_app = typer.Typer(help="Look at the dataset: examples with their source, checks and lineage.",
                            no_args_is_help=True)
 app.add_typer(examples_app, name="examples")

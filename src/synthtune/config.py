@@ -316,6 +316,43 @@ class CurateSettings(Section):
     seed: int = Field(default=0, description="Seed for the document split.")
 
 
+class ExportSettings(Section):
+    format: Literal["alpaca", "sharegpt", "messages", "completion"] = Field(
+        default="messages",
+        description="Row format of the exported dataset: messages ({messages: [{role, content}]}, OpenAI / TRL), "
+        "sharegpt ({conversations: [{from, value}]}), alpaca ({instruction, input, output, system}) or "
+        "completion (prompt, completion and text rendered with train.base_model's chat template).",
+    )
+    out: str = Field(
+        default="export",
+        description="Folder the export is written to; relative paths are relative to the project folder.",
+    )
+    with_context: bool = Field(
+        default=False,
+        description="Retrieval-augmented rows: the question with numbered retrieved passages (the cited ones and "
+        "distractors) and an answer citing them as [n]. Off: closed-book rows, question and answer only.",
+    )
+    context_k: int = Field(
+        default=3,
+        ge=1,
+        description="Passages shown in each context row, the cited ones and distractors together (with_context).",
+    )
+    system_prompt: str | None = Field(
+        default="You are a financial analyst assistant. Answer questions about the company's reports "
+        "accurately and concisely.",
+        description="System message of every exported row; null: rows have no system message.",
+    )
+    license: str = Field(
+        default="unspecified",
+        description="License of the exported dataset, written into its dataset card (an SPDX id such as "
+        "cc-by-4.0, or 'unspecified').",
+    )
+    dataset_name: str = Field(
+        default="synthtune",
+        description="Name of the dataset in its card, in LLaMA-Factory's dataset_info.json and in axolotl.yaml.",
+    )
+
+
 class Settings(Section):
     ingest: IngestSettings = Field(default_factory=IngestSettings, description="Reading documents.")
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings, description="The embedder.")
@@ -323,6 +360,7 @@ class Settings(Section):
     llm: LLMSettings = Field(default_factory=LLMSettings, description="Generation backends, one per role.")
     generate: GenerateSettings = Field(default_factory=GenerateSettings, description="Synthetic questions and answers.")
     curate: CurateSettings = Field(default_factory=CurateSettings, description="Checks, judges, dedup and splits.")
+    export: ExportSettings = Field(default_factory=ExportSettings, description="Exported dataset files.")
     train: TrainSettings = Field(default_factory=TrainSettings, description="Fine-tuning (LoRA / QLoRA).")
 
     def sha(self, *sections: str) -> str:

@@ -97,15 +97,15 @@ def make_backend(settings: BackendSettings) -> Backend:
 class TransformersBackend:
     """A causal LM loaded with transformers: left-padded batches, greedy at temperature 0, seeded.
 
-    Requests are grouped by (seed, max_new_tokens) and sorted by prompt length inside a group. For
-    models with a plain key/value cache (llama, qwen, smollm, most decoders) generation is continuously
-    batched: up to ``batch_size`` sequences decode together, a sequence leaves the batch as soon as it
-    ends and a waiting prompt is prefilled into its place, so short replies do not hold a batch for
-    the longest one. Other models (sliding-window or recurrent caches) fall back to transformers'
-    ``generate`` in fixed batches. Logits processors (repetition penalty, no-repeat n-grams) see each
-    sequence without its padding, so a reply does not depend on what it was batched with, up to float
-    rounding. Sampling draws from a generator seeded per group: the same requests with the same
-    settings give the same text.
+    Requests are grouped by (seed, max_new_tokens, temperature) and sorted by prompt length inside a
+    group. For models with a plain key/value cache (llama, qwen, smollm, most decoders) generation is
+    continuously batched: up to ``batch_size`` sequences decode together, a sequence leaves the batch
+    as soon as it ends and a waiting prompt is prefilled into its place, so short replies do not hold
+    a batch for the longest one. Other models (sliding-window or recurrent caches) fall back to
+    transformers' ``generate`` in fixed batches. Logits processors (repetition penalty, no-repeat
+    n-grams) see each sequence without its padding, so a reply does not depend on what it was batched
+    with, up to float rounding. Sampling draws from a generator seeded per group: the same requests
+    with the same settings give the same text. ``json_schema`` is ignored (no constrained decoding).
     """
 
     def __init__(self, settings: BackendSettings) -> None:
@@ -165,12 +165,16 @@ class TransformersBackend:
                 results[i] = Completion("", self.name, 0.0, 0, 0, 1, "failed", f"chat template: {exc}")
         if progress is not None and any(results):
             progress(sum(c is not None for c in results))
-        groups: dict[tuple[int, int], list[int]] = {}
+        groups: dict[tuple[int, int, float], list[int]] = {}
         for i, r in enumerate(requests):
             if results[i] is None:
-                key = (s.seed if r.seed is None else r.seed, r.max_new_tokens or s.max_new_tokens)
+                key = (
+                    s.seed if r.seed is None else r.seed,
+                    r.max_new_tokens or s.max_new_tokens,
+                    s.temperature if r.temperature is None else r.temperature,
+                )
                 groups.setdefault(key, []).append(i)
-        for (seed, max_new), members in groups.items():
+        for (seed, max_new, temperature), members in groups.items():
             members.sort(key=lambda i: len(prompts[i]))
 
             def done(k: int, completion: Completion, members: list[int] = members) -> None:
@@ -180,18 +184,23 @@ class TransformersBackend:
 
             group = [prompts[i] for i in members]
             if self.continuous_batching:
-                self._decode_continuous(group, seed, max_new, done)
+                self._decode_continuous(group, seed, max_new, temperature, done)
             else:
                 for start in range(0, len(group), s.batch_size):
                     batch = group[start : start + s.batch_size]
-                    for k, completion in enumerate(self._generate_fixed(batch, seed, max_new)):
+                    for k, completion in enumerate(self._generate_fixed(batch, seed, max_new, temperature)):
                         done(start + k, completion)
         return [c for c in results if c is not None]
 
     # -- continuous batching over a plain KV cache ---------------------------------------------------
 
     def _decode_continuous(
-        self, prompts: list[list[int]], seed: int, max_new: int, done: Callable[[int, Completion], None]
+        self,
+        prompts: list[list[int]],
+        seed: int,
+        max_new: int,
+        temperature: float,
+        done: Callable[[int, Completion], None],
     ) -> None:
         """Decode ``prompts`` (sorted by length) with at most ``batch_size`` in flight; ``done(k, c)``
         is called once per prompt, as it finishes."""
@@ -223,7 +232,7 @@ class TransformersBackend:
                     else:
                         mask = _merge_caches(cache, mask, new_cache, new_mask)
                         logits = torch.cat([logits, new_logits])
-                next_ids = self._choose(rows, logits, generator)
+                next_ids = self._choose(rows, logits, temperature, generator)
                 keep = []
                 for n, (row, token) in enumerate(zip(rows, next_ids, strict=True)):
                     row.tokens.append(token)
@@ -281,7 +290,7 @@ class TransformersBackend:
             )
         return cache, mask, out.logits[:, -1, :]
 
-    def _choose(self, rows: list[_Row], logits: Any, generator: Any) -> list[int]:
+    def _choose(self, rows: list[_Row], logits: Any, temperature: float, generator: Any) -> list[int]:
         """Next token of each row: its own repetition penalty and n-gram ban, then greedy or sampled."""
         import torch
         from transformers.generation.logits_process import (
@@ -303,9 +312,9 @@ class TransformersBackend:
                 seen = torch.tensor([row.tokens], device=scores.device)
                 for processor in per_row:
                     scores[n : n + 1] = processor(seen, scores[n : n + 1])
-        if s.temperature == 0:
+        if temperature == 0:
             return scores.argmax(-1).tolist()
-        scores = scores / s.temperature
+        scores = scores / temperature
         if s.top_p < 1.0:
             scores = TopPLogitsWarper(s.top_p)(None, scores)
         probs = torch.softmax(scores, dim=-1).cpu()
@@ -319,7 +328,9 @@ class TransformersBackend:
 
     # -- fixed batches through transformers' generate ------------------------------------------------
 
-    def _generate_fixed(self, prompts: list[list[int]], seed: int, max_new: int) -> list[Completion]:
+    def _generate_fixed(
+        self, prompts: list[list[int]], seed: int, max_new: int, temperature: float
+    ) -> list[Completion]:
         import torch
 
         s = self.settings
@@ -329,7 +340,7 @@ class TransformersBackend:
         attention = torch.tensor(
             [[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.model.device
         )
-        sample = s.temperature > 0
+        sample = temperature > 0
         options: dict[str, Any] = {
             "max_new_tokens": max_new,
             "do_sample": sample,
@@ -339,7 +350,7 @@ class TransformersBackend:
             "pad_token_id": pad_id,
         }
         if sample:
-            options.update(temperature=s.temperature, top_p=s.top_p, top_k=0)
+            options.update(temperature=temperature, top_p=s.top_p, top_k=0)
         config = copy.deepcopy(self.model.generation_config)
         config.update(**options)
         started = time.perf_counter()
@@ -555,6 +566,9 @@ class OpenAIBackend:
                     break
                 time.sleep(_backoff(s.backoff_s, attempts))
                 continue
+            except openai.APIError as exc:  # a reply that is not a chat completion, ...
+                error = _describe(exc)
+                break
             choice = response.choices[0] if response.choices else None
             usage = response.usage
             return Completion(

@@ -224,7 +224,52 @@ def m002_synthetic_dataset(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_knowledge_base, m002_synthetic_dataset]
+def m003_exports_trainings_evaluations(conn: sqlite3.Connection) -> None:
+    run_script(
+        conn,
+        """
+        CREATE TABLE exports(
+            id          INTEGER PRIMARY KEY,
+            format      TEXT    NOT NULL,              -- alpaca | sharegpt | messages | completion
+            path        TEXT    NOT NULL,              -- the export folder
+            sha256      TEXT    NOT NULL,              -- of its manifest.json
+            n_rows      INTEGER NOT NULL,
+            created_at  TEXT    NOT NULL
+        );
+        CREATE TABLE trainings(
+            id            INTEGER PRIMARY KEY,
+            base_model    TEXT    NOT NULL,
+            adapter_path  TEXT    NOT NULL,
+            data_sha      TEXT    NOT NULL,            -- sha256 of the training rows
+            settings      TEXT    NOT NULL,            -- JSON
+            metrics       TEXT    NOT NULL,            -- JSON
+            status        TEXT    NOT NULL,            -- ok | failed
+            created_at    TEXT    NOT NULL
+        );
+        CREATE TABLE merges(
+            id            INTEGER PRIMARY KEY,
+            training_id   INTEGER REFERENCES trainings(id) ON DELETE SET NULL,
+            adapter_path  TEXT    NOT NULL,
+            merged_path   TEXT    NOT NULL,
+            created_at    TEXT    NOT NULL
+        );
+        CREATE TABLE evaluations(
+            id           INTEGER PRIMARY KEY,
+            systems      TEXT    NOT NULL,             -- JSON: each system's settings
+            metrics      TEXT    NOT NULL,             -- JSON: metrics per system and comparisons
+            dataset      TEXT    NOT NULL,             -- JSON: the question sets used
+            report_path  TEXT    NOT NULL,
+            created_at   TEXT    NOT NULL
+        );
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    m001_knowledge_base,
+    m002_synthetic_dataset,
+    m003_exports_trainings_evaluations,
+]
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:

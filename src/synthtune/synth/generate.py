@@ -24,7 +24,7 @@ from synthtune.synth.numbers import extract_numbers
 from synthtune.synth.parsing import parse_answer, parse_questions
 
 KINDS = ("factual", "numeric", "reasoning", "unanswerable")
-BATCH = 32  # units per round trip to the backend; each round commits what it finished
+ROUND = 2  # backend batches per round trip; each round commits what it finished
 
 Progress = Callable[[str, int | None, int], None]  # (phase, total or None, advance)
 
@@ -201,8 +201,9 @@ class Generator:
             progress("questions", len(todo), 0)
         retries = self.settings.generate.max_retries
         seen: dict[int, set[str]] = {}  # chunk id -> normalised questions already kept (no duplicates)
-        for i in range(0, len(todo), BATCH):
-            batch = todo[i : i + BATCH]
+        step = ROUND * self.settings.llm.question_writer.batch_size
+        for i in range(0, len(todo), step):
+            batch = todo[i : i + step]
             pending = {id(u): u for u in batch}
             calls: dict[int, list[tuple[Completion, Prompt]]] = {id(u): [] for u in batch}
             results: dict[int, tuple[list[str], list[Any]]] = {}
@@ -354,8 +355,9 @@ class Generator:
         todo = [dict(r) for r in self.store.query(sql + " ORDER BY q.id", params)]
         if progress:
             progress("answers", len(todo), 0)
-        for i in range(0, len(todo), BATCH):
-            batch = todo[i : i + BATCH]
+        step = ROUND * self.settings.llm.answerer.batch_size
+        for i in range(0, len(todo), step):
+            batch = todo[i : i + step]
             contexts = [self.passages(q) for q in batch]
             reqs = [
                 ChatRequest(messages=prompt.messages(passages=ps, question=q["text"]))

@@ -103,6 +103,7 @@ _MASKS = [
     re.compile(r"\b\d{1,2}\s*[ap]\.m\.", re.IGNORECASE),  # 4 p.m.
     re.compile(r"\bv?\d+(?:\.\d+){2,}\b"),  # versions, addresses: 4.2.1
     re.compile(r"\b\d{1,2}-[KQF]\b"),  # form names: 10-K, 8-K, 20-F
+    re.compile(r"\[\d{1,2}(?:\s*,\s*\d{1,2})*\]"),  # citation markers: [2], [1, 3]
     re.compile(  # period labels: "three months ended", "12-month period", "nine months"
         r"\b(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
         r"[\s-]+(?:months?|weeks?|quarters?)(?=[\s,]+(?:ended|ending|period)\b)",

@@ -64,7 +64,9 @@ def merge(adapter_dir: str | Path, out_dir: str | Path, dtype: str = "auto") -> 
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype)
     model = PeftModel.from_pretrained(model, str(adapter))
     merged = model.merge_and_unload()
-    tokenizer = AutoTokenizer.from_pretrained(adapter)
+    # the tokenizer saved with the adapter (its pad token and template), else the base's
+    tokenizer_source = adapter if (adapter / "tokenizer_config.json").exists() else model_path
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
 
     # a served model must stop at the end-of-turn token the adapter was trained to write
     eot_id = meta.get("end_of_turn_token_id")

@@ -406,8 +406,11 @@ def train(
     meter.start()
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     meter.stop()
-    eval_after = trainer.evaluate()["eval_loss"] if val_split.rows else None
     state = trainer.state
+    eval_after = None
+    if val_split.rows:  # the last in-training evaluation may already be at the last step
+        last = [e for e in state.log_history if "eval_loss" in e and e.get("step") == state.global_step]
+        eval_after = float(last[-1]["eval_loss"]) if last else trainer.evaluate()["eval_loss"]
 
     # the adapter and everything that describes it
     out.mkdir(parents=True, exist_ok=True)
@@ -442,9 +445,7 @@ def train(
     )
     metrics = {
         "train": history["train"],
-        "eval": [{"step": 0, "eval_loss": eval_before}] * (eval_before is not None)
-        + history["eval"]
-        + [{"step": result.steps, "eval_loss": eval_after}] * (eval_after is not None),
+        "eval": [{"step": 0, "eval_loss": eval_before}] * (eval_before is not None) + history["eval"],
     }
     (out / METRICS_NAME).write_text(json.dumps(metrics, indent=2))
     _plot(metrics, out / CURVE_NAME, base)
