@@ -388,6 +388,64 @@ def export(
                   f"val {rows['val']}, test {rows['test']} -> {result['out']}")
 
 
+@app.command()
+def train(
+    ctx: typer.Context,
+    base: Annotated[str | None, typer.Option("--base", help="Base model (default: train.base_model, the bundled SmolLM2-135M-Instruct).", show_default=False)] = None,
+    max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after N optimizer steps (default: train.max_steps or epochs).", show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Adapter folder (default: PROJECT/adapter).", show_default=False)] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the newest checkpoint in the adapter folder.")] = False,
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train a LoRA (or QLoRA, train.qlora) adapter on the train split; eval loss on the val split.
+
+    Loss is on the assistant answer only, checked on the tokenized rows before training starts.
+    """
+    from synthtune.train.stage import train_project
+
+    with _open(ctx, project) as p, _progress() as prog:
+        task = prog.add_task("train", total=None, note="")
+
+        def progress(ev) -> None:  # a synthtune.train.trainer.TrainProgress
+            note = f"loss {ev.loss:.4f}" if ev.loss is not None else ""
+            if ev.eval_loss is not None:
+                note += f" eval {ev.eval_loss:.4f}"
+            if ev.tokens_per_s:
+                note += f" {ev.tokens_per_s:.0f} tok/s"
+            prog.update(task, total=ev.max_steps, completed=ev.step, note=note)
+
+        result = train_project(p, base_model=base, max_steps=max_steps, out=out.resolve() if out else None,
+                               resume=resume, progress=progress)
+    if as_json:
+        _emit_json(result)
+        return
+    console.print(
+        f"adapter {result['adapter_dir']}: {result['steps']} steps, train loss {result['train_loss_first']} -> "
+        f"{result['train_loss_last']}, val loss {result['eval_loss_before']} -> {result['eval_loss']}, "
+        f"{result['tokens_per_s']:.0f} tokens/s, {result['n_rows_dropped']} rows dropped as too long"
+    )
+
+
+@app.command()
+def merge(
+    ctx: typer.Context,
+    adapter: Annotated[Path | None, typer.Option("--adapter", help="Adapter folder (default: the project's latest training).", show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Merged model folder (default: PROJECT/merged).", show_default=False)] = None,
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Merge the adapter into an unquantized copy of its base; saves safetensors, tokenizer and chat template."""
+    from synthtune.train.stage import merge_project
+
+    with _open(ctx, project) as p:
+        result = merge_project(p, adapter=adapter.resolve() if adapter else None, out=out.resolve() if out else None)
+    if as_json:
+        _emit_json(result)
+    else:
+        console.print(f"merged model in {result['merged_dir']}")
+
+
 examples_app = typer.Typer(help="Look at the dataset: examples with their source, checks and lineage.",
                            no_args_is_help=True)
 app.add_typer(examples_app, name="examples")
