@@ -47,27 +47,40 @@ def run_pipeline(project: Path, docs: list[Path], settings: dict, limit_chunks: 
         t2 = time.perf_counter()
         cur = curate(p)
         t3 = time.perf_counter()
-    return {"generate": gen.to_json(), "curate": cur.to_json(),
-            "seconds": {"ingest": round(t1 - t0, 1), "generate": round(t2 - t1, 1), "curate": round(t3 - t2, 1)}}
+    return {
+        "generate": gen.to_json(),
+        "curate": cur.to_json(),
+        "seconds": {"ingest": round(t1 - t0, 1), "generate": round(t2 - t1, 1), "curate": round(t3 - t2, 1)},
+    }
 
 
 def dataset_numbers(project: Path) -> dict:
     c = sqlite3.connect(project / "synthtune.db")
     one = lambda sql: c.execute(sql).fetchone()[0]  # noqa: E731
     attempted = one("SELECT COUNT(DISTINCT chunk_id) FROM generation_units")
-    covered = one("SELECT COUNT(DISTINCT q.chunk_id) FROM examples e JOIN questions q ON q.id = e.question_id"
-                  " WHERE e.status = 'accepted'")
+    covered = one(
+        "SELECT COUNT(DISTINCT q.chunk_id) FROM examples e JOIN questions q ON q.id = e.question_id"
+        " WHERE e.status = 'accepted'"
+    )
     generated = one("SELECT COUNT(*) FROM questions")
     accepted = one("SELECT COUNT(*) FROM examples WHERE status = 'accepted'")
-    parse_rejects = dict(c.execute("SELECT reject_reason, COUNT(*) FROM questions WHERE status = 'rejected'"
-                                   " GROUP BY 1 ORDER BY 2 DESC").fetchall())
+    parse_rejects = dict(
+        c.execute(
+            "SELECT reject_reason, COUNT(*) FROM questions WHERE status = 'rejected'"
+            " GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall()
+    )
     curate_rejects: dict[str, int] = {}
     for (reasons,) in c.execute("SELECT reasons FROM examples WHERE status = 'rejected'"):
         for r in json.loads(reasons):
             curate_rejects[r] = curate_rejects.get(r, 0) + 1
-    samples = [dict(zip(("question", "answer"), r, strict=True)) for r in c.execute(
-        "SELECT q.text, a.text FROM examples e JOIN questions q ON q.id = e.question_id JOIN answers a"
-        " ON a.id = e.answer_id WHERE e.status = 'accepted' ORDER BY e.id LIMIT 8")]
+    samples = [
+        dict(zip(("question", "answer"), r, strict=True))
+        for r in c.execute(
+            "SELECT q.text, a.text FROM examples e JOIN questions q ON q.id = e.question_id JOIN answers a"
+            " ON a.id = e.answer_id WHERE e.status = 'accepted' ORDER BY e.id LIMIT 8"
+        )
+    ]
     return {
         "chunks_attempted": attempted,
         "chunks_with_accepted_example": covered,
@@ -86,8 +99,10 @@ def ectsum_facts(project: Path, summaries: dict[str, str]) -> dict:
     from synthtune.synth.numbers import extract_numbers, number_supported
 
     c = sqlite3.connect(project / "synthtune.db")
-    rows = c.execute("SELECT d.source_path, a.text FROM examples e JOIN answers a ON a.id = e.answer_id"
-                     " JOIN documents d ON d.id = e.document_id WHERE e.status = 'accepted'").fetchall()
+    rows = c.execute(
+        "SELECT d.source_path, a.text FROM examples e JOIN answers a ON a.id = e.answer_id"
+        " JOIN documents d ON d.id = e.document_id WHERE e.status = 'accepted'"
+    ).fetchall()
     stating = 0
     with_numbers = 0
     for path, answer in rows:
@@ -116,8 +131,12 @@ def main(argv: list[str] | None = None) -> dict:
             picks = sorted((ECTSUM / "ects").glob("*.txt"))[: args.ectsum]
             summaries = {p.stem: (ECTSUM / "gt_summaries" / p.name).read_text() for p in picks}
             run = run_pipeline(work / "ectsum", picks, settings, args.ectsum_chunks)
-            result["ectsum"] = {"transcripts": [p.name for p in picks], **run, **dataset_numbers(work / "ectsum"),
-                                **ectsum_facts(work / "ectsum", summaries)}
+            result["ectsum"] = {
+                "transcripts": [p.name for p in picks],
+                **run,
+                **dataset_numbers(work / "ectsum"),
+                **ectsum_facts(work / "ectsum", summaries),
+            }
         elif args.ectsum:
             result["ectsum"] = {"skipped": f"{ECTSUM} not found"}
     finally:
@@ -139,9 +158,11 @@ def main(argv: list[str] | None = None) -> dict:
     ]
     e = result.get("ectsum", {})
     if "accepted_answers" in e:
-        lines.append(f"| ECTSum ({len(e['transcripts'])} transcripts, {args.ectsum_chunks} chunks): accepted answers"
-                     f" stating a summary fact | {e['stating_a_summary_fact']}/{e['accepted_answers']}"
-                     f" ({e['with_numbers']} with numbers) |")
+        lines.append(
+            f"| ECTSum ({len(e['transcripts'])} transcripts, {args.ectsum_chunks} chunks): accepted answers"
+            f" stating a summary fact | {e['stating_a_summary_fact']}/{e['accepted_answers']}"
+            f" ({e['with_numbers']} with numbers) |"
+        )
     result["table"] = "\n".join(lines)
     result["details"] = {"header": machine_header()}
     print(result["table"])

@@ -13,7 +13,7 @@ Both sides of each comparison run in alternating order (A B, B A, ...) on the sa
 their outputs are compared (greedy: batching must not change the text).
 
     .venv/bin/python benchmarks/bench_generation.py [--repeats N] [--skip-in-process] [--skip-server]
-        [--server-variants default:2,cb:2,cb:1] [--cb-block-size 16]   (--help for the rest)
+        [--server-variants default:2,cb:2,cb:1] [--cb-args "..."]   (--help for the rest)
 """
 
 from __future__ import annotations
@@ -175,10 +175,14 @@ def bench_server(
         )
         for b in backends.values():
             b.close()
+        peak_rss = server.peak_rss_mb()
+        alive = server.process is not None and server.process.poll() is None
+        log_tail = "" if alive else server.log_tail(5)
     failed = sum(c.outcome == "failed" for v in outputs.values() for c in v)
     tokens = {k: sum(c.tokens_out for c in v) for k, v in outputs.items()}
     same = sum(a.text == b.text for a, b in zip(outputs["sequential"], outputs["concurrent"], strict=True))
-    rps = {k: n_prompts / median(times[k]) for k in times}
+    ok = {k: sum(c.outcome != "failed" for c in v) for k, v in outputs.items()}
+    rps = {k: ok[k] / median(times[k]) for k in times}  # answered requests only
     tps = {k: tokens[k] / median(times[k]) for k in times}
     ratio = rps["concurrent"] / rps["sequential"]
     return {
@@ -191,6 +195,9 @@ def bench_server(
         "max_new_tokens": max_new_tokens,
         "server_threads": threads,
         "server_args": extra_args or [],
+        "server_peak_rss_mb": round(peak_rss) if peak_rss else None,
+        "server_alive_at_end": alive,
+        "server_log_tail": log_tail,
         "failed": failed,
         "tokens_out": tokens,
         "seconds": {k: [round(t, 2) for t in v] for k, v in times.items()},
@@ -212,7 +219,7 @@ def main(
     server_prompts: int = 32,
     server_max_new_tokens: int = 32,
     server_variants: tuple[str, ...] = ("default:2", "cb:2", "cb:1"),
-    cb_block_size: int = 16,
+    cb_args: str = "--cb-block-size 16 --cb-num-blocks 512 --cb-max-batch-tokens 1024",
     in_process: bool = True,
     server: bool = True,
 ) -> dict[str, Any]:
@@ -239,13 +246,13 @@ def main(
     for variant in server_variants if server else ():
         mode, threads = variant.split(":")
         cb = mode == "cb"
-        extra = ["--cb-block-size", str(cb_block_size)] if cb and cb_block_size else []
+        extra = cb_args.split() if cb else []
         r = bench_server(server_prompts, server_max_new_tokens, concurrency, repeats, cb, int(threads), extra)
         details["servers"].append(r)
         is_gate = cb and gate is None
         if is_gate:
             gate = r["passed"]
-        label = ("serve --continuous-batching " + " ".join(extra)).strip() if cb else "serve (default)"
+        label = "serve --continuous-batching" if cb else "serve (default)"
         label = f"{label}, {threads} thread(s)"
         rps, tps = r["requests_per_s"], r["tokens_per_s"]
         rows.append(
@@ -271,8 +278,10 @@ def main(
         f"through synthtune's OpenAI backend, max_new_tokens {server_max_new_tokens}, no repetition penalty "
         "(the server applies none). The default server runs one generate() at a time on a single inference "
         "thread, so concurrent requests only queue; --continuous-batching decodes the requests in flight "
-        f"together, and --cb-block-size {cb_block_size} lets requests share the cached KV blocks of their "
-        "common prompt prefix (the default 256-token pages never fill with prompts this short). The "
+        f"together; the cb variants run with `{cb_args}`: 16-token blocks let requests share the cached KV "
+        "of their common prompt prefix (the default 256-token pages never fill with prompts this short), "
+        "and a bounded KV cache and batch (left to itself on a CPU, the server sized its cache from free "
+        "RAM, reached 13.7 GB and was killed by the OOM killer). The "
         "concurrency verdict is the first continuous-batching row's. Batching speeds up decoding only: "
         "prompt prefill costs the same either way, which caps both ratios on a CPU. "
         f"Median of {repeats} interleaved round(s). OMP_WAIT_POLICY={details['omp_wait_policy']}: on a "
@@ -300,7 +309,9 @@ if __name__ == "__main__":
         help="comma-separated mode:threads, mode 'default' or 'cb' (--continuous-batching)",
     )
     parser.add_argument(
-        "--cb-block-size", type=int, default=16, help="KV block size with cb; 0: server default"
+        "--cb-args",
+        default="--cb-block-size 16 --cb-num-blocks 512 --cb-max-batch-tokens 1024",
+        help="transformers serve arguments for the cb variants (bounded KV cache, small blocks)",
     )
     parser.add_argument("--skip-in-process", action="store_true", help="skip the in-process comparison")
     parser.add_argument("--skip-server", action="store_true", help="skip the transformers serve comparison")
@@ -314,7 +325,7 @@ if __name__ == "__main__":
         server_prompts=args.server_prompts,
         server_max_new_tokens=args.server_max_new_tokens,
         server_variants=tuple(args.server_variants.split(",")),
-        cb_block_size=args.cb_block_size,
+        cb_args=args.cb_args,
         in_process=not args.skip_in_process,
         server=not args.skip_server,
     )

@@ -9,13 +9,14 @@ The corpus is ingested twice into temp stores, with the contextual header on (th
 For each, the Searcher's own rankings are taken once per question (lexical and dense, ``candidates``
 deep) and fused with synthtune's ``rrf`` for a grid of dense_weight, lexical_weight in {0.5, 1, 2} and
 rrf_k in {10, 30, 60}; the default fusion is checked against ``Searcher.search`` so the offline fusion is
-the product's. A third header mode fuses the header-on dense ranking with the header-off lexical one:
-what search would do if the header were embedded but not BM25-indexed.
+the product's. A third header setting keeps the header on but weights its column 0 in bm25 (the
+header then helps the dense side only): a one-constant change to ``Searcher.lexical``.
 
-Forty questions are few, so the recommendation does not simply take the best cell: it keeps the
-default unless a setting beats the default's MRR by at least one question's worth (1/40) in at least
-95% of paired bootstrap resamples of the questions, without losing recall@5, and then takes the
-simplest such setting.
+Forty questions are few and the grid is wide, so the recommendation does not take the best cell: it
+keeps the default unless a family of settings (one header setting and one dense:lexical ratio) beats
+the default's MRR by one question's worth at every rrf_k, without losing recall@5, with bootstrap
+support (>= 95% of paired resamples) for its best member; then the family with the fewest changes,
+at the shipped rrf_k.
 
     .venv/bin/python benchmarks/bench_retrieval.py
 """
@@ -84,7 +85,7 @@ def rankings(header: bool, gold: list[dict], embedder) -> dict[str, Any]:
             pages[key_of[r["id"]]] = (r["page_start"], r["page_end"])
         searcher = Searcher(store, settings, embedder)
         n = max(DEPTH, cfg.candidates)
-        lexical, dense = [], []
+        lexical, dense, lexical_h0 = [], [], []
         for row in gold:
             lex = [cid for cid, _ in searcher.lexical(row["question"], n)]
             den = [cid for cid, _ in searcher.dense(row["question"], n)]
@@ -97,12 +98,29 @@ def rankings(header: bool, gold: list[dict], embedder) -> dict[str, Any]:
                 raise RuntimeError(f"offline fusion differs from Searcher.search for {row['question']!r}")
             lexical.append([key_of[c] for c in lex])
             dense.append([key_of[c] for c in den])
+            lexical_h0.append([key_of[c] for c in lexical_header_weight_zero(store, row["question"], n)])
     return {
         "lexical": lexical,
         "dense": dense,
+        "lexical_h0": lexical_h0,
         "pages": pages,
         "default": (cfg.dense_weight, cfg.lexical_weight, cfg.rrf_k),
     }
+
+
+def lexical_header_weight_zero(store, query: str, n: int) -> list[int]:
+    """``Searcher.lexical`` with the header column weighted 0 instead of 0.5 in bm25: the one-constant
+    change this benchmark can propose for search.py (the header then still helps the dense side)."""
+    from synthtune.search import fts_query
+
+    expr = fts_query(query)
+    if expr is None:
+        return []
+    rows = store.execute(
+        "SELECT rowid, bm25(chunks_fts, 0.0, 1.0) AS s FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?",
+        (expr, n),
+    ).fetchall()
+    return [int(r[0]) for r in rows]
 
 
 def fuse(dense: list[tuple[str, int]], lexical: list[tuple[str, int]], dw: float, lw: float, k: int):
@@ -129,10 +147,14 @@ def fmt(m: dict[str, float]) -> list[str]:
 
 
 HEADERS = {
-    "on": "header on (embedded and BM25-indexed; the default)",
+    "on": "header on (embedded and BM25-indexed, bm25 header weight 0.5; the default)",
     "off": "header off",
-    "embed-only": "header embedded, not BM25-indexed (dense of 'on' fused with lexical of 'off')",
+    "on, bm25 header weight 0": "header on, weighted 0 in bm25 (a one-constant change; the header still counts "
+    "in BM25's document frequencies and lengths)",
+    "embedded only": "header embedded but not in the FTS index (simulated: dense of 'on' fused with lexical "
+    "of 'off'; a schema change)",
 }
+CHANGE_COST = {"on": 0, "off": 1, "on, bm25 header weight 0": 1, "embedded only": 2}  # changes from shipped
 
 
 def main() -> dict[str, Any]:
@@ -151,13 +173,14 @@ def main() -> dict[str, Any]:
     sources = {  # header setting -> (dense rankings, lexical rankings)
         "on": (runs["on"]["dense"], runs["on"]["lexical"]),
         "off": (runs["off"]["dense"], runs["off"]["lexical"]),
-        "embed-only": (runs["on"]["dense"], runs["off"]["lexical"]),
+        "on, bm25 header weight 0": (runs["on"]["dense"], runs["on"]["lexical_h0"]),
+        "embedded only": (runs["on"]["dense"], runs["off"]["lexical"]),
     }
 
     def ranks(lists: list[list[tuple[str, int]]]) -> list[int | None]:
         return [first_hit(keys, pages, row) for keys, row in zip(lists, gold, strict=True)]
 
-    # every configuration: (header, mode label) -> first-hit ranks per question
+    # every configuration: (header, mode label) -> first-hit rank per question
     configs: dict[tuple[str, str], list[int | None]] = {}
     for h, (dense, lexical) in sources.items():
         configs[(h, "dense")] = ranks(dense)
@@ -172,47 +195,66 @@ def main() -> dict[str, Any]:
     def rr(c: tuple[str, str]) -> list[float]:
         return [0.0 if r is None else 1 / r for r in configs[c]]
 
-    # Keep the default unless a setting beats its MRR by at least one question's worth (1/n) in >= 95% of
-    # paired bootstrap resamples, without losing recall@5; among those, the simplest: a single mode, then
-    # equal weights (written 1/1), then the rest.
-    def complexity(c: tuple[str, str]) -> tuple[int, float]:
-        h, mode = c
-        cost = {"on": 0, "off": 0, "embed-only": 2}[h]  # embed-only needs a code change
-        if mode.startswith("hybrid"):
-            dw, lw, k = mode.split()[1].split("/")
-            cost += 1 + (dw != lw) + (k != str(k0)) + 4 * (dw == lw != "1")  # 2/2 ranks as 1/1: say 1/1
-        return cost, -scores[c]["MRR"]
-
-    margin = 1 / len(gold)
     gains = {c: bootstrap_gain(rr(default), rr(c)) for c in configs}
-    better = [
-        c
-        for c in configs
-        if c != default
-        and gains[c][1] >= 0.95
-        and scores[c]["MRR"] - scores[default]["MRR"] >= margin
-        and scores[c]["R@5"] >= scores[default]["R@5"]
-    ]
+
+    # Families: one header setting and one dense:lexical ratio, across every rrf_k (single modes are their
+    # own family). Forty questions and ~50 distinct settings invite luck, so a family replaces the default
+    # only if EVERY member beats the default's MRR by one question's worth (1/n) without losing recall@5,
+    # and its best member does so in >= 95% of paired bootstrap resamples. The simplest such family wins
+    # (fewest changes from the shipped settings), and from it the member with the shipped rrf_k.
+    def family(c: tuple[str, str]) -> tuple[str, str]:
+        h, mode = c
+        if not mode.startswith("hybrid"):
+            return c
+        dw, lw, _k = (float(x) for x in mode.split()[1].split("/"))
+        return h, f"hybrid, lexical:dense {lw / dw:g}"
+
+    families: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for c in configs:
+        families.setdefault(family(c), []).append(c)
+    margin = 1 / len(gold)
+
+    def beats(members: list[tuple[str, str]]) -> bool:
+        return (
+            all(scores[m]["MRR"] >= scores[default]["MRR"] + margin - 1e-9 for m in members)
+            and all(scores[m]["R@5"] >= scores[default]["R@5"] for m in members)
+            and max(gains[m][1] for m in members) >= 0.95
+        )
+
+    def changes(fam: tuple[str, str]) -> int:
+        h, label = fam
+        ratio_changed = label.startswith("hybrid") and not label.endswith(f" {lw0 / dw0:g}")
+        return CHANGE_COST[h] + (0 if label.startswith("hybrid") else 1) + ratio_changed
+
+    winners = sorted(
+        (f for f, members in families.items() if family(default) != f and beats(members)),
+        key=lambda f: (changes(f), -min(scores[m]["MRR"] for m in families[f])),
+    )
     best = max(configs, key=lambda c: (scores[c]["MRR"], scores[c]["R@5"]))
-    if better:
-        chosen = min(better, key=complexity)
+    if winners:
+        members = families[winners[0]]
+        chosen = next((m for m in members if m[1].endswith(f"/{k0}")), members[0])
+        lo, hi = min(scores[m]["MRR"] for m in members), max(scores[m]["MRR"] for m in members)
         why = (
-            f"{chosen[1]} with {HEADERS[chosen[0]]}: MRR {scores[chosen]['MRR']:.3f} vs the default's "
-            f"{scores[default]['MRR']:.3f} (better in {gains[chosen][1]:.0%} of paired bootstrap resamples), "
-            f"R@5 {scores[chosen]['R@5']:.3f} vs {scores[default]['R@5']:.3f}; the simplest setting that beats the default"
+            f"{chosen[1]} with {HEADERS[chosen[0]]}: MRR {scores[chosen]['MRR']:.3f} and R@5 "
+            f"{scores[chosen]['R@5']:.3f} vs the default's {scores[default]['MRR']:.3f} and "
+            f"{scores[default]['R@5']:.3f}; every rrf_k with the same weights and header setting beats the default "
+            f"(MRR {lo:.3f}-{hi:.3f}), the best of them in {max(gains[m][1] for m in members):.0%} of paired "
+            f"bootstrap resamples; the family with the fewest changes that does"
         )
     else:
         chosen = default
         why = (
-            f"keep the default ({default[1]}, {HEADERS['on']}): no setting beats its MRR "
-            f"{scores[default]['MRR']:.3f} by {margin:.3f} (one question) in 95% of paired bootstrap resamples "
-            f"without losing recall@5; the best "
-            f"seen, {best[1]} with {HEADERS[best[0]]}, has MRR {scores[best]['MRR']:.3f} (better in "
-            f"{gains[best][1]:.0%} of resamples): not enough evidence on {len(gold)} questions"
+            f"keep the default ({default[1]}, {HEADERS['on']}): no family of settings beats its MRR "
+            f"{scores[default]['MRR']:.3f} by one question at every rrf_k with bootstrap support; the best single "
+            f"cell, {best[1]} with {HEADERS[best[0]]} (MRR {scores[best]['MRR']:.3f}), is not enough evidence "
+            f"on {len(gold)} questions"
         )
+    if scores[(chosen[0], "dense")]["MRR"] >= scores[chosen]["MRR"]:
+        why += "; dense alone does as well, so the simpler dense mode is the better default"
 
     rows = [
-        [mode if mode != default[1] else f"{mode} (default)", HEADERS[h].split(" (")[0], *fmt(scores[(h, mode)]),
+        [mode if mode != default[1] else f"{mode} (default)", h, *fmt(scores[(h, mode)]),
          f"{gains[(h, mode)][1]:.0%}"]
         for h in sources
         for mode in ("dense", "lexical", default[1])
@@ -223,31 +265,19 @@ def main() -> dict[str, Any]:
         mode = f"hybrid {dw:g}/{lw:g}/{k}"
         grid_rows.append(
             [f"{dw:g}", f"{lw:g}", k, *fmt(scores[("on", mode)])]
-            + [
-                f"{scores[(h, mode)]['R@5']:.3f} / {scores[(h, mode)]['MRR']:.3f}"
-                for h in ("off", "embed-only")
-            ]
+            + [f"{scores[(h, mode)]['R@5']:.3f} / {scores[(h, mode)]['MRR']:.3f}" for h in list(sources)[1:]]
         )
     table += (
         f"\n\n{len(gold)} gold questions, {len(pages)} chunks, bundled all-MiniLM-L6-v2, fusion over the top "
-        f"{max(DEPTH, 50)} of each ranking; hybrid weights are dense/lexical/rrf_k. Header modes: "
+        f"{max(DEPTH, 50)} of each ranking; hybrid weights are dense/lexical/rrf_k. Header settings: "
         + "; ".join(f"*{k}* = {v}" for k, v in HEADERS.items())
         + ". P(MRR > default) is the share of 4,000 paired bootstrap resamples of the questions in which "
         "the setting's MRR beats the default's.\n\n"
-        "Fusion grid (header on; R@5 / MRR for the other header modes). Equal weights scaled together "
+        "Fusion grid (header on; R@5 / MRR for the other header settings). Equal weights scaled together "
         "(0.5/0.5, 1/1, 2/2) rank identically; only the ratio and rrf_k matter:\n\n"
         + md_table(
-            [
-                "dense_w",
-                "lexical_w",
-                "rrf_k",
-                "R@1",
-                "R@5",
-                "R@10",
-                "MRR",
-                "off: R@5 / MRR",
-                "embed-only: R@5 / MRR",
-            ],
+            ["dense_w", "lexical_w", "rrf_k", "R@1", "R@5", "R@10", "MRR"]
+            + [f"{h}: R@5 / MRR" for h in list(sources)[1:]],
             grid_rows,
         )
         + f"\n\n**Recommendation:** {why}."
@@ -266,9 +296,9 @@ def main() -> dict[str, Any]:
             "chunks": len(pages),
             "scores": {f"{h} | {m}": v for (h, m), v in scores.items()},
             "p_better_than_default": {f"{h} | {m}": round(g[1], 3) for (h, m), g in gains.items()},
-            "beat_default": [f"{h} | {m}" for h, m in sorted(better, key=complexity)],
+            "families_beating_default": [f"{h} | {label}" for h, label in winners],
             "recommended": {"header": chosen[0], "mode": chosen[1], **scores[chosen]},
-            "best_seen": {"header": best[0], "mode": best[1], **scores[best]},
+            "best_cell": {"header": best[0], "mode": best[1], **scores[best]},
         },
     }
 
@@ -278,4 +308,9 @@ if __name__ == "__main__":
     parser.parse_args()
     result = main()
     print(result["table"])
-    print(json.dumps({k: result["details"][k] for k in ("recommended", "best_seen")}, indent=1))
+    print(
+        json.dumps(
+            {k: result["details"][k] for k in ("recommended", "best_cell", "families_beating_default")},
+            indent=1,
+        )
+    )

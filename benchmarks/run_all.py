@@ -4,7 +4,8 @@ Every ``bench_*.py`` module in this folder has ``main() -> dict`` with the keys 
 ``passed`` (True, False, or None when skipped), ``table`` (markdown) and ``details``. Each runs guarded:
 an exception is recorded as an ERROR section and the others still run. A benchmark's section sits
 between ``<!-- bench:NAME -->`` and ``<!-- /bench:NAME -->``; sections of benchmarks not run this time,
-or skipped this time (their data absent), are kept as they were.
+or skipped this time (their data absent), are kept as they were, and so is any text written outside
+the markers. The intro and the summary table (between ``results:head`` markers) are regenerated.
 
     .venv/bin/python benchmarks/run_all.py                    # all of them
     .venv/bin/python benchmarks/run_all.py --only parse --only search
@@ -31,6 +32,7 @@ _SECTION = re.compile(
     r"<!-- bench:(?P<name>[\w.-]+) -->\n(?P<body>.*?)<!-- /bench:(?P=name) -->\n?", re.DOTALL
 )
 _SUMMARY = re.compile(r"<!-- summary (?P<json>\{.*?\}) -->")
+_HEAD = re.compile(r"<!-- results:head -->\n.*?<!-- /results:head -->\n?", re.DOTALL)
 
 INTRO = """# Benchmarks
 
@@ -113,8 +115,9 @@ def render_section(result: dict[str, Any]) -> str:
     )
 
 
-def render(sections: dict[str, str]) -> str:
-    """The whole file: intro, a summary table built from every section, then the sections in order."""
+def render(sections: dict[str, str], notes: str = "") -> str:
+    """The whole file: intro and a summary table built from every section (between results:head markers),
+    any hand-written notes kept as they were, then the sections in order."""
     rank = {n: i for i, n in enumerate(ORDER)}
     names = sorted(sections, key=lambda n: (rank.get(n, len(ORDER)), n))
     rows = []
@@ -127,11 +130,21 @@ def render(sections: dict[str, str]) -> str:
         + "\n".join(rows)
         + "\n"
     )
-    return INTRO + "\n" + summary + "\n" + "\n".join(sections[n] for n in names)
+    head = f"<!-- results:head -->\n{INTRO}\n{summary}<!-- /results:head -->\n"
+    notes = notes.strip()
+    return head + ("\n" + notes + "\n" if notes else "") + "\n" + "\n".join(sections[n] for n in names)
 
 
-def read_sections(text: str) -> dict[str, str]:
-    return {m.group("name"): m.group(0).rstrip("\n") + "\n" for m in _SECTION.finditer(text)}
+def read_sections(text: str) -> tuple[dict[str, str], str]:
+    """The benchmark sections of an existing file, and whatever else someone wrote outside the markers
+    (kept). A file from before the head markers existed: its text before the first section is the old head."""
+    sections = {m.group("name"): m.group(0).rstrip("\n") + "\n" for m in _SECTION.finditer(text)}
+    if _HEAD.search(text):
+        rest = _HEAD.sub("", text)
+    else:
+        first = _SECTION.search(text)
+        rest = text[first.start() :] if first else ""
+    return sections, _SECTION.sub("", rest)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,7 +170,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"no benchmark named {', '.join(sorted(unknown))} (have: {', '.join(modules)})")
         modules = [m for m in modules if m.removeprefix("bench_") in wanted]
 
-    sections = read_sections(args.results.read_text(encoding="utf-8")) if args.results.exists() else {}
+    sections, notes = (
+        read_sections(args.results.read_text(encoding="utf-8")) if args.results.exists() else ({}, "")
+    )
     failed = False
     for module_name in modules:
         result = run_one(module_name)
@@ -168,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             sections[name] = render_section(result)
         failed |= bool(result.get("error"))
         # write after each benchmark, so an interrupted run keeps what it measured
-        args.results.write_text(render(sections), encoding="utf-8")
+        args.results.write_text(render(sections, notes), encoding="utf-8")
     print(f"wrote {args.results}", file=sys.stderr)
     return 1 if failed else 0  # a missed target is a result, not an error
 

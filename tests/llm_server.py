@@ -110,6 +110,18 @@ class TransformersServer:
             self.process.kill()
             self.process.wait(timeout=15)
 
+    def peak_rss_mb(self) -> float | None:
+        """The server process's peak resident memory so far (Linux), in MiB."""
+        if self.process is None:
+            return None
+        try:
+            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return None
+
     def log_tail(self, n: int = 40) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])

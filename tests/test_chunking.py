@@ -19,8 +19,28 @@ def tokenizer():
     return AutoTokenizer.from_pretrained(resolve_embedder_path("all-MiniLM-L6-v2"))
 
 
-WORDS = ["revenue", "grew", "12.5%", "to", "$48.2", "million", "Acme", "robots", "(3.1)", "Q3", "margin",
-         "the", "warehouse", "fleet", "guidance", "EBITDA", "1,234,567", "naïve", "café", "über-long-token" * 3]
+WORDS = [
+    "revenue",
+    "grew",
+    "12.5%",
+    "to",
+    "$48.2",
+    "million",
+    "Acme",
+    "robots",
+    "(3.1)",
+    "Q3",
+    "margin",
+    "the",
+    "warehouse",
+    "fleet",
+    "guidance",
+    "EBITDA",
+    "1,234,567",
+    "naïve",
+    "café",
+    "über-long-token" * 3,
+]
 
 
 def sentence():
@@ -52,8 +72,15 @@ def test_chunk_invariants(tokenizer, texts, size, overlap, with_header):
     overlap = min(overlap, size - 1)
     pages = [Page(page_no=i + 1, text=t) for i, t in enumerate(texts)]
     max_tokens = 128
-    chunks = chunk_pages(pages, tokenizer, title="Acme Q3 Release", size=size, overlap=overlap,
-                         max_tokens=max_tokens, with_header=with_header)
+    chunks = chunk_pages(
+        pages,
+        tokenizer,
+        title="Acme Q3 Release",
+        size=size,
+        overlap=overlap,
+        max_tokens=max_tokens,
+        with_header=with_header,
+    )
     by_page = {p.page_no: p.text for p in pages}
     covered = {p.page_no: [False] * len(p.text) for p in pages}
     for i, c in enumerate(chunks):
@@ -69,7 +96,11 @@ def test_chunk_invariants(tokenizer, texts, size, overlap, with_header):
         for j in range(c.char_start, c.char_end):
             covered[c.page_start][j] = True
     for page in pages:
-        missed = [ch for ch, hit in zip(page.text, covered[page.page_no], strict=True) if not hit and not ch.isspace()]
+        missed = [
+            ch
+            for ch, hit in zip(page.text, covered[page.page_no], strict=True)
+            if not hit and not ch.isspace()
+        ]
         assert not missed, f"page {page.page_no}: text not in any chunk: {''.join(missed)[:40]!r}"
 
 
@@ -100,14 +131,22 @@ def test_sections_and_header(tokenizer):
     last = chunks[-1]
     assert last.section == "Outlook"
     assert last.header == "Acme Call — Outlook"
-    off = chunk_pages([page], tokenizer, title="Acme Call", size=8, overlap=0, max_tokens=256, with_header=False)
+    off = chunk_pages(
+        [page], tokenizer, title="Acme Call", size=8, overlap=0, max_tokens=256, with_header=False
+    )
     assert all(c.header == "" for c in off)
     assert make_header("Acme", None) == "Acme"
 
 
 def test_empty_and_blank_pages_make_no_chunks(tokenizer):
-    chunks = chunk_pages([Page(1, ""), Page(2, "  \n\n "), Page(3, "Only text.")], tokenizer, title="t",
-                         size=50, overlap=5, max_tokens=256)
+    chunks = chunk_pages(
+        [Page(1, ""), Page(2, "  \n\n "), Page(3, "Only text.")],
+        tokenizer,
+        title="t",
+        size=50,
+        overlap=5,
+        max_tokens=256,
+    )
     assert [(c.page_start, c.text) for c in chunks] == [(3, "Only text.")]
 
 

@@ -6,8 +6,8 @@ import json
 import sys
 
 import pytest
-
 from conftest import write
+
 from synthtune import cli
 
 
@@ -51,8 +51,18 @@ def test_ingest_search_status_json_contracts(run, tmp_path, docs):
     assert code == 0
     data = json.loads(out)
     assert data["query"] == "Reno factory"
-    keys = {"chunk_id", "document_id", "title", "source_path", "page_start", "page_end", "char_start",
-            "char_end", "score", "text"}
+    keys = {
+        "chunk_id",
+        "document_id",
+        "title",
+        "source_path",
+        "page_start",
+        "page_end",
+        "char_start",
+        "char_end",
+        "score",
+        "text",
+    }
     assert data["results"] and all(set(r) == keys for r in data["results"])
     assert "Reno" in data["results"][0]["text"]
 

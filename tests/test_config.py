@@ -54,12 +54,16 @@ def test_unknown_top_level_key_names_nearest():
 
 
 def test_unknown_nested_key_names_nearest():
-    with pytest.raises(ConfigError, match=r"unknown setting 'ingest.chunk_sise'; did you mean 'ingest.chunk_size'\?"):
+    with pytest.raises(
+        ConfigError, match=r"unknown setting 'ingest.chunk_sise'; did you mean 'ingest.chunk_size'\?"
+    ):
         parse_settings({"ingest": {"chunk_sise": 100}})
 
 
 def test_unknown_key_in_llm_role():
-    with pytest.raises(ConfigError, match=r"'llm.answerer.temprature'; did you mean 'llm.answerer.temperature'"):
+    with pytest.raises(
+        ConfigError, match=r"'llm.answerer.temprature'; did you mean 'llm.answerer.temperature'"
+    ):
         parse_settings({"llm": {"answerer": {"temprature": 0.5}}})
 
 

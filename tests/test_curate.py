@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import write
+
 from synthtune.store import utcnow
 from synthtune.synth.curate import Curator, curate, parse_judgment
 from synthtune.synth.examples import dataset_status, get_example, list_examples
@@ -14,15 +14,17 @@ from synthtune.synth.generate import cite
 
 DOCS = {
     f"doc{i}.md": f"# Company {name}\n\nCompany {name} revenue was ${rev} million in fiscal 2025, "
-                  f"and its gross margin was {margin}%.\n\nIt employs {staff} people in {city}."
-    for i, (name, rev, margin, staff, city) in enumerate([
-        ("Alpha", "152.2", "43.4", "412", "Austin"),
-        ("Beta", "88.0", "38.1", "130", "Dayton"),
-        ("Gamma", "61.5", "51.0", "77", "Reno"),
-        ("Delta", "240.9", "29.7", "1,050", "Boise"),
-        ("Epsilon", "12.3", "60.2", "18", "Tulsa"),
-        ("Zeta", "99.9", "44.4", "301", "Omaha"),
-    ])
+    f"and its gross margin was {margin}%.\n\nIt employs {staff} people in {city}."
+    for i, (name, rev, margin, staff, city) in enumerate(
+        [
+            ("Alpha", "152.2", "43.4", "412", "Austin"),
+            ("Beta", "88.0", "38.1", "130", "Dayton"),
+            ("Gamma", "61.5", "51.0", "77", "Reno"),
+            ("Delta", "240.9", "29.7", "1,050", "Boise"),
+            ("Epsilon", "12.3", "60.2", "18", "Tulsa"),
+            ("Zeta", "99.9", "44.4", "301", "Omaha"),
+        ]
+    )
 }
 
 
@@ -39,22 +41,32 @@ def add_qa(p, chunk_id: int, question: str, answer: str, kind: str = "factual", 
     s = p.store
     with s.transaction():
         key = f"test:{chunk_id}:{question}"
-        s.execute("INSERT INTO generation_units(work_key, chunk_id, kind, attempt, status, n_questions, created_at)"
-                  " VALUES (?, ?, ?, 0, 'ok', 1, ?)", (key, chunk_id, kind, utcnow()))
-        qid = s.execute("INSERT INTO questions(chunk_id, text, kind, status, generator, prompt_sha, work_key,"
-                        " created_at) VALUES (?, ?, ?, 'ok', 'test-writer', 'sha-q', ?, ?)",
-                        (chunk_id, question, kind, key, utcnow())).lastrowid
+        s.execute(
+            "INSERT INTO generation_units(work_key, chunk_id, kind, attempt, status, n_questions, created_at)"
+            " VALUES (?, ?, ?, 0, 'ok', 1, ?)",
+            (key, chunk_id, kind, utcnow()),
+        )
+        qid = s.execute(
+            "INSERT INTO questions(chunk_id, text, kind, status, generator, prompt_sha, work_key,"
+            " created_at) VALUES (?, ?, ?, 'ok', 'test-writer', 'sha-q', ?, ?)",
+            (chunk_id, question, kind, key, utcnow()),
+        ).lastrowid
         cites = [chunk_id] if cites is None else cites
         retrieved = cites if retrieved is None else retrieved
-        s.execute("INSERT INTO answers(question_id, text, citations, retrieved, status, generator, prompt_sha,"
-                  " created_at) VALUES (?, ?, ?, ?, 'ok', 'test-answerer', 'sha-a', ?)",
-                  (qid, answer, json.dumps(cites), json.dumps(retrieved), utcnow()))
+        s.execute(
+            "INSERT INTO answers(question_id, text, citations, retrieved, status, generator, prompt_sha,"
+            " created_at) VALUES (?, ?, ?, ?, 'ok', 'test-answerer', 'sha-a', ?)",
+            (qid, answer, json.dumps(cites), json.dumps(retrieved), utcnow()),
+        )
     return qid
 
 
 def chunk_of(p, name: str) -> int:
-    return p.store.scalar("SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id"
-                          " WHERE d.source_path LIKE ? ORDER BY c.ordinal LIMIT 1", (f"%{name}",))
+    return p.store.scalar(
+        "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id"
+        " WHERE d.source_path LIKE ? ORDER BY c.ordinal LIMIT 1",
+        (f"%{name}",),
+    )
 
 
 def test_deterministic_checks(kb):
@@ -62,11 +74,14 @@ def test_deterministic_checks(kb):
     good = add_qa(kb, c0, "What was Company Alpha's revenue in fiscal 2025?", "It was $152.2 million.")
     invented = add_qa(kb, c0, "What was Company Alpha's net income?", "Net income was $17.5 million.")
     refused = add_qa(kb, c0, "How many people does Company Alpha employ?", "The documents do not say.")
-    unanswerable_ok = add_qa(kb, c0, "Who is Company Alpha's auditor?", "The documents do not say.",
-                             kind="unanswerable")
+    unanswerable_ok = add_qa(
+        kb, c0, "Who is Company Alpha's auditor?", "The documents do not say.", kind="unanswerable"
+    )
     unanswerable_bad = add_qa(kb, c0, "What is Company Alpha's ticker?", "ALPH.", kind="unanswerable")
     bad_cite = add_qa(kb, c0, "Where is Company Alpha based?", "Austin.", cites=[c0], retrieved=[c0 + 1])
-    numeric_no_number = add_qa(kb, c0, "What was Company Alpha's gross margin?", "It was healthy.", kind="numeric")
+    numeric_no_number = add_qa(
+        kb, c0, "What was Company Alpha's gross margin?", "It was healthy.", kind="numeric"
+    )
     report = curate(kb, coverage=False)
     by_q = {r["question_id"]: r for r in list_examples(kb.store)}
     assert by_q[good]["status"] == "accepted"
@@ -77,9 +92,16 @@ def test_deterministic_checks(kb):
     assert by_q[bad_cite]["reasons"] == ["citations_retrieved"]
     assert by_q[numeric_no_number]["reasons"] == ["numeric_answer"]
     assert report.accepted == 2 and report.rejected == 5
-    assert report.by_check == {"numbers_grounded": 1, "refusal": 2, "citations_retrieved": 1, "numeric_answer": 1}
+    assert report.by_check == {
+        "numbers_grounded": 1,
+        "refusal": 2,
+        "citations_retrieved": 1,
+        "numeric_answer": 1,
+    }
     # numbers in a different but equal form are grounded: "$152.2 million" == "152,200 thousand"
-    other = add_qa(kb, c0, "What was Company Alpha's revenue last year?", "Revenue was 152,200 thousand dollars.")
+    other = add_qa(
+        kb, c0, "What was Company Alpha's revenue last year?", "Revenue was 152,200 thousand dollars."
+    )
     curate(kb, coverage=False)
     assert {r["question_id"]: r for r in list_examples(kb.store)}[other]["status"] == "accepted"
 
@@ -100,7 +122,9 @@ def test_splits_are_by_document_and_seeded(kb):
         cid = chunk_of(kb, name)
         company = DOCS[name].split("\n")[0].removeprefix("# ")
         add_qa(kb, cid, f"In which city does {company} employ people?", "See the filing for the city.")
-        add_qa(kb, cid, f"What was the gross margin of {company} in fiscal 2025 exactly?", "Shown in the filing.")
+        add_qa(
+            kb, cid, f"What was the gross margin of {company} in fiscal 2025 exactly?", "Shown in the filing."
+        )
     report = curate(kb, coverage=False)
     rows = list_examples(kb.store, status="accepted")
     splits_of_doc: dict[int, set[str]] = {}
@@ -132,8 +156,23 @@ def test_examples_show_and_status(kb):
     add_qa(kb, c0, "What was Company Alpha's revenue in fiscal 2025?", "It was $152.2 million.")
     curate(kb, coverage=False)
     ex = list_examples(kb.store)[0]
-    for key in ("id", "question", "answer", "split", "status", "document_id", "title", "page_start", "page_end",
-                "chunk_id", "question_generator", "answer_generator", "prompt_sha", "citations", "checks"):
+    for key in (
+        "id",
+        "question",
+        "answer",
+        "split",
+        "status",
+        "document_id",
+        "title",
+        "page_start",
+        "page_end",
+        "chunk_id",
+        "question_generator",
+        "answer_generator",
+        "prompt_sha",
+        "citations",
+        "checks",
+    ):
         assert key in ex
     shown = get_example(kb.store, ex["id"])
     assert shown["passages"][0]["text"].count("152.2") == 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-
 from conftest import write
 
 REPORT_Q3 = """# Acme Q3 results

@@ -189,7 +189,7 @@ class ScriptedServer:
     """Answers /v1/chat/completions from a queue of (status, body, headers, delay_s); records requests."""
 
     def __init__(self) -> None:
-        self.script: list[tuple[int, dict, dict, float]] = []
+        self.script: list[tuple[int, dict | str, dict, float]] = []
         self.received: list[dict] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -207,10 +207,12 @@ class ScriptedServer:
                 time.sleep(delay)
                 with outer.lock:
                     outer.in_flight -= 1
-                data = json.dumps(reply).encode()
+                raw = isinstance(reply, str)  # a raw body, e.g. a proxy's HTML error page
+                data = reply.encode() if raw else json.dumps(reply).encode()
+                kind = "text/html" if raw else "application/json"
                 try:
                     self.send_response(status)
-                    for key, value in {"Content-Type": "application/json", **headers}.items():
+                    for key, value in {"Content-Type": kind, **headers}.items():
                         self.send_header(key, value)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
@@ -226,7 +228,7 @@ class ScriptedServer:
         self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
-    def next_reply(self, body: dict) -> tuple[int, dict, dict, float]:
+    def next_reply(self, body: dict) -> tuple[int, dict | str, dict, float]:
         if self.script:
             return self.script.pop(0)
         return 200, ok_body(body), {}, 0.0
@@ -288,6 +290,15 @@ def test_openai_gives_up_after_max_retries_and_on_client_errors(scripted: Script
     assert "HTTP 500" in failed.error and "boom" in failed.error and "3 attempts" in failed.error
     assert (not_found.outcome, not_found.attempts) == ("failed", 1)  # a 404 is not retried
     assert "HTTP 404" in not_found.error
+
+
+def test_openai_reply_that_is_not_a_completion_fails_with_the_raw_text(scripted: ScriptedServer) -> None:
+    scripted.script = [(200, "<html>bad gateway page</html>", {}, 0.0)]
+    backend = _openai(scripted.base_url)
+    [c] = backend.generate(_requests(["q"]))
+    backend.close()
+    assert (c.outcome, c.attempts) == ("failed", 1)
+    assert "not a chat completion" in c.error and "bad gateway page" in c.error
 
 
 def test_openai_timeout_is_retried_then_fails(scripted: ScriptedServer) -> None:

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
 
 README = (REPO / "README.md").read_text()
@@ -46,8 +45,9 @@ def test_readme_commands_run_as_written(tmp_path):
     outputs = []
     for argv in commands():
         assert argv[0] == "synthtune"
-        proc = subprocess.run([str(exe), *argv[1:]], cwd=tmp_path, env=env, capture_output=True, text=True,
-                              timeout=600)
+        proc = subprocess.run(
+            [str(exe), *argv[1:]], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+        )
         assert proc.returncode == 0, f"{argv}: {proc.stderr[-2000:]}"
         outputs.append(proc.stdout)
     ingest = json.loads(outputs[1])

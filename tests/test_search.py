@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import write
+
 from synthtune.errors import EmbeddingModelMismatch, SynthtuneError
 from synthtune.search import fts_query, rrf
 
 DOCS = {
     "acme_q3.md": "# Acme Q3\n\nAcme revenue was $152.2 million in the third quarter.\n\n"
-                  "Operating income reached $9.4 million.",
+    "Operating income reached $9.4 million.",
     "globex_q3.md": "# Globex Q3\n\nGlobex revenue was $88.0 million in the third quarter.\n\n"
-                    "Globex closed its Dayton plant.",
+    "Globex closed its Dayton plant.",
     "call.txt": "The CEO said a new factory opens in Reno, Nevada next spring. Hiring has started.",
 }
 
@@ -77,8 +77,14 @@ def tiny_embedder_dir(tmp_path_factory):
     torch.manual_seed(0)
     d = tmp_path_factory.mktemp("tiny-embedder")
     tok = AutoTokenizer.from_pretrained(resolve_embedder_path("all-MiniLM-L6-v2"))
-    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                     intermediate_size=64, max_position_embeddings=256)
+    cfg = BertConfig(
+        vocab_size=tok.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=256,
+    )
     BertModel(cfg).save_pretrained(d / "bert")
     tok.save_pretrained(d / "bert")
     word = models.Transformer(str(d / "bert"), max_seq_length=128)

@@ -16,8 +16,20 @@ from synthtune.store.migrations import MIGRATIONS
 PUBLIC = {
     "documents": {"id", "sha256", "source_path", "title", "media_type", "n_pages", "metadata", "ingested_at"},
     "pages": {"document_id", "page_no", "text", "has_text"},
-    "chunks": {"id", "document_id", "ordinal", "text", "page_start", "page_end", "char_start", "char_end",
-               "n_tokens", "sha256", "header", "section"},
+    "chunks": {
+        "id",
+        "document_id",
+        "ordinal",
+        "text",
+        "page_start",
+        "page_end",
+        "char_start",
+        "char_end",
+        "n_tokens",
+        "sha256",
+        "header",
+        "section",
+    },
     "embedding_models": {"id", "name", "dim", "normalized", "query_prefix", "passage_prefix"},
     "embeddings": {"model_id", "key", "vector"},
     "runs": {"id", "stage", "settings_sha", "started_at", "finished_at", "status", "counters", "error"},
@@ -68,11 +80,15 @@ def test_transaction_rolls_back_on_error(tmp_path):
 
 def test_foreign_keys_cascade(tmp_path):
     with Store(tmp_path / "s.db") as s, s.transaction():
-        s.execute("INSERT INTO documents(id, sha256, source_path, title, media_type, n_pages, size_bytes, mtime,"
-                  " ingested_at) VALUES (1, 'x', '/a', 't', 'text/plain', 1, 1, 0, 'now')")
+        s.execute(
+            "INSERT INTO documents(id, sha256, source_path, title, media_type, n_pages, size_bytes, mtime,"
+            " ingested_at) VALUES (1, 'x', '/a', 't', 'text/plain', 1, 1, 0, 'now')"
+        )
         s.execute("INSERT INTO pages(document_id, page_no, text) VALUES (1, 1, 'hello')")
-        s.execute("INSERT INTO chunks(document_id, ordinal, text, page_start, page_end, char_start, char_end,"
-                  " n_tokens, sha256, embed_key) VALUES (1, 0, 'hello', 1, 1, 0, 5, 1, 'h', 'k')")
+        s.execute(
+            "INSERT INTO chunks(document_id, ordinal, text, page_start, page_end, char_start, char_end,"
+            " n_tokens, sha256, embed_key) VALUES (1, 0, 'hello', 1, 1, 0, 5, 1, 'h', 'k')"
+        )
         s.execute("DELETE FROM documents WHERE id = 1")
         assert s.scalar("SELECT COUNT(*) FROM pages") == 0
         assert s.scalar("SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH 'hello'") == 0
@@ -82,7 +98,10 @@ def test_second_writer_waits_then_says_busy(tmp_path):
     db = tmp_path / "s.db"
     Store(db).close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import sqlite3, sys, time
             c = sqlite3.connect({str(db)!r}, isolation_level=None)
             c.execute("BEGIN IMMEDIATE")
@@ -90,8 +109,10 @@ def test_second_writer_waits_then_says_busy(tmp_path):
             print("locked", flush=True)
             time.sleep(3)
             c.execute("COMMIT")
-        """)],
-        stdout=subprocess.PIPE, text=True,
+        """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert holder.stdout.readline().strip() == "locked"
     s = Store(db, busy_timeout_s=0.3)

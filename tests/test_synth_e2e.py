@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -40,8 +39,12 @@ def make(tmp_path: Path, name: str, docs: list[str], **extra) -> Path:
     d = tmp_path / name
     d.mkdir()
     (d / "synthtune.yaml").write_text(yaml.safe_dump(settings(**extra)))
-    proc = subprocess.run([EXE, "-C", d, "ingest", *[DEMO / n for n in docs], "--json"],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [EXE, "-C", d, "ingest", *[DEMO / n for n in docs], "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     return d
 
@@ -54,16 +57,33 @@ def assert_complete_and_unique(project: Path, n_units: int) -> None:
     c = db(project)
     assert c.execute("SELECT COUNT(*) FROM generation_units").fetchone()[0] == n_units
     # no question stored twice for one unit, no answer twice for one question
-    assert c.execute("SELECT COUNT(*) FROM (SELECT work_key, text FROM questions GROUP BY 1, 2 HAVING COUNT(*) > 1)"
-                     ).fetchone()[0] == 0
-    assert c.execute("SELECT COUNT(*) FROM (SELECT question_id FROM answers GROUP BY 1 HAVING COUNT(*) > 1)"
-                     ).fetchone()[0] == 0
+    assert (
+        c.execute(
+            "SELECT COUNT(*) FROM (SELECT work_key, text FROM questions GROUP BY 1, 2 HAVING COUNT(*) > 1)"
+        ).fetchone()[0]
+        == 0
+    )
+    assert (
+        c.execute(
+            "SELECT COUNT(*) FROM (SELECT question_id FROM answers GROUP BY 1 HAVING COUNT(*) > 1)"
+        ).fetchone()[0]
+        == 0
+    )
     # every usable question has its answer; every unit that failed kept its raw output
-    assert c.execute("SELECT COUNT(*) FROM questions q WHERE q.status = 'ok' AND NOT EXISTS"
-                     " (SELECT 1 FROM answers a WHERE a.question_id = q.id)").fetchone()[0] == 0
-    assert c.execute("SELECT COUNT(*) FROM generation_units u WHERE u.status = 'failed' AND NOT EXISTS"
-                     " (SELECT 1 FROM llm_calls l WHERE l.id = u.call_id AND l.raw_output IS NOT NULL)"
-                     ).fetchone()[0] == 0
+    assert (
+        c.execute(
+            "SELECT COUNT(*) FROM questions q WHERE q.status = 'ok' AND NOT EXISTS"
+            " (SELECT 1 FROM answers a WHERE a.question_id = q.id)"
+        ).fetchone()[0]
+        == 0
+    )
+    assert (
+        c.execute(
+            "SELECT COUNT(*) FROM generation_units u WHERE u.status = 'failed' AND NOT EXISTS"
+            " (SELECT 1 FROM llm_calls l WHERE l.id = u.call_id AND l.raw_output IS NOT NULL)"
+        ).fetchone()[0]
+        == 0
+    )
 
 
 def planned_units(project: Path, limit: int) -> int:
@@ -76,17 +96,25 @@ def planned_units(project: Path, limit: int) -> int:
 
 
 def test_generate_and_curate_on_the_demo_corpus(tmp_path):
-    docs = ["acme_q3_fy2025_earnings_release.pdf", "acme_q2_fy2025_earnings_call.md",
-            "acme_investor_relations_about.html"]
+    docs = [
+        "acme_q3_fy2025_earnings_release.pdf",
+        "acme_q2_fy2025_earnings_call.md",
+        "acme_investor_relations_about.html",
+    ]
     proj = make(tmp_path, "demo", docs)
-    proc = subprocess.run([EXE, "-C", proj, "generate", "--json"], capture_output=True, text=True, timeout=1200)
+    proc = subprocess.run(
+        [EXE, "-C", proj, "generate", "--json"], capture_output=True, text=True, timeout=1200
+    )
     assert proc.returncode == 0, proc.stderr
     gen = json.loads(proc.stdout)
     assert {"questions_added", "answers_added", "failed"} <= set(gen)
     assert gen["questions_added"] > 0 and gen["answers_added"] > 0
     # a re-run with the same inputs and settings adds nothing
-    again = json.loads(subprocess.run([EXE, "-C", proj, "generate", "--json"], capture_output=True, text=True,
-                                      timeout=600).stdout)
+    again = json.loads(
+        subprocess.run(
+            [EXE, "-C", proj, "generate", "--json"], capture_output=True, text=True, timeout=600
+        ).stdout
+    )
     assert (again["questions_added"], again["answers_added"]) == (0, 0)
 
     proc = subprocess.run([EXE, "-C", proj, "curate", "--json"], capture_output=True, text=True, timeout=1200)
@@ -96,17 +124,27 @@ def test_generate_and_curate_on_the_demo_corpus(tmp_path):
     assert set(cur["splits"]) == {"train", "val", "test"}
     c = db(proj)
     # at least one accepted, cited example per document
-    per_doc = dict(c.execute(
-        "SELECT d.id, COUNT(e.id) FROM documents d LEFT JOIN examples e ON e.document_id = d.id"
-        " AND e.status = 'accepted' GROUP BY d.id").fetchall())
+    per_doc = dict(
+        c.execute(
+            "SELECT d.id, COUNT(e.id) FROM documents d LEFT JOIN examples e ON e.document_id = d.id"
+            " AND e.status = 'accepted' GROUP BY d.id"
+        ).fetchall()
+    )
     assert all(n >= 1 for n in per_doc.values()), per_doc
-    for (cites,) in c.execute("SELECT a.citations FROM examples e JOIN answers a ON a.id = e.answer_id"
-                              " WHERE e.status = 'accepted'"):
+    for (cites,) in c.execute(
+        "SELECT a.citations FROM examples e JOIN answers a ON a.id = e.answer_id WHERE e.status = 'accepted'"
+    ):
         assert json.loads(cites), "an accepted answer without citations"
     # lineage: every model call is logged with its prompt hash
     assert c.execute("SELECT COUNT(*) FROM llm_calls WHERE prompt_sha = '' OR model = ''").fetchone()[0] == 0
-    listed = json.loads(subprocess.run([EXE, "-C", proj, "examples", "list", "--status", "accepted", "--json"],
-                                       capture_output=True, text=True, timeout=300).stdout)
+    listed = json.loads(
+        subprocess.run(
+            [EXE, "-C", proj, "examples", "list", "--status", "accepted", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        ).stdout
+    )
     assert listed and all(r["status"] == "accepted" and r["prompt_sha"] for r in listed)
 
 
@@ -114,8 +152,12 @@ def test_kill_9_mid_generation_then_resume(tmp_path):
     proj = make(tmp_path, "killed", ["acme_q3_fy2025_earnings_call.txt"])
     limit = 6
     n_units = planned_units(proj, limit)
-    proc = subprocess.Popen([EXE, "-C", proj, "generate", "--limit-chunks", str(limit)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [EXE, "-C", proj, "generate", "--limit-chunks", str(limit)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + 900
     try:
         while time.time() < deadline:
@@ -137,8 +179,12 @@ def test_kill_9_mid_generation_then_resume(tmp_path):
     partial = db(proj).execute("SELECT COUNT(*) FROM generation_units").fetchone()[0]
     assert 1 <= partial < n_units
     before = {r for r in db(proj).execute("SELECT work_key, text FROM questions")}
-    rerun = subprocess.run([EXE, "-C", proj, "generate", "--limit-chunks", str(limit), "--json"],
-                           capture_output=True, text=True, timeout=1200)
+    rerun = subprocess.run(
+        [EXE, "-C", proj, "generate", "--limit-chunks", str(limit), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert rerun.returncode == 0, rerun.stderr
     assert json.loads(rerun.stdout)["units_skipped"] == partial
     assert_complete_and_unique(proj, n_units)
@@ -150,8 +196,15 @@ def test_two_processes_on_one_store(tmp_path):
     proj = make(tmp_path, "shared", ["acme_q2_fy2025_earnings_call.md"])
     limit = 4
     n_units = planned_units(proj, limit)
-    procs = [subprocess.Popen([EXE, "-C", proj, "generate", "--limit-chunks", str(limit), "--json"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [EXE, "-C", proj, "generate", "--limit-chunks", str(limit), "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=1500) for p in procs]
     for p, (_, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0 or "busy" in err, err

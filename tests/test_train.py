@@ -327,6 +327,8 @@ def test_training_lowers_the_loss(trained):
     assert steps == list(range(1, 9))
     assert all(e.tokens_per_s and e.tokens_per_s > 0 for e in events if e.loss is not None)
     assert events[0].step == 0 and events[0].eval_loss == pytest.approx(result.eval_loss_before)
+    assert {e.max_steps for e in events} == {8}
+    assert result.train_cpu_seconds > 0
 
 
 def test_every_lora_parameter_changed_and_base_weights_did_not(trained):

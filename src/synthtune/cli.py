@@ -15,7 +15,14 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -38,8 +45,12 @@ err_console = Console(stderr=True)
 
 ProjectOpt = Annotated[
     Path | None,
-    typer.Option("-C", "--project", help="Project folder (holds synthtune.yaml and synthtune.db). Default: current folder.",
-                 show_default=False),
+    typer.Option(
+        "-C",
+        "--project",
+        help="Project folder (holds synthtune.yaml and synthtune.db). Default: current folder.",
+        show_default=False,
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 
@@ -94,7 +105,10 @@ def _progress(transient: bool = True) -> Progress:
 def init(
     ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(help="Project folder to create or fill.")] = Path("."),
-    corpus: Annotated[list[str] | None, typer.Option("--corpus", help="Documents folder to record in ingest.paths (repeatable).")] = None,
+    corpus: Annotated[
+        list[str] | None,
+        typer.Option("--corpus", help="Documents folder to record in ingest.paths (repeatable)."),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing synthtune.yaml.")] = False,
 ) -> None:
     """Write DIRECTORY/synthtune.yaml with every setting, its default and what it does."""
@@ -107,7 +121,9 @@ def init(
 @app.command()
 def ingest(
     ctx: typer.Context,
-    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (recursive). Default: ingest.paths.")] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or folders (recursive). Default: ingest.paths.")
+    ] = None,
     password: Annotated[str | None, typer.Option("--password", help="Password for encrypted PDFs.")] = None,
     project: ProjectOpt = None,
     as_json: JsonOpt = False,
@@ -126,15 +142,23 @@ def ingest(
             on_file=lambda path, status: prog.update(task, advance=1, note=f"{status}: {path.name}"),
         )
     if as_json:
-        _emit_json({k: v for k, v in report.to_json().items() if k in ("added", "updated", "unchanged", "failed", "chunks")}
-                   | {"warnings": report.warnings})
+        _emit_json(
+            {
+                k: v
+                for k, v in report.to_json().items()
+                if k in ("added", "updated", "unchanged", "failed", "chunks")
+            }
+            | {"warnings": report.warnings}
+        )
     else:
         console.print(
             f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
             f"failed {len(report.failed)}; {report.chunks} chunks written, {report.embedded} passages embedded"
         )
         for w in report.warnings:
-            err_console.print(f"[yellow]warning[/] {escape(w['path'])}: {escape(w['warning'])}", soft_wrap=True)
+            err_console.print(
+                f"[yellow]warning[/] {escape(w['path'])}: {escape(w['warning'])}", soft_wrap=True
+            )
     for f in report.failed:
         err_console.print(f"[red]failed[/] {escape(f['path'])}: {escape(f['error'])}", soft_wrap=True)
     if report.failed:
@@ -162,7 +186,9 @@ def search(
     ctx: typer.Context,
     query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
     k: Annotated[int | None, typer.Option("-k", help="Number of results. Default: search.k.")] = None,
-    mode: Annotated[str | None, typer.Option("--mode", help="hybrid, dense or lexical. Default: search.mode.")] = None,
+    mode: Annotated[
+        str | None, typer.Option("--mode", help="hybrid, dense or lexical. Default: search.mode.")
+    ] = None,
     project: ProjectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -201,7 +227,10 @@ def status(ctx: typer.Context, project: ProjectOpt = None, as_json: JsonOpt = Fa
     for key in ("documents", "pages", "chunks", "embedding_model"):
         t.add_row(key, str(st[key]))
     for m in st["embeddings"]:
-        t.add_row("embeddings", f"{m['model']} (dim {m['dim']}): {m['chunks']} chunks, {m['vectors']} cached vectors")
+        t.add_row(
+            "embeddings",
+            f"{m['model']} (dim {m['dim']}): {m['chunks']} chunks, {m['vectors']} cached vectors",
+        )
     console.print(t)
     for pg in st["pages_without_text"]:
         console.print(f"[yellow]no text layer[/] {escape(pg['document'])} p. {pg['page']} (scanned?)")
@@ -210,16 +239,24 @@ def status(ctx: typer.Context, project: ProjectOpt = None, as_json: JsonOpt = Fa
     ds = st["dataset"]
     if ds["questions"] or ds["examples"]["accepted"] or ds["examples"]["rejected"]:
         ex = ds["examples"]
-        console.print(f"dataset: {ds['questions']} questions, {ds['answers']} answers, "
-                      f"{ex['accepted']} accepted / {ex['rejected']} rejected examples; splits {ex['splits']}")
+        console.print(
+            f"dataset: {ds['questions']} questions, {ds['answers']} answers, "
+            f"{ex['accepted']} accepted / {ex['rejected']} rejected examples; splits {ex['splits']}"
+        )
         if ds["rejection_rate_by_check"]:
-            console.print("rejection rate by check: " + ", ".join(
-                f"{k} {v:.0%}" for k, v in ds["rejection_rate_by_check"].items()))
+            console.print(
+                "rejection rate by check: "
+                + ", ".join(f"{k} {v:.0%}" for k, v in ds["rejection_rate_by_check"].items())
+            )
         cov = ds["coverage"]
-        console.print(f"coverage: {cov['chunks_attempted'] - cov['chunks_uncovered']}/{cov['chunks_attempted']} "
-                      f"chunks have an accepted example; {ds['generation_failures']} generation failures")
+        console.print(
+            f"coverage: {cov['chunks_attempted'] - cov['chunks_uncovered']}/{cov['chunks_attempted']} "
+            f"chunks have an accepted example; {ds['generation_failures']} generation failures"
+        )
         for u in cov["uncovered"][:20]:
-            console.print(f"  [yellow]uncovered[/] chunk {u['chunk_id']}: {escape(u['title'])} p. {u['page_start']}")
+            console.print(
+                f"  [yellow]uncovered[/] chunk {u['chunk_id']}: {escape(u['title'])} p. {u['page_start']}"
+            )
 
 
 @app.command()
@@ -238,7 +275,9 @@ def reembed(ctx: typer.Context, project: ProjectOpt = None, as_json: JsonOpt = F
     if as_json:
         _emit_json(result)
     else:
-        console.print(f"{result['chunks']} chunks now searchable with {result['model']} ({result['embedded']} embedded)")
+        console.print(
+            f"{result['chunks']} chunks now searchable with {result['model']} ({result['embedded']} embedded)"
+        )
 
 
 @app.command("export-index")
@@ -262,8 +301,13 @@ def export_index(
 @app.command("import-index")
 def import_index(
     ctx: typer.Context,
-    directory: Annotated[Path, typer.Argument(help="A LlamaIndex persist dir (default__vector_store.json, docstore.json).")],
-    model: Annotated[str | None, typer.Option("--model", help="Embedding model that made the vectors, if the files do not say.")] = None,
+    directory: Annotated[
+        Path, typer.Argument(help="A LlamaIndex persist dir (default__vector_store.json, docstore.json).")
+    ],
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Embedding model that made the vectors, if the files do not say."),
+    ] = None,
     project: ProjectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -275,7 +319,9 @@ def import_index(
     if as_json:
         _emit_json(result)
     else:
-        console.print(f"imported {result['documents']} documents, {result['chunks']} chunks from {escape(str(directory))}")
+        console.print(
+            f"imported {result['documents']} documents, {result['chunks']} chunks from {escape(str(directory))}"
+        )
 
 
 class _PhaseProgress:
@@ -297,7 +343,9 @@ class _PhaseProgress:
 @app.command()
 def generate(
     ctx: typer.Context,
-    limit_chunks: Annotated[int | None, typer.Option("--limit-chunks", help="Only the first N chunks (document order).")] = None,
+    limit_chunks: Annotated[
+        int | None, typer.Option("--limit-chunks", help="Only the first N chunks (document order).")
+    ] = None,
     project: ProjectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -312,9 +360,14 @@ def generate(
         report = do_generate(p, limit_chunks=limit_chunks, progress=_PhaseProgress(prog))
     data = report.to_json()
     if as_json:
-        _emit_json({k: data[k] for k in ("questions_added", "answers_added", "failed")} | {
-            "rejected_questions": data["rejected_questions"], "by_reason": data["by_reason"],
-            "units_skipped": data["units_skipped"]})
+        _emit_json(
+            {k: data[k] for k in ("questions_added", "answers_added", "failed")}
+            | {
+                "rejected_questions": data["rejected_questions"],
+                "by_reason": data["by_reason"],
+                "units_skipped": data["units_skipped"],
+            }
+        )
     else:
         console.print(
             f"questions added {report.questions_added} (rejected {report.rejected_questions}), "
@@ -322,13 +375,18 @@ def generate(
             f"already done {report.units_skipped}"
         )
         if report.by_reason:
-            console.print("rejected questions by reason: " + ", ".join(f"{k} {v}" for k, v in sorted(report.by_reason.items())))
+            console.print(
+                "rejected questions by reason: "
+                + ", ".join(f"{k} {v}" for k, v in sorted(report.by_reason.items()))
+            )
 
 
 @app.command()
 def curate(
     ctx: typer.Context,
-    no_coverage: Annotated[bool, typer.Option("--no-coverage", help="Do not generate more for uncovered chunks.")] = False,
+    no_coverage: Annotated[
+        bool, typer.Option("--no-coverage", help="Do not generate more for uncovered chunks.")
+    ] = False,
     project: ProjectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -342,21 +400,48 @@ def curate(
     if as_json:
         _emit_json(data)
         return
-    console.print(f"accepted {report.accepted}, rejected {report.rejected}; splits " +
-                  ", ".join(f"{k} {v}" for k, v in report.splits.items()))
+    console.print(
+        f"accepted {report.accepted}, rejected {report.rejected}; splits "
+        + ", ".join(f"{k} {v}" for k, v in report.splits.items())
+    )
     if report.by_check:
-        console.print("rejected by check: " + ", ".join(f"{k} {v}" for k, v in sorted(report.by_check.items())))
+        console.print(
+            "rejected by check: " + ", ".join(f"{k} {v}" for k, v in sorted(report.by_check.items()))
+        )
     cov = report.coverage
     if cov:
-        console.print(f"coverage: {cov['chunks_covered']}/{cov['chunks_attempted']} chunks have an accepted example")
+        console.print(
+            f"coverage: {cov['chunks_covered']}/{cov['chunks_attempted']} chunks have an accepted example"
+        )
 
 
 @app.command()
 def export(
     ctx: typer.Context,
-    format_: Annotated[str | None, typer.Option("--format", help="alpaca, sharegpt, messages or completion (default: export.format).", show_default=False)] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Folder to write (default: export.out, relative to the project).", show_default=False)] = None,
-    with_context: Annotated[bool | None, typer.Option("--with-context/--closed-book", help="Rows with the question's retrieved passages and a cited answer, or question and answer only (default: export.with_context).", show_default=False)] = None,
+    format_: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="alpaca, sharegpt, messages or completion (default: export.format).",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Folder to write (default: export.out, relative to the project).",
+            show_default=False,
+        ),
+    ] = None,
+    with_context: Annotated[
+        bool | None,
+        typer.Option(
+            "--with-context/--closed-book",
+            help="Rows with the question's retrieved passages and a cited answer, or question and answer only (default: export.with_context).",
+            show_default=False,
+        ),
+    ] = None,
     project: ProjectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -376,25 +461,59 @@ def export(
             prog.update(task, advance=advance)
 
         # a relative --out is relative to the current folder, like every path on the command line
-        result = export_dataset(p, format=format_, out=out.resolve() if out else None, with_context=with_context,
-                                progress=progress)
+        result = export_dataset(
+            p,
+            format=format_,
+            out=out.resolve() if out else None,
+            with_context=with_context,
+            progress=progress,
+        )
     if as_json:
-        _emit_json({"out": result["out"], "rows": result["rows"], "format": result["format"],
-                    "with_context": result["with_context"], "files": result["files"], "sha256": result["sha256"]})
+        _emit_json(
+            {
+                "out": result["out"],
+                "rows": result["rows"],
+                "format": result["format"],
+                "with_context": result["with_context"],
+                "files": result["files"],
+                "sha256": result["sha256"],
+            }
+        )
         return
     rows = result["rows"]
     kind = "with context" if result["with_context"] else "closed-book"
-    console.print(f"exported {sum(rows.values())} rows ({result['format']}, {kind}): train {rows['train']}, "
-                  f"val {rows['val']}, test {rows['test']} -> {result['out']}")
+    console.print(
+        f"exported {sum(rows.values())} rows ({result['format']}, {kind}): train {rows['train']}, "
+        f"val {rows['val']}, test {rows['test']} -> {result['out']}"
+    )
 
 
 @app.command()
 def train(
     ctx: typer.Context,
-    base: Annotated[str | None, typer.Option("--base", help="Base model (default: train.base_model, the bundled SmolLM2-135M-Instruct).", show_default=False)] = None,
-    max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after N optimizer steps (default: train.max_steps or epochs).", show_default=False)] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Adapter folder (default: PROJECT/adapter).", show_default=False)] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from the newest checkpoint in the adapter folder.")] = False,
+    base: Annotated[
+        str | None,
+        typer.Option(
+            "--base",
+            help="Base model (default: train.base_model, the bundled SmolLM2-135M-Instruct).",
+            show_default=False,
+        ),
+    ] = None,
+    max_steps: Annotated[
+        int | None,
+        typer.Option(
+            "--max-steps",
+            help="Stop after N optimizer steps (default: train.max_steps or epochs).",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Adapter folder (default: PROJECT/adapter).", show_default=False),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue from the newest checkpoint in the adapter folder.")
+    ] = False,
     project: ProjectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -415,8 +534,14 @@ def train(
                 note += f" {ev.tokens_per_s:.0f} tok/s"
             prog.update(task, total=ev.max_steps, completed=ev.step, note=note)
 
-        result = train_project(p, base_model=base, max_steps=max_steps, out=out.resolve() if out else None,
-                               resume=resume, progress=progress)
+        result = train_project(
+            p,
+            base_model=base,
+            max_steps=max_steps,
+            out=out.resolve() if out else None,
+            resume=resume,
+            progress=progress,
+        )
     if as_json:
         _emit_json(result)
         return
@@ -430,8 +555,16 @@ def train(
 @app.command()
 def merge(
     ctx: typer.Context,
-    adapter: Annotated[Path | None, typer.Option("--adapter", help="Adapter folder (default: the project's latest training).", show_default=False)] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Merged model folder (default: PROJECT/merged).", show_default=False)] = None,
+    adapter: Annotated[
+        Path | None,
+        typer.Option(
+            "--adapter", help="Adapter folder (default: the project's latest training).", show_default=False
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Merged model folder (default: PROJECT/merged).", show_default=False),
+    ] = None,
     project: ProjectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -439,15 +572,18 @@ def merge(
     from synthtune.train.stage import merge_project
 
     with _open(ctx, project) as p:
-        result = merge_project(p, adapter=adapter.resolve() if adapter else None, out=out.resolve() if out else None)
+        result = merge_project(
+            p, adapter=adapter.resolve() if adapter else None, out=out.resolve() if out else None
+        )
     if as_json:
         _emit_json(result)
     else:
         console.print(f"merged model in {result['merged_dir']}")
 
 
-examples_app = typer.Typer(help="Look at the dataset: examples with their source, checks and lineage.",
-                           no_args_is_help=True)
+examples_app = typer.Typer(
+    help="Look at the dataset: examples with their source, checks and lineage.", no_args_is_help=True
+)
 app.add_typer(examples_app, name="examples")
 
 
@@ -472,8 +608,15 @@ def examples_list(
     for col in ("id", "split", "status", "source", "question", "answer", "why"):
         t.add_column(col, overflow="fold")
     for r in rows:
-        t.add_row(str(r["id"]), r["split"] or "", r["status"], f"{r['title'][:30]} p.{r['page_start']}",
-                  r["question"], (r["answer"] or "")[:160], ", ".join(r["reasons"]))
+        t.add_row(
+            str(r["id"]),
+            r["split"] or "",
+            r["status"],
+            f"{r['title'][:30]} p.{r['page_start']}",
+            r["question"],
+            (r["answer"] or "")[:160],
+            ", ".join(r["reasons"]),
+        )
     console.print(t)
 
 
@@ -493,19 +636,25 @@ def examples_show(
     if as_json:
         _emit_json(ex)
         return
-    console.print(f"[bold]example {ex['id']}[/] · {ex['status']} · split {ex['split'] or '-'} · kind {ex['kind']}")
+    console.print(
+        f"[bold]example {ex['id']}[/] · {ex['status']} · split {ex['split'] or '-'} · kind {ex['kind']}"
+    )
     console.print(f"[bold]Q:[/] {escape(ex['question'])}")
     console.print(f"[bold]A:[/] {escape(ex['answer'] or '')}")
-    console.print(f"[dim]question by {ex['question_generator']} (prompt {ex['prompt_sha'][:12]}), "
-                  f"answer by {ex['answer_generator']}, citations {ex['citations']}[/]")
+    console.print(
+        f"[dim]question by {ex['question_generator']} (prompt {ex['prompt_sha'][:12]}), "
+        f"answer by {ex['answer_generator']}, citations {ex['citations']}[/]"
+    )
     for name, ok in sorted(ex["checks"].items()):
         console.print(f"  {'[green]pass[/]' if ok else '[red]fail[/]'} {name}")
     for j in ex["judgments"]:
         console.print(f"  judge {j['criterion']}: {j['score']} — {escape(j['rationale'][:200])}")
     numbers = [n.raw for n in extract_numbers(ex["answer"] or "")]
     for ps in ex["passages"]:
-        console.print(f"\n[bold]{escape(ps['title'])}[/], p. {ps['page_start']} (chunk {ps['chunk_id']}, "
-                      f"chars {ps['char_start']}–{ps['char_end']})")
+        console.print(
+            f"\n[bold]{escape(ps['title'])}[/], p. {ps['page_start']} (chunk {ps['chunk_id']}, "
+            f"chars {ps['char_start']}–{ps['char_end']})"
+        )
         body = Text(ps["text"])
         for raw in numbers:
             body.highlight_words([raw], "bold black on yellow")
@@ -517,18 +666,21 @@ def _quiet_libraries() -> None:
     import logging
     import warnings
 
+    # environment, not imports: importing transformers here would cost every command a few seconds
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
-    for name in ("transformers", "sentence_transformers", "huggingface_hub", "datasets", "accelerate", "peft", "trl"):
+    for name in (
+        "transformers",
+        "sentence_transformers",
+        "huggingface_hub",
+        "datasets",
+        "accelerate",
+        "peft",
+        "trl",
+    ):
         logging.getLogger(name).setLevel(logging.ERROR)
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-    except ImportError:
-        pass
 
 
 def main() -> None:

@@ -102,11 +102,14 @@ class SearchSettings(Section):
     )
     k: int = Field(default=5, ge=1, description="Results returned by default.")
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal-rank-fusion constant k in 1/(k + rank).")
-    dense_weight: float = Field(default=1.0, ge=0, description="Weight of the dense ranking in fusion.")
-    lexical_weight: float = Field(default=1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
-    candidates: int = Field(
-        default=50, ge=1, description="Candidates taken from each ranking before fusion."
+    dense_weight: float = Field(
+        default=0.5,
+        ge=0,
+        description="Weight of the dense ranking in fusion (0.5 and 2.0 for BM25 beat "
+        "equal weights on the demo gold questions: benchmarks/RESULTS.md).",
     )
+    lexical_weight: float = Field(default=2.0, ge=0, description="Weight of the BM25 ranking in fusion.")
+    candidates: int = Field(default=50, ge=1, description="Candidates taken from each ranking before fusion.")
 
 
 class BackendSettings(Section):
@@ -262,7 +265,10 @@ class TrainSettings(Section):
 
 class GenerateSettings(Section):
     questions_per_chunk: int = Field(
-        default=3, ge=1, le=20, description="Questions asked of each chunk per attempt, spread over the kinds."
+        default=3,
+        ge=1,
+        le=20,
+        description="Questions asked of each chunk per attempt, spread over the kinds.",
     )
     kinds: dict[Literal["factual", "numeric", "reasoning", "unanswerable"], float] = Field(
         default_factory=lambda: {"factual": 0.45, "numeric": 0.35, "reasoning": 0.1, "unanswerable": 0.1},
@@ -275,8 +281,9 @@ class GenerateSettings(Section):
     )
     answer_k: int = Field(default=3, ge=1, description="Passages retrieved to answer each question.")
     max_chunks: int | None = Field(
-        default=None, ge=1, description="Only the first N chunks (in document order); null: all. "
-        "--limit-chunks overrides it."
+        default=None,
+        ge=1,
+        description="Only the first N chunks (in document order); null: all. --limit-chunks overrides it.",
     )
     seed: int = Field(default=0, description="Seed for kind assignment, pairing and sampling.")
     prompts: dict[str, str] = Field(
@@ -297,8 +304,11 @@ class CurateSettings(Section):
         default=3, ge=1, le=5, description="Minimum judged answer faithfulness (1-5) when a judge is set."
     )
     dedup_threshold: float = Field(
-        default=0.92, gt=0, le=1, description="Questions whose embeddings have cosine at least this are "
-        "near-duplicates; only the best-scored one is kept."
+        default=0.92,
+        gt=0,
+        le=1,
+        description="Questions whose embeddings have cosine at least this are "
+        "near-duplicates; only the best-scored one is kept.",
     )
     min_examples_per_chunk: int = Field(
         default=1, ge=0, description="Chunks with fewer accepted examples get more generation attempts."
@@ -311,7 +321,8 @@ class CurateSettings(Section):
         description="Share of documents per split (splits are by document, never by question).",
     )
     test_documents: list[str] = Field(
-        default_factory=list, description="File names or glob patterns of documents forced into the test split."
+        default_factory=list,
+        description="File names or glob patterns of documents forced into the test split.",
     )
     seed: int = Field(default=0, description="Seed for the document split.")
 
@@ -358,8 +369,12 @@ class Settings(Section):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings, description="The embedder.")
     search: SearchSettings = Field(default_factory=SearchSettings, description="Retrieval.")
     llm: LLMSettings = Field(default_factory=LLMSettings, description="Generation backends, one per role.")
-    generate: GenerateSettings = Field(default_factory=GenerateSettings, description="Synthetic questions and answers.")
-    curate: CurateSettings = Field(default_factory=CurateSettings, description="Checks, judges, dedup and splits.")
+    generate: GenerateSettings = Field(
+        default_factory=GenerateSettings, description="Synthetic questions and answers."
+    )
+    curate: CurateSettings = Field(
+        default_factory=CurateSettings, description="Checks, judges, dedup and splits."
+    )
     export: ExportSettings = Field(default_factory=ExportSettings, description="Exported dataset files.")
     train: TrainSettings = Field(default_factory=TrainSettings, description="Fine-tuning (LoRA / QLoRA).")
 
@@ -456,7 +471,9 @@ def _render(model: BaseModel | None, cls: type[BaseModel], indent: int) -> list[
         elif sub is not None and value is None:
             lines.append(f"{pad}{name}: null   # set a mapping with the fields of {sub.__name__}")
         else:
-            lines.append(f"{pad}{name}: {_yaml_scalar(value if not isinstance(value, BaseModel) else value.model_dump(mode='json'))}")
+            lines.append(
+                f"{pad}{name}: {_yaml_scalar(value if not isinstance(value, BaseModel) else value.model_dump(mode='json'))}"
+            )
     return lines
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,9 @@ def canonical_name(model: str) -> str:
 
 def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_ONE_THREAD = threading.Lock()
 
 
 @functools.lru_cache(maxsize=4)
@@ -129,8 +133,14 @@ class Embedder:
 
     def info(self) -> ModelInfo:
         m = self.model
-        dim = m.get_embedding_dimension() if hasattr(m, "get_embedding_dimension") else m.get_sentence_embedding_dimension()
-        return ModelInfo(self.name, int(dim), True, self.query_prefix, self.passage_prefix, int(m.max_seq_length))
+        dim = (
+            m.get_embedding_dimension()
+            if hasattr(m, "get_embedding_dimension")
+            else m.get_sentence_embedding_dimension()
+        )
+        return ModelInfo(
+            self.name, int(dim), True, self.query_prefix, self.passage_prefix, int(m.max_seq_length)
+        )
 
     def passage_text(self, text: str, header: str = "") -> str:
         body = f"{header}\n{text}" if header else text
@@ -149,7 +159,16 @@ class Embedder:
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
     def encode_query(self, query: str) -> np.ndarray:
-        return self.encode([f"{self.query_prefix}{query}"])[0]
+        """One short text: a single torch thread is faster than several waiting on each other."""
+        import torch
+
+        with _ONE_THREAD:
+            before = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                return self.encode([f"{self.query_prefix}{query}"])[0]
+            finally:
+                torch.set_num_threads(before)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -166,8 +185,15 @@ def model_id(store: Store, embedder: Embedder) -> int:
         cur = store.execute(
             "INSERT INTO embedding_models(name, dim, normalized, query_prefix, passage_prefix, max_seq_length, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (info.name, info.dim, int(info.normalized), info.query_prefix, info.passage_prefix,
-             info.max_seq_length, utcnow()),
+            (
+                info.name,
+                info.dim,
+                int(info.normalized),
+                info.query_prefix,
+                info.passage_prefix,
+                info.max_seq_length,
+                utcnow(),
+            ),
         )
         return int(cur.lastrowid)
 
@@ -193,7 +219,8 @@ def cached_keys(store: Store, mid: int, keys: list[str]) -> set[str]:
         part = keys[i : i + 500]
         marks = ",".join("?" * len(part))
         found.update(
-            r[0] for r in store.execute(
+            r[0]
+            for r in store.execute(
                 f"SELECT key FROM embeddings WHERE model_id = ? AND key IN ({marks})", (mid, *part)
             )
         )

@@ -1,10 +1,10 @@
 """A synthtune project: a folder with ``synthtune.yaml`` and ``synthtune.db``. The Python entry point.
 
-    >>> from synthtune import Project
-    >>> kb = Project("my-project")
-    >>> kb.ingest(["reports/"])
-    >>> for hit in kb.search("What was revenue in Q3?"):
-    ...     print(hit.citation, hit.text[:80])
+>>> from synthtune import Project
+>>> kb = Project("my-project")
+>>> kb.ingest(["reports/"])
+>>> for hit in kb.search("What was revenue in Q3?"):
+...     print(hit.citation, hit.text[:80])
 """
 
 from __future__ import annotations
@@ -68,6 +68,9 @@ class Project:
         return self._embedder
 
     def close(self) -> None:
+        if self._searcher is not None:
+            self._searcher.close()
+            self._searcher = None
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -90,7 +93,9 @@ class Project:
         if not paths:
             paths = [self.resolve_path(p) for p in self.settings.ingest.paths]
             if not paths:
-                raise ConfigError("nothing to ingest: give PATH arguments or set ingest.paths in synthtune.yaml")
+                raise ConfigError(
+                    "nothing to ingest: give PATH arguments or set ingest.paths in synthtune.yaml"
+                )
         return ingest(self.store, self.settings, paths, password=password, embedder=self.embedder, **kw)
 
     def search(self, query: str, k: int | None = None, mode: str | None = None):
@@ -105,8 +110,10 @@ class Project:
         emb = self.embedder
         store = self.store
         rows = store.query("SELECT id, header, text FROM chunks ORDER BY id")
-        passages = [emb.passage_text(r["text"], r["header"] if self.settings.embedding.contextual_header else "")
-                    for r in rows]
+        passages = [
+            emb.passage_text(r["text"], r["header"] if self.settings.embedding.contextual_header else "")
+            for r in rows
+        ]
         keys = [text_key(p) for p in passages]
         mid = model_id(store, emb)
         have = {r[0] for r in store.execute("SELECT key FROM embeddings WHERE model_id = ?", (mid,))}
@@ -124,7 +131,8 @@ class Project:
         previous = active_model(store)
         with store.transaction():
             store.conn.executemany(
-                "UPDATE chunks SET embed_key = ? WHERE id = ?", [(k, r["id"]) for k, r in zip(keys, rows, strict=True)]
+                "UPDATE chunks SET embed_key = ? WHERE id = ?",
+                [(k, r["id"]) for k, r in zip(keys, rows, strict=True)],
             )
             store.set_meta("embedding_model", emb.name)
             store.set_meta("kb_version", str(int(store.get_meta("kb_version") or 0) + 1))

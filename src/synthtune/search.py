@@ -7,6 +7,8 @@ knowledge base changed (``store_meta.kb_version``).
 from __future__ import annotations
 
 import re
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -21,8 +23,52 @@ Mode = Literal["hybrid", "dense", "lexical"]
 
 # words too common to help BM25; dropping them keeps OR-queries fast on large stores
 _STOPWORDS = frozenset(
-    "a an and are as at be by did do does for from had has have how i in is it its of on or than that the "
-    "their there these this to was were what when where which who whom why will with".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "than",
+        "that",
+        "the",
+        "their",
+        "there",
+        "these",
+        "this",
+        "to",
+        "was",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+    ]
 )
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -45,7 +91,11 @@ class Hit:
 
     @property
     def citation(self) -> str:
-        pages = f"p. {self.page_start}" if self.page_start == self.page_end else f"pp. {self.page_start}-{self.page_end}"
+        pages = (
+            f"p. {self.page_start}"
+            if self.page_start == self.page_end
+            else f"pp. {self.page_start}-{self.page_end}"
+        )
         return f"{self.title}, {pages}"
 
 
@@ -78,20 +128,40 @@ class Searcher:
         self.settings = settings
         self.embedder = embedder or Embedder(settings.embedding)
         self._version: str | None = None
+        self._read_conn: sqlite3.Connection | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synthtune-bm25")
         self._ids = np.zeros(0, dtype=np.int64)
         self._matrix = np.zeros((0, 0), dtype=np.float32)
 
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        if self._read_conn is not None:
+            self._read_conn.close()
+            self._read_conn = None
+
     # -- rankings ----------------------------------------------------------------------------------
 
-    def lexical(self, query: str, n: int) -> list[tuple[int, float]]:
+    def _reader(self) -> sqlite3.Connection:
+        """A second, read-only connection, so BM25 can run in a thread while the query is embedded."""
+        if self._read_conn is None:
+            self._read_conn = sqlite3.connect(
+                f"file:{self.store.path}?mode=ro", uri=True, check_same_thread=False
+            )
+        return self._read_conn
+
+    def lexical(self, query: str, n: int, conn: sqlite3.Connection | None = None) -> list[tuple[int, float]]:
         expr = fts_query(query)
         if expr is None:
             return []
-        rows = self.store.execute(
-            "SELECT rowid, bm25(chunks_fts, 0.5, 1.0) AS s FROM chunks_fts WHERE chunks_fts MATCH ?"
-            " ORDER BY s LIMIT ?",
-            (expr, n),
-        ).fetchall()
+        rows = (
+            (conn or self.store.conn)
+            .execute(
+                "SELECT rowid, bm25(chunks_fts, 0.5, 1.0) AS s FROM chunks_fts WHERE chunks_fts MATCH ?"
+                " ORDER BY s LIMIT ?",
+                (expr, n),
+            )
+            .fetchall()
+        )
         return [(int(r[0]), -float(r[1])) for r in rows]
 
     def _load_vectors(self) -> None:
@@ -142,8 +212,10 @@ class Searcher:
         elif mode == "dense":
             ranked = self.dense(query, k)
         else:
-            lex = [cid for cid, _ in self.lexical(query, n)]
+            # BM25 (SQLite) and the query embedding (torch) both release the GIL: run them side by side
+            lexical = self._pool.submit(self.lexical, query, n, self._reader())
             den = [cid for cid, _ in self.dense(query, n)]
+            lex = [cid for cid, _ in lexical.result()]
             ranked = rrf([(den, cfg.dense_weight), (lex, cfg.lexical_weight)], cfg.rrf_k)[:k]
         return self._hits(ranked[:k])
 
@@ -162,11 +234,17 @@ class Searcher:
         }
         return [
             Hit(
-                chunk_id=cid, document_id=r["document_id"], title=r["title"], source_path=r["source_path"],
-                page_start=r["page_start"], page_end=r["page_end"], char_start=r["char_start"],
-                char_end=r["char_end"], score=round(score, 6), text=r["text"],
+                chunk_id=cid,
+                document_id=r["document_id"],
+                title=r["title"],
+                source_path=r["source_path"],
+                page_start=r["page_start"],
+                page_end=r["page_end"],
+                char_start=r["char_start"],
+                char_end=r["char_end"],
+                score=round(score, 6),
+                text=r["text"],
             )
             for cid, score in ranked
             if (r := rows.get(cid)) is not None
         ]
-

@@ -205,7 +205,15 @@ def chunk_pages(
     return out
 
 
-def chunk_document(doc: LoadedDocument, tokenizer, *, size: int, overlap: int, max_tokens: int,
-                   with_header: bool = True) -> list[ChunkSpec]:
-    return chunk_pages(doc.pages, tokenizer, title=doc.title, size=size, overlap=overlap,
-                       max_tokens=max_tokens, with_header=with_header)
+def chunk_document(
+    doc: LoadedDocument, tokenizer, *, size: int, overlap: int, max_tokens: int, with_header: bool = True
+) -> list[ChunkSpec]:
+    return chunk_pages(
+        doc.pages,
+        tokenizer,
+        title=doc.title,
+        size=size,
+        overlap=overlap,
+        max_tokens=max_tokens,
+        with_header=with_header,
+    )

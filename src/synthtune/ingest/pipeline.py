@@ -45,7 +45,9 @@ def _matches(name: str, patterns: Iterable[str]) -> bool:
     return any(fnmatch.fnmatch(name, p) for p in patterns)
 
 
-def discover(paths: Iterable[str | Path], include: list[str], exclude: list[str]) -> tuple[list[Path], list[dict]]:
+def discover(
+    paths: Iterable[str | Path], include: list[str], exclude: list[str]
+) -> tuple[list[Path], list[dict]]:
     """Files to ingest (sorted, unique) and the paths that do not exist."""
     found: dict[Path, None] = {}
     missing: list[dict] = []
@@ -124,7 +126,9 @@ class Ingester:
         if same:
             if same[0]["source_path"] != src and not Path(same[0]["source_path"]).exists():
                 with self.store.transaction():  # the file moved: follow it
-                    self.store.execute("UPDATE documents SET source_path = ? WHERE id = ?", (src, same[0]["id"]))
+                    self.store.execute(
+                        "UPDATE documents SET source_path = ? WHERE id = ?", (src, same[0]["id"])
+                    )
             with self.store.transaction():
                 self.store.execute("DELETE FROM ingest_failures WHERE source_path = ?", (src,))
             return "unchanged", 0, 0, []
@@ -142,8 +146,17 @@ class Ingester:
             cur = self.store.execute(
                 "INSERT INTO documents(sha256, source_path, title, media_type, n_pages, size_bytes, mtime,"
                 " metadata, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (sha, src, doc.title, doc.media_type, len(doc.pages), stat.st_size, stat.st_mtime,
-                 json.dumps(doc.metadata, sort_keys=True, default=str), utcnow()),
+                (
+                    sha,
+                    src,
+                    doc.title,
+                    doc.media_type,
+                    len(doc.pages),
+                    stat.st_size,
+                    stat.st_mtime,
+                    json.dumps(doc.metadata, sort_keys=True, default=str),
+                    utcnow(),
+                ),
             )
             doc_id = cur.lastrowid
             self.store.conn.executemany(
@@ -153,8 +166,23 @@ class Ingester:
             self.store.conn.executemany(
                 "INSERT INTO chunks(document_id, ordinal, text, header, section, page_start, page_end,"
                 " char_start, char_end, n_tokens, sha256, embed_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                [(doc_id, c.ordinal, c.text, c.header, c.section, c.page_start, c.page_end, c.char_start,
-                  c.char_end, c.n_tokens, c.sha256, k) for c, k in zip(chunks, keys, strict=True)],
+                [
+                    (
+                        doc_id,
+                        c.ordinal,
+                        c.text,
+                        c.header,
+                        c.section,
+                        c.page_start,
+                        c.page_end,
+                        c.char_start,
+                        c.char_end,
+                        c.n_tokens,
+                        c.sha256,
+                        k,
+                    )
+                    for c, k in zip(chunks, keys, strict=True)
+                ],
             )
             self.store.execute("DELETE FROM ingest_failures WHERE source_path = ?", (src,))
             if self.store.get_meta("embedding_model") is None:

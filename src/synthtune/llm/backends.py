@@ -535,6 +535,7 @@ class OpenAIBackend:
 
     def _one(self, request: ChatRequest) -> Completion:
         import openai
+        from openai.types.chat import ChatCompletion
 
         s = self.settings
         started = time.perf_counter()
@@ -566,8 +567,11 @@ class OpenAIBackend:
                     break
                 time.sleep(_backoff(s.backoff_s, attempts))
                 continue
-            except openai.APIError as exc:  # a reply that is not a chat completion, ...
+            except openai.APIError as exc:  # a reply that does not validate, ...
                 error = _describe(exc)
+                break
+            if not isinstance(response, ChatCompletion):  # the SDK hands back a non-JSON body as is
+                error = f"not a chat completion: {str(response)[:300]!r}"
                 break
             choice = response.choices[0] if response.choices else None
             usage = response.usage

@@ -66,7 +66,9 @@ def bundled_generator_dir() -> Path:
     model.tie_weights()
     model.generation_config.do_sample = False
     model.generation_config.eos_token_id = tok.eos_token_id
-    model.generation_config.pad_token_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    model.generation_config.pad_token_id = (
+        tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    )
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=CACHE_NAME + ".", dir=target.parent))
     try:

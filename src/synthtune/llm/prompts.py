@@ -51,7 +51,9 @@ def load_prompt(name: str, overrides: dict[str, str] | None = None, base: Path |
     overrides = overrides or {}
     unknown = set(overrides) - set(NAMES)
     if unknown:
-        raise ConfigError(f"generate.prompts: unknown template '{sorted(unknown)[0]}'; known: {', '.join(NAMES)}")
+        raise ConfigError(
+            f"generate.prompts: unknown template '{sorted(unknown)[0]}'; known: {', '.join(NAMES)}"
+        )
     if name in overrides:
         path = Path(overrides[name]).expanduser()
         if not path.is_absolute() and base is not None:

@@ -47,7 +47,9 @@ class Store:
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             if "locked" in str(exc) or "busy" in str(exc):
-                raise StoreBusyError(f"store {self.path} is busy: another synthtune process holds it") from None
+                raise StoreBusyError(
+                    f"store {self.path} is busy: another synthtune process holds it"
+                ) from None
             raise StoreError(f"{self.path} is not a synthtune store ({exc})") from None
         self._depth = 0
 

@@ -28,7 +28,8 @@ def run_script(conn: sqlite3.Connection, sql: str) -> None:
 
 
 def m001_knowledge_base(conn: sqlite3.Connection) -> None:
-    run_script(conn, 
+    run_script(
+        conn,
         """
         CREATE TABLE documents(
             id           INTEGER PRIMARY KEY,
@@ -124,7 +125,7 @@ def m001_knowledge_base(conn: sqlite3.Connection) -> None:
             counters      TEXT NOT NULL DEFAULT '{}',
             error         TEXT
         );
-        """
+        """,
     )
 
 

@@ -22,7 +22,7 @@ from synthtune.llm.backends import Backend, ChatRequest, make_backend
 from synthtune.llm.prompts import load_prompt
 from synthtune.project import Project
 from synthtune.store import utcnow
-from synthtune.synth.generate import Generator, GenerateReport, log_call
+from synthtune.synth.generate import GenerateReport, Generator, log_call
 from synthtune.synth.numbers import extract_numbers, unsupported_numbers
 from synthtune.synth.parsing import is_refusal
 
@@ -281,8 +281,10 @@ class Curator:
             return 0
         vecs = self.question_vectors([r["question"] for r in live])
         # test questions win ties, so a duplicate pair across splits never costs the test split its row
-        order = sorted(range(len(live)), key=lambda i: (-live[i]["score"], live[i].get("split") != "test",
-                                                        live[i]["question_id"]))
+        order = sorted(
+            range(len(live)),
+            key=lambda i: (-live[i]["score"], live[i].get("split") != "test", live[i]["question_id"]),
+        )
         kept: list[int] = []
         removed = 0
         for i in order:

@@ -170,8 +170,16 @@ class Generator:
                     near = [s for s in siblings if abs(s["ordinal"] - c["ordinal"]) <= 2] or siblings
                     chunk2 = rng.choice(near)
                 prompt = self.prompts[f"question_{kind}"]
-                key = _sha("q", c["sha256"], chunk2["sha256"] if chunk2 else None, kind, counts[kind], attempt,
-                           qw.model_dump(mode="json"), prompt.sha)
+                key = _sha(
+                    "q",
+                    c["sha256"],
+                    chunk2["sha256"] if chunk2 else None,
+                    kind,
+                    counts[kind],
+                    attempt,
+                    qw.model_dump(mode="json"),
+                    prompt.sha,
+                )
                 units.append(Unit(c, kind, counts[kind], attempt, chunk2, key))
         return units
 
@@ -190,10 +198,13 @@ class Generator:
     def _question_request(self, u: Unit, retry: int) -> ChatRequest:
         """The first try decodes as configured; a retry samples (temperature 0.7) with a new seed."""
         seed = self.settings.llm.question_writer.seed + 1000 * u.attempt + retry
-        return ChatRequest(messages=self._question_messages(u), seed=seed,
-                           temperature=None if retry == 0 else 0.7)
+        return ChatRequest(
+            messages=self._question_messages(u), seed=seed, temperature=None if retry == 0 else 0.7
+        )
 
-    def generate_questions(self, units: list[Unit], report: GenerateReport, progress: Progress | None) -> None:
+    def generate_questions(
+        self, units: list[Unit], report: GenerateReport, progress: Progress | None
+    ) -> None:
         done = {r[0] for r in self.store.execute("SELECT work_key FROM generation_units")}
         todo = [u for u in units if u.work_key not in done]
         report.units_skipped += len(units) - len(todo)
@@ -216,7 +227,9 @@ class Generator:
                     calls[id(u)].append((c, self.prompts[f"question_{u.kind}"]))
                     prompt_text = "\n".join(m["content"] for m in self._question_messages(u))
                     kept, rejected = (
-                        parse_questions(c.text, u.chunk["text"], prompt_text) if c.outcome != "failed" else ([], [])
+                        parse_questions(c.text, u.chunk["text"], prompt_text)
+                        if c.outcome != "failed"
+                        else ([], [])
                     )
                     prev_kept, prev_rejected = results.get(id(u), ([], []))
                     room = u.n - len(prev_kept)
@@ -365,7 +378,11 @@ class Generator:
             ]
             outs = self.answer_backend.generate(reqs)
             for q, ps, c in zip(batch, contexts, outs, strict=True):
-                text = parse_answer(c.text, truncated=c.finish_reason == "length") if c.outcome != "failed" else ""
+                text = (
+                    parse_answer(c.text, truncated=c.finish_reason == "length")
+                    if c.outcome != "failed"
+                    else ""
+                )
                 ok = bool(text.strip())
                 cites = cite(text, ps) if ok else []
                 with self.store.transaction():

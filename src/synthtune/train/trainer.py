@@ -73,6 +73,7 @@ class TrainResult:
     train_tokens: int
     train_padded_tokens: int
     train_seconds: float
+    train_cpu_seconds: float
     peak_mem_mb: float
     n_train_rows: int
     n_val_rows: int
@@ -310,6 +311,15 @@ def _run_fingerprint(settings: TrainSettings, base_model: str, data_sha: str) ->
     return {"base_model": base_model, "data_sha256": data_sha, "settings": keep}
 
 
+def _total_steps(settings: TrainSettings, n_rows: int, max_steps: int | None) -> int:
+    """Optimizer steps the run will take (as transformers counts them)."""
+    if max_steps is not None:
+        return max_steps
+    batches = math.ceil(n_rows / settings.batch_size)
+    per_epoch = max(batches // settings.grad_accum + int(batches % settings.grad_accum > 0), 1)
+    return math.ceil(settings.epochs * per_epoch)
+
+
 def _all_dropped_error(split: TokenizedSplit, settings: TrainSettings, n_in: int) -> TrainingDataError:
     return TrainingDataError(
         f"all {n_in} {split.name} rows are longer than train.max_length={settings.max_length} tokens "
@@ -401,7 +411,8 @@ def train(
     )
     eval_before = trainer.evaluate()["eval_loss"] if val_split.rows else None
     if progress is not None and eval_before is not None:
-        progress(TrainProgress(step=0, max_steps=trainer.args.max_steps, eval_loss=eval_before))
+        total = _total_steps(settings, train_split.n_rows, steps_cap)
+        progress(TrainProgress(step=0, max_steps=total, eval_loss=eval_before))
 
     meter.start()
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
@@ -433,6 +444,7 @@ def train(
         train_tokens=meter.tokens,
         train_padded_tokens=meter.padded_tokens,
         train_seconds=meter.seconds,
+        train_cpu_seconds=meter.cpu_seconds,
         peak_mem_mb=_peak_mem_mb(),
         n_train_rows=train_split.n_rows,
         n_val_rows=val_split.n_rows,
@@ -478,23 +490,25 @@ def train(
 
 
 class _Meter:
-    """Real (non-pad) and padded tokens trained on, and the seconds spent, evaluations excluded."""
+    """Real (non-pad) and padded tokens trained on, and the wall-clock and CPU seconds (this process,
+    all threads) spent, evaluations excluded. CPU seconds tell throughput apart from other load."""
 
     def __init__(self) -> None:
         self.tokens = 0
         self.padded_tokens = 0
-        self.eval_seconds = 0.0
-        self.seconds = 0.0
-        self._t0 = 0.0
+        self.eval_seconds = self.eval_cpu_seconds = 0.0
+        self.seconds = self.cpu_seconds = 0.0
+        self._t0 = self._c0 = 0.0
         self._window = (0.0, 0)  # (time, tokens) at the last log
 
     def start(self) -> None:
-        self._t0 = time.perf_counter()
-        self.eval_seconds = 0.0
+        self._t0, self._c0 = time.perf_counter(), time.process_time()
+        self.eval_seconds = self.eval_cpu_seconds = 0.0
         self._window = (self._t0, 0)
 
     def stop(self) -> None:
         self.seconds = time.perf_counter() - self._t0 - self.eval_seconds
+        self.cpu_seconds = time.process_time() - self._c0 - self.eval_cpu_seconds
 
     @property
     def tokens_per_s(self) -> float:
@@ -571,11 +585,12 @@ def _build_trainer(
             return super().training_step(model, inputs, num_items_in_batch)
 
         def evaluate(self, *a: Any, **kw: Any) -> dict[str, float]:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             try:
                 return super().evaluate(*a, **kw)
             finally:
                 meter.eval_seconds += time.perf_counter() - t0
+                meter.eval_cpu_seconds += time.process_time() - c0
 
     class Report(TrainerCallback):
         def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kw: Any) -> None:
