@@ -24,10 +24,10 @@ EXE = str(Path(sys.executable).with_name("synthtune"))
 def settings(**extra) -> dict:
     base = {
         "llm": {
-            "question_writer": {"max_new_tokens": 64, "batch_size": 4},
-            "answerer": {"max_new_tokens": 48, "batch_size": 4},
+            "question_writer": {"max_new_tokens": 64},
+            "answerer": {"max_new_tokens": 48},
         },
-        "generate": {"questions_per_chunk": 2, "max_retries": 1},
+        "generate": {"questions_per_chunk": 2, "max_retries": 1, "answer_k": 2},
         "curate": {"max_attempts_per_chunk": 1},
     }
     for section, values in extra.items():
@@ -96,12 +96,8 @@ def planned_units(project: Path, limit: int) -> int:
 
 
 def test_generate_and_curate_on_the_demo_corpus(tmp_path):
-    docs = [
-        "acme_q3_fy2025_earnings_release.pdf",
-        "acme_q2_fy2025_earnings_call.md",
-        "acme_investor_relations_about.html",
-    ]
-    proj = make(tmp_path, "demo", docs)
+    docs = sorted(p.name for p in DEMO.iterdir())
+    proj = make(tmp_path, "demo", docs, generate={"max_chunks_per_document": 2})
     proc = subprocess.run(
         [EXE, "-C", proj, "generate", "--json"], capture_output=True, text=True, timeout=1200
     )
@@ -149,7 +145,16 @@ def test_generate_and_curate_on_the_demo_corpus(tmp_path):
 
 
 def test_kill_9_mid_generation_then_resume(tmp_path):
-    proj = make(tmp_path, "killed", ["acme_q3_fy2025_earnings_call.txt"])
+    # small batches, so the run commits several times before it ends
+    proj = make(
+        tmp_path,
+        "killed",
+        ["acme_q3_fy2025_earnings_call.txt"],
+        llm={
+            "question_writer": {"max_new_tokens": 64, "batch_size": 2},
+            "answerer": {"max_new_tokens": 48, "batch_size": 2},
+        },
+    )
     limit = 6
     n_units = planned_units(proj, limit)
     proc = subprocess.Popen(
@@ -194,7 +199,7 @@ def test_kill_9_mid_generation_then_resume(tmp_path):
 
 def test_two_processes_on_one_store(tmp_path):
     proj = make(tmp_path, "shared", ["acme_q2_fy2025_earnings_call.md"])
-    limit = 4
+    limit = 3
     n_units = planned_units(proj, limit)
     procs = [
         subprocess.Popen(

@@ -280,6 +280,12 @@ class GenerateSettings(Section):
         default=2, ge=0, description="Re-asks (new seed) when a reply yields no usable question."
     )
     answer_k: int = Field(default=3, ge=1, description="Passages retrieved to answer each question.")
+    max_chunks_per_document: int | None = Field(
+        default=None,
+        ge=1,
+        description="Sample at most N chunks of each document, evenly spread from its start to its end; "
+        "null: every chunk.",
+    )
     max_chunks: int | None = Field(
         default=None,
         ge=1,

@@ -136,10 +136,11 @@ class Generator:
             sql += f" WHERE c.id IN ({','.join('?' * len(chunk_ids))})"
             params = list(chunk_ids)
         sql += " ORDER BY d.id, c.ordinal"
-        if limit:
-            sql += " LIMIT ?"
-            params.append(limit)
-        return [dict(r) for r in self.store.query(sql, params)]
+        rows = [dict(r) for r in self.store.query(sql, params)]
+        per_doc = self.settings.generate.max_chunks_per_document
+        if per_doc and chunk_ids is None:
+            rows = spread_per_document(rows, per_doc)
+        return rows[:limit] if limit else rows
 
     def plan(self, chunks: list[dict], attempt: int) -> list[Unit]:
         """One unit per (chunk, kind): the chunk's question slots are spread over the kinds (seeded),
@@ -442,6 +443,23 @@ def cite(answer: str, passages: list[dict]) -> list[int]:
 def _num_in(raw: str, text: str) -> bool:
     digits = re.sub(r"[^\d.]", "", raw).strip(".")
     return bool(digits) and digits in re.sub(r"(?<=\d),(?=\d)", "", text)
+
+
+def spread_per_document(rows: list[dict], n: int) -> list[dict]:
+    """At most ``n`` chunks of each document, evenly spaced from its first to its last chunk, so the
+    later parts of long documents are covered too."""
+    by_doc: dict[int, list[dict]] = {}
+    for r in rows:
+        by_doc.setdefault(r["document_id"], []).append(r)
+    out = []
+    for doc_rows in by_doc.values():
+        m = len(doc_rows)
+        if m <= n:
+            out += doc_rows
+        else:
+            picks = sorted({round(i * (m - 1) / (n - 1)) for i in range(n)}) if n > 1 else [0]
+            out += [doc_rows[i] for i in picks]
+    return out
 
 
 def generate(
