@@ -97,7 +97,13 @@ def planned_units(project: Path, limit: int) -> int:
 
 def test_generate_and_curate_on_the_demo_corpus(tmp_path):
     docs = sorted(p.name for p in DEMO.iterdir())
-    proj = make(tmp_path, "demo", docs, generate={"max_chunks_per_document": 2})
+    proj = make(
+        tmp_path,
+        "demo",
+        docs,
+        generate={"max_chunks_per_document": 3},
+        curate={"max_attempts_per_chunk": 2},
+    )
     proc = subprocess.run(
         [EXE, "-C", proj, "generate", "--json"], capture_output=True, text=True, timeout=1200
     )
