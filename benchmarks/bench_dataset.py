@@ -118,10 +118,13 @@ def ectsum_facts(project: Path, summaries: dict[str, str]) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--ectsum", type=int, default=3, help="transcripts to sample from ECTSum (0: skip)")
-    ap.add_argument("--ectsum-chunks", type=int, default=12, help="chunks per ECTSum run")
+    ap.add_argument("--ectsum-chunks", type=int, default=4, help="chunks per ECTSum transcript")
     ap.add_argument("--limit-chunks", type=int, default=None, help="demo chunks (default: all)")
     args = ap.parse_args(argv or [])
-    settings = {"llm": {"question_writer": {"max_new_tokens": 80}, "answerer": {"max_new_tokens": 64}}}
+    # the demo's own settings (examples/acme/synthtune.yaml), less its ingest paths and training
+    settings = yaml.safe_load((ROOT / "examples" / "acme" / "synthtune.yaml").read_text())
+    settings.pop("ingest", None)
+    settings.pop("train", None)
     work = Path(tempfile.mkdtemp(prefix="synthtune-bench-dataset-"))
     try:
         demo = run_pipeline(work / "demo", [ROOT / "examples" / "acme" / "docs"], settings, args.limit_chunks)
@@ -130,7 +133,11 @@ def main(argv: list[str] | None = None) -> dict:
         if args.ectsum and ECTSUM.exists():
             picks = sorted((ECTSUM / "ects").glob("*.txt"))[: args.ectsum]
             summaries = {p.stem: (ECTSUM / "gt_summaries" / p.name).read_text() for p in picks}
-            run = run_pipeline(work / "ectsum", picks, settings, args.ectsum_chunks)
+            ect_settings = {
+                **settings,
+                "generate": {**settings["generate"], "max_chunks_per_document": args.ectsum_chunks},
+            }
+            run = run_pipeline(work / "ectsum", picks, ect_settings, None)
             result["ectsum"] = {
                 "transcripts": [p.name for p in picks],
                 **run,
@@ -159,7 +166,7 @@ def main(argv: list[str] | None = None) -> dict:
     e = result.get("ectsum", {})
     if "accepted_answers" in e:
         lines.append(
-            f"| ECTSum ({len(e['transcripts'])} transcripts, {args.ectsum_chunks} chunks): accepted answers"
+            f"| ECTSum ({len(e['transcripts'])} transcripts, {args.ectsum_chunks} chunks each): accepted answers"
             f" stating a summary fact | {e['stating_a_summary_fact']}/{e['accepted_answers']}"
             f" ({e['with_numbers']} with numbers) |"
         )

@@ -196,3 +196,28 @@ def test_curator_without_judge_has_no_judge_checks(kb):
     add_qa(kb, c0, "What was Company Alpha's revenue in fiscal 2025?", "It was $152.2 million.")
     rows, scores = Curator(kb).evaluate()
     assert scores == {} and "judge_question" not in rows[0]["checks"]
+
+
+@pytest.mark.slow
+def test_llm_judges_with_the_bundled_model(kb):
+    """The judges run on a real model; every judgment is stored with its rationale and logged call."""
+    from synthtune.config import BackendSettings
+
+    kb.settings.llm.judge = BackendSettings(max_new_tokens=32)
+    c0 = chunk_of(kb, "doc0.md")
+    q = add_qa(kb, c0, "What was Company Alpha's revenue in fiscal 2025?", "It was $152.2 million.")
+    report = curate(kb, coverage=False)
+    rows = kb.store.query(
+        "SELECT criterion, score, passed, rationale, judge FROM judgments ORDER BY criterion"
+    )
+    assert [r["criterion"] for r in rows] == ["faithfulness", "quality"]
+    assert all(r["judge"] == "HuggingFaceTB/SmolLM2-135M-Instruct" and r["rationale"] for r in rows)
+    assert all(r["score"] is None or 1 <= r["score"] <= 5 for r in rows)
+    ex = {r["question_id"]: r for r in list_examples(kb.store)}[q]
+    assert "judge_question" in ex["checks"] and "judge_faithfulness" in ex["checks"]
+    assert ex["status"] == ("accepted" if all(r["passed"] for r in rows) else "rejected")
+    assert kb.store.scalar("SELECT COUNT(*) FROM llm_calls WHERE role = 'judge'") == 2
+    # judged once: a second curate reads the judgments from the store
+    curate(kb, coverage=False)
+    assert kb.store.scalar("SELECT COUNT(*) FROM llm_calls WHERE role = 'judge'") == 2
+    assert report.accepted + report.rejected == 1
