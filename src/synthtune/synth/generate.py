@@ -291,7 +291,8 @@ class Generator:
                     chunk_seen.add(norm)
                     rows.append((q, "ok", None))
             rows += [(r.text, "rejected", r.reason) for r in rejected]
-            for text, st, reason in rows:
+            # a line the model repeated (within a reply or across retries) is stored once per unit
+            for text, st, reason in dict.fromkeys(rows):
                 self.store.execute(
                     "INSERT INTO questions(chunk_id, chunk2_id, text, kind, status, reject_reason, generator,"
                     " prompt_sha, work_key, call_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
