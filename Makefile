@@ -25,12 +25,6 @@ demo: install
 	rm -rf demo-run && mkdir demo-run && cp examples/acme/synthtune.yaml demo-run/
 	$(VENV)/bin/synthtune -C demo-run ingest
 	$(VENV)/bin/synthtune -C demo-run search "What was Acme's total revenue in the third quarter of 2025?" -k 3
-	$(VENV)/bin/synthtune -C demo-run generate
-	$(VENV)/bin/synthtune -C demo-run curate
-	$(VENV)/bin/synthtune -C demo-run examples list --status accepted --limit 10
-	$(VENV)/bin/synthtune -C demo-run export --format messages
-	$(VENV)/bin/synthtune -C demo-run train
-	$(VENV)/bin/synthtune -C demo-run merge
 	$(VENV)/bin/synthtune -C demo-run status
 
 test: install
