@@ -291,8 +291,10 @@ class Generator:
                     chunk_seen.add(norm)
                     rows.append((q, "ok", None))
             rows += [(r.text, "rejected", r.reason) for r in rejected]
-            # a line the model repeated (within a reply or across retries) is stored once per unit
-            for text, st, reason in dict.fromkeys(rows):
+            # a line the model repeated (within a reply or across retries) is stored once per unit,
+            # with the verdict it got the first time
+            first = {text: (st, reason) for text, st, reason in reversed(rows)}
+            for text, (st, reason) in first.items():
                 self.store.execute(
                     "INSERT INTO questions(chunk_id, chunk2_id, text, kind, status, reject_reason, generator,"
                     " prompt_sha, work_key, call_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
