@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -177,7 +179,7 @@ def _snippet(text: str, query: str, width: int = 300) -> Text:
     out = Text(piece)
     for w in words:
         if len(w) > 1:
-            out.highlight_regex(rf"(?i)\b{__import__('re').escape(w)}\w*", "bold yellow")
+            out.highlight_regex(rf"(?i)\b{re.escape(w)}\w*", "bold yellow")
     return out
 
 
@@ -701,7 +703,7 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted; finished work is stored, run the command again to go on")
         sys.exit(130)
-    except __import__("click").exceptions.ClickException as exc:
+    except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
 

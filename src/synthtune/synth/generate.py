@@ -21,7 +21,7 @@ from synthtune.llm.prompts import Prompt, load_prompt
 from synthtune.project import Project
 from synthtune.store import Store, utcnow
 from synthtune.synth.numbers import extract_numbers
-from synthtune.synth.parsing import parse_answer, parse_questions
+from synthtune.synth.parsing import normalise_question, parse_answer, parse_questions
 
 KINDS = ("factual", "numeric", "reasoning", "unanswerable")
 ROUND = 2  # backend batches per round trip; each round commits what it finished
@@ -255,8 +255,6 @@ class Generator:
         report: GenerateReport,
         seen: dict[int, set[str]],
     ) -> None:
-        from synthtune.synth.parsing import normalise_question
-
         model = self.question_backend.name
         prompt = self.prompts[f"question_{u.kind}"]
         with self.store.transaction():
@@ -322,8 +320,6 @@ class Generator:
             report.failed += 1
 
     def _exists(self, chunk_id: int, norm: str) -> bool:
-        from synthtune.synth.parsing import normalise_question
-
         return any(
             normalise_question(r[0]) == norm
             for r in self.store.execute(
