@@ -583,6 +583,159 @@ def merge(
         console.print(f"merged model in {result['merged_dir']}")
 
 
+@app.command("eval")
+def eval_(
+    ctx: typer.Context,
+    adapter: Annotated[
+        Path | None,
+        typer.Option("--adapter", help="Tuned system: this LoRA adapter on its base.", show_default=False),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Tuned system: this model folder or hub id (default: the latest merge, else the latest adapter).",
+            show_default=False,
+        ),
+    ] = None,
+    questions: Annotated[
+        Path | None,
+        typer.Option(
+            "--questions",
+            help="Gold questions (JSONL: question, answer, optional document, page); default: eval.gold.",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Report folder (default: eval.out, PROJECT/report).", show_default=False),
+    ] = None,
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compare base, tuned, base+rag, tuned+rag (and reference systems) on held-out questions.
+
+    Writes results.json and a self-contained report.html (charts, intervals, every answer with its
+    sources) and records the evaluation in the store.
+    """
+    from synthtune.evaluate.run import evaluate
+
+    with _open(ctx, project) as p, _progress() as prog:
+        results = evaluate(
+            p,
+            adapter=adapter,
+            model=str(Path(model).resolve()) if model and Path(model).exists() else model,
+            questions_file=questions.resolve() if questions else None,
+            out=out.resolve() if out else None,
+            progress=_PhaseProgress(prog),
+        )
+    if as_json:
+        _emit_json(
+            {k: v for k, v in results.items() if k != "questions"} | {"questions": len(results["questions"])}
+        )
+        return
+    _print_eval(results)
+
+
+def _print_eval(results: dict[str, Any]) -> None:
+    from synthtune.evaluate.run import headline
+
+    metrics = ("numeric_match", "token_f1", "rouge_l", "semantic_similarity", "refusal_accuracy", "mrr")
+    table = Table(title=f"{len(results['questions'])} questions", show_lines=False)
+    table.add_column("system")
+    for m in metrics:
+        table.add_column(m, justify="right")
+    for sys_ in results["systems"]:
+        row = [sys_["name"]]
+        for m in metrics:
+            v = sys_["metrics"].get(m)
+            row.append("-" if v is None else f"{v:.3f}")
+        table.add_row(*row)
+    console.print(table)
+    for line in headline(results):
+        console.print(line)
+    for note in results.get("notes", []):
+        console.print(f"[yellow]note:[/] {escape(note)}")
+    console.print(f"report: {results['report']}")
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only",
+            help="Run only this stage (repeatable): ingest, generate, curate, export, train, merge, eval.",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Run every stage even when nothing changed.")
+    ] = False,
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every stage in order (ingest, generate, curate, export, train, merge, eval) as synthtune.yaml says.
+
+    Resumable: run it again after an interruption and it goes on where it stopped. A stage whose inputs
+    and settings have not changed since it last finished is skipped.
+    """
+    from synthtune.pipeline import StageFailed, run_pipeline
+
+    def on_stage(r) -> None:
+        if not as_json:
+            word = {"ran": "[green]done[/]", "skipped": "[dim]skipped[/]", "failed": "[red]failed[/]"}[
+                r.status
+            ]
+            extra = f" ({escape(r.reason)})" if r.reason else ""
+            err_console.print(f"{r.stage:<9} {word} {r.seconds:6.1f} s{extra}", highlight=False)
+
+    failed: StageFailed | None = None
+    with _open(ctx, project) as p, _progress() as prog:
+        try:
+            results = run_pipeline(
+                p, only=only, force=force, progress=_PhaseProgress(prog), on_stage=on_stage
+            )
+        except StageFailed as exc:
+            failed, results = exc, exc.results
+    summary = {
+        "ran": [r.stage for r in results if r.status == "ran"],
+        "skipped": [r.stage for r in results if r.status == "skipped"],
+        "failed": [r.stage for r in results if r.status == "failed"],
+        "stages": [r.to_json() for r in results],
+    }
+    evals = [r for r in results if r.stage == "eval" and r.status != "failed"]
+    if evals:
+        summary["report"] = evals[0].summary.get("report")
+        summary["headline"] = evals[0].summary.get("headline", [])
+    warnings = [r.summary["warning"] for r in results if r.summary.get("warning")]
+    if as_json:
+        _emit_json(summary)
+    else:
+        for r in results:
+            if r.stage in ("generate", "curate", "export", "train") and r.status != "failed":
+                console.print(f"{r.stage}: {_brief(r.summary)}", highlight=False)
+        for line in summary.get("headline", []):
+            console.print(line)
+        if summary.get("report"):
+            console.print(f"report: {summary['report']}")
+    if failed is not None:
+        raise failed
+    if warnings:
+        err_console.print(f"[yellow]warning:[/] {'; '.join(warnings)}", highlight=False)
+        raise typer.Exit(1)
+
+
+def _brief(summary: dict[str, Any]) -> str:
+    parts = []
+    for k, v in summary.items():
+        if isinstance(v, (int, float, str)) and k not in ("out", "adapter_dir", "format"):
+            parts.append(f"{k} {v}")
+        elif isinstance(v, dict) and k in ("rows", "splits"):
+            parts.append(f"{k} " + "/".join(str(x) for x in v.values()))
+    return ", ".join(parts)
+
+
 examples_app = typer.Typer(
     help="Look at the dataset: examples with their source, checks and lineage.", no_args_is_help=True
 )

@@ -370,6 +370,63 @@ class ExportSettings(Section):
     )
 
 
+SYSTEM_NAMES = ("base", "tuned", "base+rag", "tuned+rag")
+
+
+class ReferenceSystem(Section):
+    name: str = Field(description="Name of the system in the report, e.g. gpt-4o+rag.")
+    rag: bool = Field(default=False, description="Answer from retrieved passages (with citations).")
+    backend: BackendSettings = Field(
+        default_factory=BackendSettings,
+        description="The model behind it: a local path or hub id (transformers) or an OpenAI-compatible server.",
+    )
+
+
+class EvalSettings(Section):
+    systems: list[Literal["base", "tuned", "base+rag", "tuned+rag"]] = Field(
+        default_factory=lambda: list(SYSTEM_NAMES),
+        description="Systems to compare: base and tuned answer closed-book, the +rag ones from retrieved "
+        "passages. tuned is the merged model (or --adapter / --model).",
+    )
+    references: list[ReferenceSystem] = Field(
+        default_factory=list,
+        description="More systems on any backend, e.g. [{name: big+rag, rag: true, backend: {backend: openai, "
+        "model: gpt-4o, base_url: ...}}].",
+    )
+    gold: str | None = Field(
+        default=None,
+        description="Gold questions, JSONL with question, answer and optional document and page; relative "
+        "paths are relative to the project folder. Null: only the test split.",
+    )
+    test_split: bool = Field(default=True, description="Evaluate on the test split of the synthetic dataset.")
+    max_questions: int | None = Field(
+        default=None, ge=1, description="At most this many questions from each question set (null: all)."
+    )
+    k: int = Field(default=3, ge=1, description="Passages retrieved for the +rag systems (and recall@k).")
+    max_new_tokens: int = Field(default=64, ge=1, description="Most tokens in each system's answer.")
+    batch_size: int = Field(default=16, ge=1, description="Prompts per batch for in-process models.")
+    judge: BackendSettings | None = Field(
+        default=None, description="Backend that grades correctness 1-5 against the reference. Null: off."
+    )
+    bootstrap_resamples: int = Field(
+        default=2000, ge=100, description="Bootstrap resamples for the confidence intervals."
+    )
+    confidence: float = Field(default=0.95, gt=0.5, lt=1.0, description="Confidence level of the intervals.")
+    seed: int = Field(default=0, description="Seed of the bootstrap.")
+    out: str = Field(
+        default="report",
+        description="Folder for report.html and results.json; relative paths are relative to the project.",
+    )
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> EvalSettings:
+        names = list(self.systems) + [r.name for r in self.references]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"system names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+
 class Settings(Section):
     ingest: IngestSettings = Field(default_factory=IngestSettings, description="Reading documents.")
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings, description="The embedder.")
@@ -383,6 +440,9 @@ class Settings(Section):
     )
     export: ExportSettings = Field(default_factory=ExportSettings, description="Exported dataset files.")
     train: TrainSettings = Field(default_factory=TrainSettings, description="Fine-tuning (LoRA / QLoRA).")
+    eval: EvalSettings = Field(
+        default_factory=EvalSettings, description="Evaluation: systems, question sets, metrics, report."
+    )
 
     def sha(self, *sections: str) -> str:
         """Stable hash of the given sections (all when none), for 'have the settings changed?'."""

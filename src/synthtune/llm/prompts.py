@@ -24,6 +24,7 @@ NAMES = (
     "answer",
     "judge_question",
     "judge_answer",
+    "judge_correctness",
 )
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
 

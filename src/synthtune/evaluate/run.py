@@ -1,0 +1,649 @@
+"""``synthtune eval``: every configured system answers the same held-out questions; each answer is scored
+against its reference; the means get bootstrap intervals and each system is compared with ``base`` on
+paired resamples. Writes ``results.json`` and ``report.html`` and records the evaluation in the store.
+
+Every system is asked the way the model was trained: the same system prompt (``export.system_prompt``),
+the same user turn (:func:`synthtune.export.formats.user_content`, with numbered passages for the
+``+rag`` systems) and the model's own chat template, greedy decoding.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from synthtune.config import BackendSettings
+from synthtune.errors import SynthtuneError
+from synthtune.evaluate.metrics import (
+    METRICS,
+    cosine_similarities,
+    mean_or_none,
+    numeric_match,
+    recall_at_k,
+    reciprocal_rank,
+    refusal_correct,
+    retrieval_ranks,
+    rouge_l,
+    token_f1,
+)
+from synthtune.evaluate.stats import bootstrap_ci, paired_bootstrap
+from synthtune.export.formats import Passage, strip_markers, user_content
+from synthtune.project import Project
+from synthtune.store import utcnow
+
+RESULTS_NAME = "results.json"
+REPORT_NAME = "report.html"
+SCORED = (
+    "numeric_match",
+    "token_f1",
+    "rouge_l",
+    "semantic_similarity",
+    "refusal_accuracy",
+    "judge_correctness",
+    "recall_at_k",
+    "mrr",
+)
+
+Progress = Callable[[str, int | None, int], None]
+"""``progress(phase, total, advance)``: a phase starts with its total, then advances."""
+
+
+class GoldFileError(SynthtuneError):
+    """A gold question file with a row that cannot be used; the message names the file and line."""
+
+
+@dataclass
+class Question:
+    id: str
+    set: str
+    question: str
+    reference: str
+    kind: str = "factual"
+    answerable: bool = True
+    document: str | None = None
+    page: int | None = None
+    source: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "set": self.set,
+            "question": self.question,
+            "reference": self.reference,
+            "kind": self.kind,
+            "answerable": self.answerable,
+            "document": self.document,
+            "page": self.page,
+            "source": self.source,
+        }
+
+
+@dataclass
+class System:
+    name: str
+    kind: str  # base | tuned | reference
+    rag: bool
+    backend: BackendSettings
+
+    @property
+    def model(self) -> str:
+        return self.backend.model
+
+
+@dataclass
+class Answer:
+    text: str
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    scores: dict[str, float | None] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Question sets
+
+
+def load_gold(path: str | Path) -> list[Question]:
+    """Questions of a gold JSONL file: ``question`` and ``answer`` (strings), optional ``document`` (file
+    name or title), ``page`` (1-based) and ``answerable`` (false: the expected answer is a refusal).
+    Every bad row is found; the error names the first one's line and counts the rest."""
+    path = Path(path)
+    if not path.is_file():
+        raise GoldFileError(f"gold file {path} does not exist")
+    problems: list[str] = []
+    out: list[Question] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise GoldFileError(f"{path}: not UTF-8 text") from None
+    for no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        problem, q = _gold_row(line, no)
+        if problem:
+            problems.append(f"{path}:{no}: {problem}")
+        elif q is not None:
+            out.append(q)
+    if problems:
+        more = f" (and {len(problems) - 1} more bad rows)" if len(problems) > 1 else ""
+        raise GoldFileError(problems[0] + more)
+    if not out:
+        raise GoldFileError(f"{path}: no questions")
+    return out
+
+
+_GOLD_KEYS = {"question", "answer", "document", "page", "answerable", "id"}
+
+
+def _gold_row(line: str, no: int) -> tuple[str | None, Question | None]:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON ({exc.msg} at column {exc.colno})", None
+    if not isinstance(row, dict):
+        return "expected a JSON object", None
+    unknown = sorted(set(row) - _GOLD_KEYS)
+    if unknown:
+        return f"unknown field '{unknown[0]}' (fields: question, answer, document, page, answerable)", None
+    for key in ("question", "answer"):
+        if not isinstance(row.get(key), str) or not row[key].strip():
+            return f"'{key}' must be a non-empty string", None
+    document = row.get("document")
+    if document is not None and (not isinstance(document, str) or not document.strip()):
+        return "'document' must be a file name or title", None
+    page = row.get("page")
+    if page is not None and (isinstance(page, bool) or not isinstance(page, int) or page < 1):
+        return f"'page' must be a page number from 1, got {page!r}", None
+    answerable = row.get("answerable", True)
+    if not isinstance(answerable, bool):
+        return "'answerable' must be true or false", None
+    return None, Question(
+        id=str(row.get("id", f"gold-{no}")),
+        set="gold",
+        question=row["question"].strip(),
+        reference=row["answer"].strip(),
+        kind="factual" if answerable else "unanswerable",
+        answerable=answerable,
+        document=document,
+        page=page,
+    )
+
+
+def test_questions(project: Project) -> list[Question]:
+    """The accepted examples of the test split: documents no training row came from."""
+    from synthtune.synth.examples import list_examples
+
+    out = []
+    for ex in list_examples(project.store, split="test", status="accepted"):
+        chunk = project.store.query(
+            "SELECT c.text, c.page_start, c.page_end, d.title, d.source_path FROM chunks c"
+            " JOIN documents d ON d.id = c.document_id WHERE c.id = ?",
+            (ex["chunk_id"],),
+        )[0]
+        out.append(
+            Question(
+                id=f"test-{ex['id']}",
+                set="test",
+                question=ex["question"],
+                reference=strip_markers(ex["answer"] or ""),
+                kind=ex["kind"],
+                answerable=ex["kind"] != "unanswerable",
+                document=Path(chunk["source_path"]).name,
+                page=chunk["page_start"],
+                source={
+                    "title": chunk["title"],
+                    "page_start": chunk["page_start"],
+                    "page_end": chunk["page_end"],
+                    "text": chunk["text"],
+                },
+            )
+        )
+    return out
+
+
+def question_sets(project: Project, gold: str | Path | None) -> list[Question]:
+    s = project.settings.eval
+    questions: list[Question] = []
+    if s.test_split:
+        questions += test_questions(project)[: s.max_questions]
+    gold = gold if gold is not None else s.gold
+    if gold:
+        questions += load_gold(project.resolve_path(gold))[: s.max_questions]
+    if not questions:
+        raise SynthtuneError(
+            "no questions to evaluate: the test split is empty and no gold file is set "
+            "(eval.gold or --questions FILE)"
+        )
+    return questions
+
+
+# ---------------------------------------------------------------------------------------------------
+# Systems
+
+
+def tuned_model(project: Project, adapter: str | Path | None, model: str | Path | None) -> str | None:
+    """The tuned model to load: --model, --adapter, else the latest merge, else the latest adapter."""
+    if model is not None:
+        return str(Path(model).resolve()) if Path(model).exists() else str(model)
+    if adapter is not None:
+        path = Path(adapter).resolve()
+        if not (path / "adapter_config.json").exists():
+            raise SynthtuneError(f"{path} is not a LoRA adapter folder (no adapter_config.json)")
+        return str(path)
+    store = project.store
+    merged = store.scalar("SELECT merged_path FROM merges ORDER BY id DESC LIMIT 1")
+    if merged and Path(merged).exists():
+        return str(merged)
+    adapter_path = store.scalar(
+        "SELECT adapter_path FROM trainings WHERE status = 'ok' ORDER BY id DESC LIMIT 1"
+    )
+    if adapter_path and (Path(adapter_path) / "adapter_config.json").exists():
+        return str(adapter_path)
+    return None
+
+
+def build_systems(project: Project, tuned: str | None) -> tuple[list[System], list[str]]:
+    """The systems of ``eval.systems`` and ``eval.references``, and notes on those that cannot run."""
+    s = project.settings
+    answerer = s.llm.answerer
+    common = {
+        "max_new_tokens": s.eval.max_new_tokens,
+        "batch_size": s.eval.batch_size,
+        "temperature": 0.0,
+        "device": answerer.device,
+        "repetition_penalty": answerer.repetition_penalty,
+        "no_repeat_ngram_size": answerer.no_repeat_ngram_size,
+    }
+    base = BackendSettings(backend="transformers", model=s.train.base_model, **common)
+    systems, notes = [], []
+    for name in s.eval.systems:
+        if name.startswith("tuned"):
+            if tuned is None:
+                notes.append(
+                    f"{name} skipped: no trained model (run train and merge, or pass --adapter/--model)"
+                )
+                continue
+            systems.append(
+                System(name, "tuned", name.endswith("+rag"), base.model_copy(update={"model": tuned}))
+            )
+        else:
+            systems.append(System(name, "base", name.endswith("+rag"), base))
+    for ref in s.eval.references:
+        backend = ref.backend
+        if "max_new_tokens" not in backend.model_fields_set:
+            backend = backend.model_copy(update={"max_new_tokens": s.eval.max_new_tokens})
+        systems.append(System(ref.name, "reference", ref.rag, backend))
+    return systems, notes
+
+
+# ---------------------------------------------------------------------------------------------------
+# Answering
+
+
+def retrieve(project: Project, questions: list[Question], k: int) -> dict[str, list[Any]]:
+    return {q.id: project.search(q.question, k=k) for q in questions}
+
+
+def _passages(hits: list[Any]) -> list[Passage]:
+    return [Passage(h.chunk_id, h.title, h.page_start, h.page_end, h.text) for h in hits]
+
+
+def request_messages(system_prompt: str | None, question: str, passages: list[Passage]) -> list[dict]:
+    """The prompt of one question, built like a training row without its answer."""
+    out = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    out.append({"role": "user", "content": user_content(question, passages)})
+    return out
+
+
+def _citations(text: str, hits: list[Any]) -> list[dict[str, Any]]:
+    from synthtune.synth.generate import cite
+
+    if not hits:
+        return []
+    passages = [{"id": h.chunk_id, "text": h.text} for h in hits]
+    ids = cite(text, passages)
+    by_id = {h.chunk_id: (n, h) for n, h in enumerate(hits, 1)}
+    return [
+        {
+            "n": by_id[c][0],
+            "chunk_id": c,
+            "title": by_id[c][1].title,
+            "page_start": by_id[c][1].page_start,
+            "page_end": by_id[c][1].page_end,
+            "text": by_id[c][1].text,
+        }
+        for c in ids
+        if c in by_id
+    ]
+
+
+def answer_all(
+    project: Project,
+    systems: list[System],
+    questions: list[Question],
+    hits: dict[str, list[Any]],
+    progress: Progress | None = None,
+) -> dict[str, dict[str, Answer]]:
+    """Every system's answer to every question; systems on the same model share one loaded backend."""
+    from synthtune.llm.backends import ChatRequest, make_backend
+
+    system_prompt = project.settings.export.system_prompt or None
+    answers: dict[str, dict[str, Answer]] = {s.name: {} for s in systems}
+    by_backend: dict[str, list[System]] = {}
+    for s in systems:
+        by_backend.setdefault(s.backend.model_dump_json(), []).append(s)
+    for group in by_backend.values():
+        requests, keys = [], []
+        for s in group:
+            for q in questions:
+                passages = _passages(hits[q.id]) if s.rag else []
+                requests.append(ChatRequest(messages=request_messages(system_prompt, q.question, passages)))
+                keys.append((s, q))
+        label = " + ".join(s.name for s in group)
+        if progress:
+            progress(f"answer: {label}", len(requests), 0)
+        backend = make_backend(group[0].backend)
+        try:
+            done = backend.generate(requests, progress=_advance(progress, f"answer: {label}"))
+        finally:
+            backend.close()
+        for (s, q), c in zip(keys, done, strict=True):
+            text = c.text.strip() if c.outcome != "failed" else ""
+            cites = _citations(text, hits[q.id]) if s.rag else []
+            answers[s.name][q.id] = Answer(text=text, citations=cites)
+    return answers
+
+
+def _advance(progress: Progress | None, phase: str) -> Callable[[int], None] | None:
+    if progress is None:
+        return None
+    return lambda n: progress(phase, None, n)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Scoring
+
+
+def score(
+    project: Project,
+    systems: list[System],
+    questions: list[Question],
+    answers: dict[str, dict[str, Answer]],
+    hits: dict[str, list[Any]],
+    judge: Any | None = None,
+) -> None:
+    """Fill every answer's ``scores`` in place."""
+    k = project.settings.eval.k
+    ranks = {q.id: _rank(hits[q.id], q) if q.document else None for q in questions}
+    refs = project.embedder.encode([q.reference for q in questions])
+    for s in systems:
+        texts = [answers[s.name][q.id].text for q in questions]
+        sims = cosine_similarities(project.embedder.encode([strip_markers(t) for t in texts]), refs)
+        for q, sim in zip(questions, sims, strict=True):
+            a = answers[s.name][q.id]
+            plain = strip_markers(a.text)
+            a.scores = {
+                "numeric_match": numeric_match(plain, q.reference) if q.answerable else None,
+                "token_f1": token_f1(plain, q.reference),
+                "rouge_l": rouge_l(plain, q.reference),
+                "semantic_similarity": round(float(sim), 6),
+                "refusal_accuracy": refusal_correct(plain, q.answerable),
+                "judge_correctness": None,
+                "recall_at_k": recall_at_k(ranks[q.id], k) if s.rag and q.document else None,
+                "mrr": reciprocal_rank(ranks[q.id]) if s.rag and q.document else None,
+            }
+    if judge is not None:
+        judge_answers(project, judge, systems, questions, answers)
+
+
+def _rank(hits: list[Any], q: Question) -> int | None:
+    """Rank of the first hit from the question's document (and page, when known); a gold file may name
+    the document by file name or by title."""
+    by_name = retrieval_ranks(
+        [(Path(h.source_path).name, h.page_start, h.page_end) for h in hits], q.document, q.page
+    )
+    by_title = retrieval_ranks([(h.title, h.page_start, h.page_end) for h in hits], q.document, q.page)
+    found = [r for r in (by_name, by_title) if r is not None]
+    return min(found) if found else None
+
+
+def judge_answers(
+    project: Project,
+    judge: Any,
+    systems: list[System],
+    questions: list[Question],
+    answers: dict[str, dict[str, Answer]],
+) -> None:
+    from synthtune.llm.backends import ChatRequest
+    from synthtune.llm.prompts import load_prompt
+    from synthtune.synth.curate import parse_judgment
+
+    prompt = load_prompt("judge_correctness", project.settings.generate.prompts, project.dir)
+    keys, requests = [], []
+    for s in systems:
+        for q in questions:
+            a = answers[s.name][q.id]
+            messages = prompt.messages(
+                question=q.question, reference=q.reference, answer=strip_markers(a.text)
+            )
+            requests.append(ChatRequest(messages=messages, max_new_tokens=48))
+            keys.append(a)
+    for a, c in zip(keys, judge.generate(requests), strict=True):
+        value, _ = parse_judgment(c.text) if c.outcome != "failed" else (None, "")
+        a.scores["judge_correctness"] = float(value) if value is not None else None
+
+
+def aggregate(
+    project: Project,
+    systems: list[System],
+    questions: list[Question],
+    answers: dict[str, dict[str, Answer]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Per system: the mean of each metric and its interval; per non-base system and metric: the paired
+    difference against ``base`` (the first system when there is no ``base``)."""
+    s = project.settings.eval
+    boot = {"n_resamples": s.bootstrap_resamples, "confidence": s.confidence, "seed": s.seed}
+    per_system = []
+    columns: dict[str, dict[str, list[float | None]]] = {}
+    for sys_ in systems:
+        cols = {m: [answers[sys_.name][q.id].scores.get(m) for q in questions] for m in SCORED}
+        columns[sys_.name] = cols
+        metrics: dict[str, Any] = {"n": len(questions)}
+        intervals: dict[str, list[float]] = {}
+        for m, values in cols.items():
+            mean = mean_or_none(values)
+            metrics[m] = round(mean, 6) if mean is not None else None
+            ci = bootstrap_ci(values, **boot) if mean is not None else None
+            if ci is not None:
+                intervals[m] = [round(ci[0], 6), round(ci[1], 6)]
+        per_system.append(
+            {
+                "name": sys_.name,
+                "kind": sys_.kind,
+                "model": sys_.model,
+                "backend": sys_.backend.backend,
+                "rag": sys_.rag,
+                "metrics": metrics,
+                "intervals": intervals,
+            }
+        )
+    comparisons = []
+    if systems:
+        baseline = next((x for x in systems if x.name == "base"), systems[0])
+        for sys_ in systems:
+            if sys_ is baseline:
+                continue
+            for m in SCORED:
+                cmp = paired_bootstrap(columns[sys_.name][m], columns[baseline.name][m], **boot)
+                if cmp is not None:
+                    comparisons.append({"system": sys_.name, "against": baseline.name, "metric": m, **cmp})
+    return per_system, comparisons
+
+
+# ---------------------------------------------------------------------------------------------------
+# The whole evaluation
+
+
+def dataset_summary(project: Project, questions: list[Question]) -> dict[str, Any]:
+    from synthtune.export.writer import check_stats
+    from synthtune.synth.examples import dataset_status, list_examples
+
+    status = dataset_status(project.store)
+    stats = check_stats(list_examples(project.store))
+    sets: dict[str, int] = {}
+    for q in questions:
+        sets[q.set] = sets.get(q.set, 0) + 1
+    return {
+        "question_sets": sets,
+        "counts": status["examples"],
+        "by_check": {
+            name: {"passed": v["passed"], "failed": v["evaluated"] - v["passed"], "rejected": v["rejected"]}
+            for name, v in stats.items()
+        },
+        "coverage": {k: v for k, v in status["coverage"].items() if k != "uncovered"},
+    }
+
+
+def training_summary(project: Project, tuned: str | None) -> dict[str, Any] | None:
+    row = project.store.query(
+        "SELECT base_model, adapter_path, metrics FROM trainings WHERE status = 'ok' ORDER BY id DESC LIMIT 1"
+    )
+    if not row:
+        return None
+    metrics = json.loads(row[0]["metrics"])
+    out = {
+        "base_model": row[0]["base_model"],
+        "adapter_dir": row[0]["adapter_path"],
+        "tuned_model": tuned,
+        **{
+            k: metrics.get(k)
+            for k in (
+                "steps",
+                "train_loss_first",
+                "train_loss_last",
+                "eval_loss_before",
+                "eval_loss",
+                "tokens_per_s",
+            )
+        },
+    }
+    history_path = Path(row[0]["adapter_path"]) / "metrics.json"
+    if history_path.exists():
+        history = json.loads(history_path.read_text())
+        history = history.get("history", history)
+        out["loss_curve"] = {
+            "train": [{"step": r["step"], "loss": r["loss"]} for r in history.get("train", [])],
+            "eval": [{"step": r["step"], "loss": r["eval_loss"]} for r in history.get("eval", [])],
+        }
+    return out
+
+
+def _clean(value: Any) -> Any:
+    """JSON without NaN: a NaN metric (nothing to average) is written as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def evaluate(
+    project: Project,
+    *,
+    adapter: str | Path | None = None,
+    model: str | Path | None = None,
+    questions_file: str | Path | None = None,
+    out: str | Path | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Run the evaluation; return the results (also written to ``results.json`` beside the report)."""
+    from synthtune.evaluate.report import render_report
+    from synthtune.llm.backends import make_backend
+
+    s = project.settings.eval
+    questions = question_sets(project, questions_file)
+    tuned = tuned_model(project, adapter, model)
+    systems, notes = build_systems(project, tuned)
+    if not systems:
+        raise SynthtuneError("no system to evaluate: " + "; ".join(notes or ["eval.systems is empty"]))
+    hits = retrieve(project, questions, s.k)
+    answers = answer_all(project, systems, questions, hits, progress)
+    judge = make_backend(s.judge) if s.judge is not None else None
+    try:
+        score(project, systems, questions, answers, hits, judge)
+    finally:
+        if judge is not None:
+            judge.close()
+    per_system, comparisons = aggregate(project, systems, questions, answers)
+    out_dir = Path(out) if out else project.resolve_path(s.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = _clean(
+        {
+            "created_at": utcnow(),
+            "project": str(project.dir.resolve()),
+            "settings": s.model_dump(mode="json"),
+            "k": s.k,
+            "systems": per_system,
+            "comparisons": comparisons,
+            "notes": notes,
+            "metric_info": {m: METRICS[m] for m in SCORED},
+            "dataset": dataset_summary(project, questions),
+            "training": training_summary(project, tuned),
+            "questions": [
+                {
+                    **q.to_json(),
+                    "answers": {
+                        sys_.name: {
+                            "text": answers[sys_.name][q.id].text,
+                            "scores": answers[sys_.name][q.id].scores,
+                            "citations": answers[sys_.name][q.id].citations,
+                        }
+                        for sys_ in systems
+                    },
+                }
+                for q in questions
+            ],
+        }
+    )
+    results_path = out_dir / RESULTS_NAME
+    tmp = results_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(results_path)
+    report = render_report(results, out_dir)
+    with project.store.transaction():
+        project.store.execute(
+            "INSERT INTO evaluations(systems, metrics, dataset, report_path, created_at) VALUES (?, ?, ?, ?, ?)",
+            (
+                json.dumps(
+                    [
+                        {"name": x.name, "kind": x.kind, "rag": x.rag, **x.backend.model_dump(mode="json")}
+                        for x in systems
+                    ]
+                ),
+                json.dumps({"systems": per_system, "comparisons": comparisons}),
+                json.dumps(results["dataset"]),
+                str(Path(report).resolve()),
+                results["created_at"],
+            ),
+        )
+    results["report"] = str(report)
+    results["results_path"] = str(results_path)
+    return results
+
+
+def headline(results: dict[str, Any]) -> list[str]:
+    """One line per non-base system: its token F1 and numeric match against base, with intervals."""
+    lines = []
+    for c in results["comparisons"]:
+        if c["metric"] not in ("token_f1", "numeric_match"):
+            continue
+        mark = "significant" if c["significant"] else "not significant"
+        lines.append(
+            f"{c['system']} vs {c['against']}: {c['metric']} {c['difference']:+.3f} "
+            f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}] ({mark}, n={c['n']})"
+        )
+    return lines

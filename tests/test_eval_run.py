@@ -1,0 +1,182 @@
+"""`synthtune eval` on a project with a tiny random model: every system answers every question, metrics,
+intervals and comparisons come out, results.json and report.html are written, the evaluation is recorded;
+bad gold files are refused naming the line."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+import yaml
+from conftest import write
+from test_curate import DOCS, add_qa, chunk_of
+from test_train import bpe, tiny_dir  # noqa: F401  (module fixtures)
+
+from synthtune import cli
+from synthtune.evaluate.run import GoldFileError, load_gold
+from synthtune.synth.curate import curate
+
+GOLD = [
+    {"question": "What was Company Alpha's revenue in fiscal 2025?", "answer": "$152.2 million", "document": "doc0.md", "page": 1},
+    {"question": "How many people does Company Beta employ?", "answer": "130 people", "document": "doc1.md"},
+    {"question": "Who audits Company Gamma?", "answer": "The documents do not say.", "answerable": False},
+]  # fmt: skip
+
+
+def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["synthtune", *args])
+    code = 0
+    try:
+        cli.main()
+    except SystemExit as exc:
+        code = exc.code or 0
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def project(make_project, tmp_path, tiny_dir):  # noqa: F811
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("".join(json.dumps(r) + "\n" for r in GOLD))
+    settings = {
+        "train": {
+            "base_model": tiny_dir,
+            "learning_rate": 0.01,
+            "batch_size": 2,
+            "grad_accum": 1,
+            "lora_r": 4,
+            "max_steps": 2,
+            "eval_steps": 1000,
+            "save_steps": 1000,
+        },
+        "eval": {"gold": str(gold), "max_new_tokens": 8, "bootstrap_resamples": 200, "k": 2},
+    }
+    p = make_project(settings)
+    # the commands below read the project's synthtune.yaml
+    (p.dir / "synthtune.yaml").write_text(yaml.safe_dump(settings))
+    for name, text in DOCS.items():
+        write(tmp_path / "docs" / name, text)
+    p.ingest([tmp_path / "docs"])
+    for name in DOCS:
+        company = DOCS[name].split("\n")[0].removeprefix("# ")
+        cid = chunk_of(p, name)
+        add_qa(p, cid, f"In which city does {company} employ people?", f"{company} employs people there.")
+        add_qa(p, cid, f"What was the revenue of {company} in fiscal 2025?", f"{company} reported revenue.")
+    report = curate(p, coverage=False)
+    assert report.splits["train"] > 0 and report.splits["test"] > 0
+    return p
+
+
+def test_eval_compares_every_system_and_writes_the_report(project, monkeypatch, capsys):
+    d = str(project.dir)
+    project.close()
+    for args in (["train", "--json"], ["merge", "--json"]):
+        code, _, err = run_cli(monkeypatch, capsys, "-C", d, *args)
+        assert code == 0, err
+    code, out, err = run_cli(monkeypatch, capsys, "-C", d, "eval", "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    results = json.loads((project.dir / "report" / "results.json").read_text())
+    assert summary["report"].endswith("report.html")
+    assert [s["name"] for s in results["systems"]] == ["base", "tuned", "base+rag", "tuned+rag"]
+    n_test = results["dataset"]["question_sets"]["test"]
+    assert results["dataset"]["question_sets"]["gold"] == len(GOLD) and n_test > 0
+    for s in results["systems"]:
+        m = s["metrics"]
+        assert m["n"] == len(GOLD) + n_test
+        for key in ("token_f1", "rouge_l", "semantic_similarity", "refusal_accuracy", "numeric_match"):
+            assert m[key] is not None and 0.0 <= m[key] <= 1.0, (s["name"], key)
+        # retrieval is measured only where passages were retrieved
+        assert (m["recall_at_k"] is not None) == s["rag"]
+        assert s["kind"] == ("tuned" if s["name"].startswith("tuned") else "base")
+    merged = project.dir / "merged"
+    assert results["systems"][1]["model"] == str(merged.resolve())
+    # every difference is paired against base, with an interval around it
+    against = {(c["system"], c["metric"]) for c in results["comparisons"]}
+    assert ("tuned", "token_f1") in against and ("tuned+rag", "mrr") not in against  # base has no mrr
+    for c in results["comparisons"]:
+        assert c["against"] == "base" and c["ci_low"] <= c["difference"] <= c["ci_high"]
+    # every question has every system's answer with its scores; rag answers cite retrieved passages
+    for q in results["questions"]:
+        assert set(q["answers"]) == {"base", "tuned", "base+rag", "tuned+rag"}
+        assert all("token_f1" in a["scores"] for a in q["answers"].values())
+        assert all(c["chunk_id"] for c in q["answers"]["base+rag"]["citations"])
+        assert q["answers"]["base"]["citations"] == []
+    test_q = next(q for q in results["questions"] if q["set"] == "test")
+    assert test_q["source"]["text"] and test_q["document"].startswith("doc")
+    assert (project.dir / "report" / "report.html").stat().st_size > 1000
+    # recorded in the store
+    from synthtune.project import Project
+
+    with Project(project.dir) as p:
+        row = p.store.query("SELECT systems, metrics, report_path FROM evaluations")[0]
+    assert len(json.loads(row["systems"])) == 4 and row["report_path"].endswith("report.html")
+
+
+def test_eval_without_a_trained_model_runs_the_base_systems_and_says_why(project, monkeypatch, capsys):
+    d = str(project.dir)
+    project.close()
+    code, out, err = run_cli(monkeypatch, capsys, "-C", d, "eval", "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert [s["name"] for s in summary["systems"]] == ["base", "base+rag"]
+    assert any("tuned skipped" in n for n in summary["notes"])
+
+
+def test_eval_with_an_adapter_loads_it_on_its_base(project, monkeypatch, capsys, tmp_path):
+    d = str(project.dir)
+    project.close()
+    code, out, err = run_cli(monkeypatch, capsys, "-C", d, "train", "--json")
+    assert code == 0, err
+    adapter = json.loads(out)["adapter_dir"]
+    code, out, err = run_cli(
+        monkeypatch, capsys, "-C", d, "eval", "--adapter", adapter, "--out", str(tmp_path / "r"), "--json"
+    )
+    assert code == 0, err
+    results = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert results["systems"][1]["model"] == adapter
+    assert results["training"]["steps"] == 2 and results["training"]["loss_curve"]["train"]
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ('{"question": "Q?", "answer": "A"', "not valid JSON"),
+        ('["Q?", "A"]', "expected a JSON object"),
+        ('{"question": "Q?"}', "'answer' must be a non-empty string"),
+        ('{"question": "", "answer": "A"}', "'question' must be a non-empty string"),
+        ('{"question": "Q?", "answer": "A", "page": "two"}', "'page' must be a page number"),
+        ('{"question": "Q?", "answer": "A", "page": 0}', "'page' must be a page number"),
+        ('{"question": "Q?", "answer": "A", "doc": "x.pdf"}', "unknown field 'doc'"),
+    ],
+)
+def test_bad_gold_rows_are_named_by_line(tmp_path, line, says):
+    path = tmp_path / "gold.jsonl"
+    path.write_text('{"question": "Good?", "answer": "Yes"}\n\n' + line + "\n")
+    with pytest.raises(GoldFileError) as exc:
+        load_gold(path)
+    assert f"{path}:3: " in str(exc.value) and says in str(exc.value)
+
+
+def test_every_bad_row_is_counted_and_good_files_load(tmp_path):
+    path = tmp_path / "gold.jsonl"
+    path.write_text('{"question": "Q?"}\nnot json\n{"question": "Q2?", "answer": "A"}\n')
+    with pytest.raises(GoldFileError, match=r"gold.jsonl:1: .*\(and 1 more bad rows\)"):
+        load_gold(path)
+    path.write_text("".join(json.dumps(r) + "\n" for r in GOLD))
+    qs = load_gold(path)
+    assert [q.page for q in qs] == [1, None, None] and [q.answerable for q in qs] == [True, True, False]
+    assert qs[2].kind == "unanswerable" and qs[0].document == "doc0.md"
+
+
+def test_bad_gold_file_on_the_command_line_is_one_line_and_exit_1(project, monkeypatch, capsys, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "Q?", "answer": "A"}\n{"question": "Q?", "answer": 3}\n')
+    d = str(project.dir)
+    project.close()
+    code, _, err = run_cli(monkeypatch, capsys, "-C", d, "eval", "--questions", str(bad))
+    assert code == 1
+    assert f"{bad}:2: 'answer' must be a non-empty string" in " ".join(err.split())
+    assert "Traceback" not in err
+    assert not (project.dir / "report").exists()
