@@ -5,15 +5,15 @@ bad gold files are refused naming the line."""
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 import yaml
 from conftest import write
-from test_curate import DOCS, add_qa, chunk_of
+from test_cli import run  # noqa: F401  (fixture: the CLI in process)
+from test_curate import DOCS
 from test_train import bpe, tiny_dir  # noqa: F401  (module fixtures)
+from test_train_stage import add_two_questions_per_document
 
-from synthtune import cli
 from synthtune.evaluate.run import GoldFileError, load_gold
 from synthtune.synth.curate import curate
 
@@ -22,17 +22,6 @@ GOLD = [
     {"question": "How many people does Company Beta employ?", "answer": "130 people", "document": "doc1.md"},
     {"question": "Who audits Company Gamma?", "answer": "The documents do not say.", "answerable": False},
 ]  # fmt: skip
-
-
-def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["synthtune", *args])
-    code = 0
-    try:
-        cli.main()
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture
@@ -58,23 +47,19 @@ def project(make_project, tmp_path, tiny_dir):  # noqa: F811
     for name, text in DOCS.items():
         write(tmp_path / "docs" / name, text)
     p.ingest([tmp_path / "docs"])
-    for name in DOCS:
-        company = DOCS[name].split("\n")[0].removeprefix("# ")
-        cid = chunk_of(p, name)
-        add_qa(p, cid, f"In which city does {company} employ people?", f"{company} employs people there.")
-        add_qa(p, cid, f"What was the revenue of {company} in fiscal 2025?", f"{company} reported revenue.")
+    add_two_questions_per_document(p)
     report = curate(p, coverage=False)
     assert report.splits["train"] > 0 and report.splits["test"] > 0
     return p
 
 
-def test_eval_compares_every_system_and_writes_the_report(project, monkeypatch, capsys):
+def test_eval_compares_every_system_and_writes_the_report(project, run):  # noqa: F811
     d = str(project.dir)
     project.close()
     for args in (["train", "--json"], ["merge", "--json"]):
-        code, _, err = run_cli(monkeypatch, capsys, "-C", d, *args)
+        code, _, err = run("-C", d, *args)
         assert code == 0, err
-    code, out, err = run_cli(monkeypatch, capsys, "-C", d, "eval", "--json")
+    code, out, err = run("-C", d, "eval", "--json")
     assert code == 0, err
     summary = json.loads(out)
     results = json.loads((project.dir / "report" / "results.json").read_text())
@@ -114,25 +99,23 @@ def test_eval_compares_every_system_and_writes_the_report(project, monkeypatch, 
     assert len(json.loads(row["systems"])) == 4 and row["report_path"].endswith("report.html")
 
 
-def test_eval_without_a_trained_model_runs_the_base_systems_and_says_why(project, monkeypatch, capsys):
+def test_eval_without_a_trained_model_runs_the_base_systems_and_says_why(project, run):  # noqa: F811
     d = str(project.dir)
     project.close()
-    code, out, err = run_cli(monkeypatch, capsys, "-C", d, "eval", "--json")
+    code, out, err = run("-C", d, "eval", "--json")
     assert code == 0, err
     summary = json.loads(out)
     assert [s["name"] for s in summary["systems"]] == ["base", "base+rag"]
     assert any("tuned skipped" in n for n in summary["notes"])
 
 
-def test_eval_with_an_adapter_loads_it_on_its_base(project, monkeypatch, capsys, tmp_path):
+def test_eval_with_an_adapter_loads_it_on_its_base(project, run, tmp_path):  # noqa: F811
     d = str(project.dir)
     project.close()
-    code, out, err = run_cli(monkeypatch, capsys, "-C", d, "train", "--json")
+    code, out, err = run("-C", d, "train", "--json")
     assert code == 0, err
     adapter = json.loads(out)["adapter_dir"]
-    code, out, err = run_cli(
-        monkeypatch, capsys, "-C", d, "eval", "--adapter", adapter, "--out", str(tmp_path / "r"), "--json"
-    )
+    code, out, err = run("-C", d, "eval", "--adapter", adapter, "--out", str(tmp_path / "r"), "--json")
     assert code == 0, err
     results = json.loads((tmp_path / "r" / "results.json").read_text())
     assert results["systems"][1]["model"] == adapter
@@ -170,12 +153,12 @@ def test_every_bad_row_is_counted_and_good_files_load(tmp_path):
     assert qs[2].kind == "unanswerable" and qs[0].document == "doc0.md"
 
 
-def test_bad_gold_file_on_the_command_line_is_one_line_and_exit_1(project, monkeypatch, capsys, tmp_path):
+def test_bad_gold_file_on_the_command_line_is_one_line_and_exit_1(project, run, tmp_path):  # noqa: F811
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "Q?", "answer": "A"}\n{"question": "Q?", "answer": 3}\n')
     d = str(project.dir)
     project.close()
-    code, _, err = run_cli(monkeypatch, capsys, "-C", d, "eval", "--questions", str(bad))
+    code, _, err = run("-C", d, "eval", "--questions", str(bad))
     assert code == 1
     assert f"{bad}:2: 'answer' must be a non-empty string" in " ".join(err.split())
     assert "Traceback" not in err

@@ -15,6 +15,15 @@ from synthtune import cli
 from synthtune.synth.curate import curate
 
 
+def add_two_questions_per_document(p) -> None:
+    """Two accepted-looking examples per company document of ``DOCS`` (answers without numbers)."""
+    for name in DOCS:
+        company = DOCS[name].split("\n")[0].removeprefix("# ")
+        cid = chunk_of(p, name)
+        add_qa(p, cid, f"In which city does {company} employ people?", f"{company} employs people there.")
+        add_qa(p, cid, f"What was the revenue of {company} in fiscal 2025?", f"{company} reported revenue.")
+
+
 @pytest.fixture
 def dataset(make_project, tmp_path):
     p = make_project(
@@ -32,11 +41,7 @@ def dataset(make_project, tmp_path):
     for name, text in DOCS.items():
         write(tmp_path / "docs" / name, text)
     p.ingest([tmp_path / "docs"])
-    for name in DOCS:
-        company = DOCS[name].split("\n")[0].removeprefix("# ")
-        cid = chunk_of(p, name)
-        add_qa(p, cid, f"In which city does {company} employ people?", f"{company} employs people there.")
-        add_qa(p, cid, f"What was the revenue of {company} in fiscal 2025?", f"{company} reported revenue.")
+    add_two_questions_per_document(p)
     report = curate(p, coverage=False)
     assert report.splits["train"] > 0 and report.splits["val"] > 0
     return p
