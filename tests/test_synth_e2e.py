@@ -132,9 +132,8 @@ def test_generate_and_curate_on_the_demo_corpus(tmp_path):
             " AND e.status = 'accepted' GROUP BY d.id"
         ).fetchall()
     )
-    # with 3 sampled chunks per document and the 135M model, most documents yield an accepted example;
-    # the checks rightly reject the invented numbers it writes for the densest tables
-    assert sum(n >= 1 for n in per_doc.values()) >= len(per_doc) - 2, per_doc
+    # 3 sampled chunks per document, then more of a document's chunks while it has no accepted example
+    assert all(n >= 1 for n in per_doc.values()), per_doc
     for (cites,) in c.execute(
         "SELECT a.citations FROM examples e JOIN answers a ON a.id = e.answer_id WHERE e.status = 'accepted'"
     ):

@@ -322,6 +322,12 @@ class CurateSettings(Section):
     max_attempts_per_chunk: int = Field(
         default=2, ge=1, description="Cap on generation attempts (new seed each) per chunk for coverage."
     )
+    extra_chunks_per_document: int = Field(
+        default=2,
+        ge=0,
+        description="A document with no accepted example after those attempts gets up to this many more of "
+        "its chunks (ones not yet used, one per round) tried, so every document feeds the dataset; 0: off.",
+    )
     split_ratios: dict[Literal["train", "val", "test"], float] = Field(
         default_factory=lambda: {"train": 0.7, "val": 0.15, "test": 0.15},
         description="Share of documents per split (splits are by document, never by question).",

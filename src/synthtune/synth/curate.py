@@ -396,6 +396,7 @@ def curate(
             for k in ("questions_added", "answers_added"):
                 report.generated[k] = report.generated.get(k, 0) + getattr(g, k)
             rows, _ = cur.evaluate(progress)
+        rows = _cover_documents(project, cur, gen, rows, attempted, report, progress)
     cur.assign_splits(rows)
     report.duplicates_removed = cur.dedup(rows)
     for r in rows:
@@ -418,3 +419,49 @@ def curate(
         "uncovered": len(uncovered),
     }
     return report
+
+
+def _cover_documents(
+    project: Project,
+    cur: Curator,
+    gen: Generator,
+    rows: list[dict],
+    attempted: set[int],
+    report: CurateReport,
+    progress: Progress | None,
+) -> list[dict]:
+    """Documents without an accepted example get new chunks tried, one per document per round, up to
+    ``curate.extra_chunks_per_document`` rounds; ``attempted`` grows with the chunks used."""
+    rounds = project.settings.curate.extra_chunks_per_document
+    for _ in range(rounds):
+        cur.dedup(rows)
+        covered = {r["document_id"] for r in rows if not r["reasons"]}
+        used_docs = {
+            r[0]
+            for r in project.store.execute(
+                "SELECT DISTINCT c.document_id FROM generation_units u JOIN chunks c ON c.id = u.chunk_id"
+            )
+        }
+        lacking = sorted(used_docs - covered)
+        picks = []
+        for doc in lacking:
+            fresh = [
+                dict(r)
+                for r in project.store.query(
+                    "SELECT id, document_id, ordinal FROM chunks WHERE document_id = ? ORDER BY ordinal", (doc,)
+                )
+                if r["id"] not in attempted
+            ]
+            if fresh:  # the middle of what is left: away from the chunks already tried
+                picks.append(fresh[len(fresh) // 2]["id"])
+        if not picks:
+            break
+        g = GenerateReport()
+        chunks = gen.chunks(chunk_ids=picks)
+        gen.generate_questions(gen.plan(chunks, 0), g, progress)
+        gen.generate_answers(g, progress, chunk_ids=picks)
+        for k in ("questions_added", "answers_added"):
+            report.generated[k] = report.generated.get(k, 0) + getattr(g, k)
+        attempted.update(picks)
+        rows, _ = cur.evaluate(progress)
+    return rows
