@@ -448,7 +448,8 @@ def _cover_documents(
             fresh = [
                 dict(r)
                 for r in project.store.query(
-                    "SELECT id, document_id, ordinal FROM chunks WHERE document_id = ? ORDER BY ordinal", (doc,)
+                    "SELECT id, document_id, ordinal FROM chunks WHERE document_id = ? ORDER BY ordinal",
+                    (doc,),
                 )
                 if r["id"] not in attempted
             ]
