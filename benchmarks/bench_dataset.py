@@ -151,6 +151,16 @@ def main(argv: list[str] | None = None) -> dict:
     d = result["demo"]
     result["target"] = "demo: at least half of the chunks yield an accepted example"
     result["passed"] = d["chunk_yield"] >= 0.5
+    e = result.get("ectsum", {})
+    result["headline"] = (
+        f"demo: {d['chunks_with_accepted_example']}/{d['chunks_attempted']} chunks ({d['chunk_yield']:.0%}) yield an "
+        "accepted example"
+        + (
+            f"; ECTSum: {e['stating_a_summary_fact']}/{e['accepted_answers']} accepted answers state a summary number"
+            if "accepted_answers" in e
+            else ""
+        )
+    )
     lines = [
         "| measure | demo corpus |",
         "|---|---|",
@@ -163,7 +173,6 @@ def main(argv: list[str] | None = None) -> dict:
         f"| duplicates removed | {d['duplicates_removed']} |",
         f"| seconds (ingest / generate / curate) | {d['seconds']} |",
     ]
-    e = result.get("ectsum", {})
     if "accepted_answers" in e:
         lines.append(
             f"| ECTSum ({len(e['transcripts'])} transcripts, {args.ectsum_chunks} chunks each): accepted answers"
