@@ -205,8 +205,14 @@ def test_kill_9_mid_generation_then_resume(tmp_path):
 
 
 def test_two_processes_on_one_store(tmp_path):
-    proj = make(tmp_path, "shared", ["acme_q2_fy2025_earnings_call.md"])
-    limit = 3
+    proj = make(
+        tmp_path,
+        "shared",
+        ["acme_q2_fy2025_earnings_call.md"],
+        generate={"questions_per_chunk": 1},
+        llm={"question_writer": {"max_new_tokens": 40}, "answerer": {"max_new_tokens": 32}},
+    )
+    limit = 2
     n_units = planned_units(proj, limit)
     procs = [
         subprocess.Popen(
