@@ -163,3 +163,38 @@ def test_bad_gold_file_on_the_command_line_is_one_line_and_exit_1(project, run, 
     assert f"{bad}:2: 'answer' must be a non-empty string" in " ".join(err.split())
     assert "Traceback" not in err
     assert not (project.dir / "report").exists()
+
+
+@pytest.mark.slow
+def test_reference_systems_and_the_judge(project, run):  # noqa: F811
+    """A reference system on another model (the bundled SmolLM2, with retrieval) is compared with base, and
+    every answer goes to the judge (the bundled model too), its call logged."""
+    settings = yaml.safe_load((project.dir / "synthtune.yaml").read_text())
+    settings["eval"] |= {
+        "systems": ["base"],
+        "test_split": False,
+        "references": [{"name": "smollm+rag", "rag": True, "backend": {"max_new_tokens": 24}}],
+        "judge": {"max_new_tokens": 16},
+    }
+    (project.dir / "synthtune.yaml").write_text(yaml.safe_dump(settings))
+    d = str(project.dir)
+    project.close()
+    code, out, err = run("-C", d, "eval", "--json")
+    assert code == 0, err
+    results = json.loads((project.dir / "report" / "results.json").read_text())
+    ref = results["systems"][1]
+    assert [s["name"] for s in results["systems"]] == ["base", "smollm+rag"]
+    assert ref["kind"] == "reference" and ref["rag"] and ref["model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert ref["metrics"]["recall_at_k"] is not None
+    assert {c["system"] for c in results["comparisons"]} == {"smollm+rag"}
+    # every answer was sent to the judge and the call logged with its raw output; the 135M model rarely
+    # replies in the "Score: N" form, so a grade is 1-5 where it did and absent where it did not
+    from synthtune.project import Project
+
+    with Project(project.dir) as p:
+        calls = p.store.query("SELECT model, raw_output, outcome FROM llm_calls WHERE role = 'eval_judge'")
+    n_answers = sum(len(q["answers"]) for q in results["questions"])
+    assert len(calls) == n_answers == 2 * len(GOLD)
+    assert all(c["raw_output"] and c["outcome"] == "ok" for c in calls)
+    grades = [a["scores"]["judge_correctness"] for q in results["questions"] for a in q["answers"].values()]
+    assert all(g is None or 1 <= g <= 5 for g in grades)

@@ -419,6 +419,7 @@ def judge_answers(
     from synthtune.llm.backends import ChatRequest
     from synthtune.llm.prompts import load_prompt
     from synthtune.synth.curate import parse_judgment
+    from synthtune.synth.generate import log_call
 
     prompt = load_prompt("judge_correctness", project.settings.generate.prompts, project.dir)
     keys, requests = [], []
@@ -430,9 +431,12 @@ def judge_answers(
             )
             requests.append(ChatRequest(messages=messages, max_new_tokens=48))
             keys.append(a)
-    for a, c in zip(keys, judge.generate(requests), strict=True):
-        value, _ = parse_judgment(c.text) if c.outcome != "failed" else (None, "")
-        a.scores["judge_correctness"] = float(value) if value is not None else None
+    done = judge.generate(requests)
+    with project.store.transaction():  # every grading call is logged, raw output included
+        for a, c in zip(keys, done, strict=True):
+            log_call(project.store, "eval_judge", judge, prompt, c)
+            value, _ = parse_judgment(c.text) if c.outcome != "failed" else (None, "")
+            a.scores["judge_correctness"] = float(value) if value is not None else None
 
 
 def aggregate(
