@@ -398,7 +398,9 @@ def curate(
             rows, _ = cur.evaluate(progress)
         rows = _cover_documents(project, cur, gen, rows, attempted, report, progress)
     cur.assign_splits(rows)
-    report.duplicates_removed = cur.dedup(rows)
+    cur.dedup(rows)
+    # counted from the rows: the coverage rounds above dedup too, marking some before this last pass
+    report.duplicates_removed = sum("duplicate" in r["reasons"] for r in rows)
     for r in rows:
         if r["reasons"]:
             r["split"] = None
