@@ -729,7 +729,9 @@ def run(
 def _brief(summary: dict[str, Any]) -> str:
     parts = []
     for k, v in summary.items():
-        if isinstance(v, (int, float, str)) and k not in ("out", "adapter_dir", "format"):
+        if isinstance(v, float):
+            parts.append(f"{k} {v:.4g}")
+        elif isinstance(v, (int, str)) and k not in ("out", "adapter_dir", "format"):
             parts.append(f"{k} {v}")
         elif isinstance(v, dict) and k in ("rows", "splits"):
             parts.append(f"{k} " + "/".join(str(x) for x in v.values()))
