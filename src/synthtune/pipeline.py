@@ -170,7 +170,7 @@ def _export(project: Project, progress: StageProgress | None) -> dict[str, Any]:
 
 
 def _train(project: Project, progress: StageProgress | None) -> dict[str, Any]:
-    from synthtune.train.stage import DEFAULT_ADAPTER_DIR, train_project
+    from synthtune.train.stage import DEFAULT_ADAPTER_DIR, HEADLINE_KEYS, train_project
 
     seen = {"step": None}
 
@@ -193,16 +193,7 @@ def _train(project: Project, progress: StageProgress | None) -> dict[str, Any]:
             raise
         # the checkpoints are from other data or settings: start afresh
         result = train_project(project, resume=False, progress=on_step)
-    keep = (
-        "adapter_dir",
-        "steps",
-        "train_loss_first",
-        "train_loss_last",
-        "eval_loss_before",
-        "eval_loss",
-        "tokens_per_s",
-        "resumed_from_step",
-    )
+    keep = ("adapter_dir", *HEADLINE_KEYS, "resumed_from_step")
     return {k: result.get(k) for k in keep}
 
 

@@ -511,6 +511,8 @@ def dataset_summary(project: Project, questions: list[Question]) -> dict[str, An
 
 
 def training_summary(project: Project, tuned: str | None) -> dict[str, Any] | None:
+    from synthtune.train.stage import HEADLINE_KEYS
+
     row = project.store.query(
         "SELECT base_model, adapter_path, metrics FROM trainings WHERE status = 'ok' ORDER BY id DESC LIMIT 1"
     )
@@ -521,17 +523,7 @@ def training_summary(project: Project, tuned: str | None) -> dict[str, Any] | No
         "base_model": row[0]["base_model"],
         "adapter_dir": row[0]["adapter_path"],
         "tuned_model": tuned,
-        **{
-            k: metrics.get(k)
-            for k in (
-                "steps",
-                "train_loss_first",
-                "train_loss_last",
-                "eval_loss_before",
-                "eval_loss",
-                "tokens_per_s",
-            )
-        },
+        **{k: metrics.get(k) for k in HEADLINE_KEYS},
     }
     history_path = Path(row[0]["adapter_path"]) / "metrics.json"
     if history_path.exists():

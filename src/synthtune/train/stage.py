@@ -18,6 +18,15 @@ from synthtune.synth.examples import list_examples
 
 DEFAULT_ADAPTER_DIR = "adapter"
 DEFAULT_MERGED_DIR = "merged"
+HEADLINE_KEYS = (
+    "steps",
+    "train_loss_first",
+    "train_loss_last",
+    "eval_loss_before",
+    "eval_loss",
+    "tokens_per_s",
+)
+"""The training numbers that summaries (``synthtune run``, the evaluation report) repeat."""
 
 
 def training_rows(project: Project, split: str) -> list[dict[str, Any]]:
