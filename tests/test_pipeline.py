@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from conftest import write
 from test_cli import run  # noqa: F401  (fixture: the CLI in process)
 
@@ -34,3 +36,17 @@ def test_fingerprints_follow_settings_and_inputs(make_project, tmp_path):
     p.settings.eval.k = 5
     assert settings_sha(p, "eval") != before["eval"][0]
     assert settings_sha(p, "generate") == before["generate"][0]
+
+
+def test_status_shows_each_stage_and_the_report(make_project, run):  # noqa: F811
+    p = make_project()
+    done = p.store.start_run("run:ingest", "s", "i")
+    p.store.finish_run(done, {"added": 1})
+    p.store.start_run("run:generate", "s", "i")  # never finished: a run that was killed
+    code, out, err = run("-C", p.dir, "status", "--json")
+    assert code == 0, err
+    stages = json.loads(out)["pipeline"]["stages"]
+    assert stages["ingest"]["status"] == "ok" and stages["generate"]["status"] == "running"
+    assert "curate" not in stages
+    code, out, _ = run("-C", p.dir, "status")
+    assert "ingest ok, generate unfinished" in out

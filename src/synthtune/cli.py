@@ -217,11 +217,13 @@ def search(
 @app.command()
 def status(ctx: typer.Context, project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
     """Counts per stage, embeddings per model, pages without text, failures."""
+    from synthtune.pipeline import pipeline_status
     from synthtune.synth.examples import dataset_status
 
     with _open(ctx, project) as p:
         st = p.status()
         st["dataset"] = dataset_status(p.store)
+        st["pipeline"] = pipeline_status(p)
     if as_json:
         _emit_json(st)
         return
@@ -259,6 +261,17 @@ def status(ctx: typer.Context, project: ProjectOpt = None, as_json: JsonOpt = Fa
             console.print(
                 f"  [yellow]uncovered[/] chunk {u['chunk_id']}: {escape(u['title'])} p. {u['page_start']}"
             )
+    pipe = st["pipeline"]
+    if pipe["stages"]:
+        console.print(
+            "synthtune run: "
+            + ", ".join(
+                f"{stage} {'unfinished' if r['status'] == 'running' else r['status']}"
+                for stage, r in pipe["stages"].items()
+            )
+        )
+    if pipe["report"]:
+        console.print(f"report: {escape(pipe['report'])}")
 
 
 @app.command()

@@ -121,6 +121,21 @@ def output_exists(project: Project, stage: str, summary: dict[str, Any]) -> bool
     return bool(path) and Path(path).exists()
 
 
+def pipeline_status(project: Project) -> dict[str, Any]:
+    """For ``synthtune status``: each stage's latest ``run`` (ok, failed, or running: still going, or
+    killed before it finished), and the latest evaluation report."""
+    stages = {}
+    for stage in STAGES:
+        rows = project.store.query(
+            "SELECT status, started_at, finished_at, error FROM runs WHERE stage = ? ORDER BY id DESC LIMIT 1",
+            (f"run:{stage}",),
+        )
+        if rows:
+            stages[stage] = dict(rows[0])
+    report = project.store.scalar("SELECT report_path FROM evaluations ORDER BY id DESC LIMIT 1")
+    return {"stages": stages, "report": report}
+
+
 def last_finished(project: Project, stage: str) -> dict[str, Any] | None:
     rows = project.store.query(
         "SELECT settings_sha, inputs_sha, counters FROM runs WHERE stage = ? AND status = 'ok'"
