@@ -637,7 +637,7 @@ def eval_(
         results = evaluate(
             p,
             adapter=adapter,
-            model=str(Path(model).resolve()) if model and Path(model).exists() else model,
+            model=model,
             questions_file=questions.resolve() if questions else None,
             out=out.resolve() if out else None,
             progress=_PhaseProgress(prog),

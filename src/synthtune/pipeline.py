@@ -289,18 +289,12 @@ def run_pipeline(
             raise StageFailed(stage, str(exc), results) from exc
         # the inputs a later run compares with are those this stage left behind: a stage that adds to
         # its own inputs (curation's coverage attempts add questions) is not redone for that reason
-        project.store.finish_run(run_id, summary)
-        _set_inputs(project, run_id, inputs_sha(project, stage))
+        project.store.finish_run(run_id, summary, inputs_sha=inputs_sha(project, stage))
         result = StageResult(stage, "ran", time.perf_counter() - t0, summary=summary)
         results.append(result)
         if on_stage:
             on_stage(result)
     return results
-
-
-def _set_inputs(project: Project, run_id: int, sha: str) -> None:
-    with project.store.transaction():
-        project.store.execute("UPDATE runs SET inputs_sha = ? WHERE id = ?", (sha, run_id))
 
 
 def _public(last: dict[str, Any]) -> dict[str, Any]:

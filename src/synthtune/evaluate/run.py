@@ -31,9 +31,10 @@ from synthtune.evaluate.metrics import (
     token_f1,
 )
 from synthtune.evaluate.stats import bootstrap_ci, paired_bootstrap
-from synthtune.export.formats import Passage, strip_markers, user_content
+from synthtune.export.formats import Conversation, Passage, strip_markers
 from synthtune.project import Project
 from synthtune.store import utcnow
+from synthtune.train.stage import HEADLINE_KEYS, latest_adapter
 
 RESULTS_NAME = "results.json"
 REPORT_NAME = "report.html"
@@ -175,32 +176,30 @@ def test_questions(project: Project) -> list[Question]:
     """The accepted examples of the test split: documents no training row came from."""
     from synthtune.synth.examples import list_examples
 
-    out = []
-    for ex in list_examples(project.store, split="test", status="accepted"):
-        chunk = project.store.query(
-            "SELECT c.text, c.page_start, c.page_end, d.title, d.source_path FROM chunks c"
-            " JOIN documents d ON d.id = c.document_id WHERE c.id = ?",
-            (ex["chunk_id"],),
-        )[0]
-        out.append(
-            Question(
-                id=f"test-{ex['id']}",
-                set="test",
-                question=ex["question"],
-                reference=strip_markers(ex["answer"] or ""),
-                kind=ex["kind"],
-                answerable=ex["kind"] != "unanswerable",
-                document=Path(chunk["source_path"]).name,
-                page=chunk["page_start"],
-                source={
-                    "title": chunk["title"],
-                    "page_start": chunk["page_start"],
-                    "page_end": chunk["page_end"],
-                    "text": chunk["text"],
-                },
-            )
+    examples = list_examples(project.store, split="test", status="accepted")
+    ids = sorted({ex["chunk_id"] for ex in examples})
+    texts = dict(
+        project.store.query(f"SELECT id, text FROM chunks WHERE id IN ({','.join('?' * len(ids))})", ids)
+    )
+    return [
+        Question(
+            id=f"test-{ex['id']}",
+            set="test",
+            question=ex["question"],
+            reference=strip_markers(ex["answer"] or ""),
+            kind=ex["kind"],
+            answerable=ex["kind"] != "unanswerable",
+            document=Path(ex["source_path"]).name,
+            page=ex["page_start"],
+            source={
+                "title": ex["title"],
+                "page_start": ex["page_start"],
+                "page_end": ex["page_end"],
+                "text": texts[ex["chunk_id"]],
+            },
         )
-    return out
+        for ex in examples
+    ]
 
 
 def question_sets(project: Project, gold: str | Path | None) -> list[Question]:
@@ -232,16 +231,14 @@ def tuned_model(project: Project, adapter: str | Path | None, model: str | Path 
         if not (path / "adapter_config.json").exists():
             raise SynthtuneError(f"{path} is not a LoRA adapter folder (no adapter_config.json)")
         return str(path)
-    store = project.store
-    merged = store.scalar("SELECT merged_path FROM merges ORDER BY id DESC LIMIT 1")
+    merged = project.store.scalar("SELECT merged_path FROM merges ORDER BY id DESC LIMIT 1")
     if merged and Path(merged).exists():
         return str(merged)
-    adapter_path = store.scalar(
-        "SELECT adapter_path FROM trainings WHERE status = 'ok' ORDER BY id DESC LIMIT 1"
-    )
-    if adapter_path and (Path(adapter_path) / "adapter_config.json").exists():
-        return str(adapter_path)
-    return None
+    try:
+        adapter_dir = latest_adapter(project)
+    except SynthtuneError:
+        return None
+    return str(adapter_dir) if (adapter_dir / "adapter_config.json").exists() else None
 
 
 def build_systems(project: Project, tuned: str | None) -> tuple[list[System], list[str]]:
@@ -291,10 +288,9 @@ def _passages(hits: list[Any]) -> list[Passage]:
 
 
 def request_messages(system_prompt: str | None, question: str, passages: list[Passage]) -> list[dict]:
-    """The prompt of one question, built like a training row without its answer."""
-    out = [{"role": "system", "content": system_prompt}] if system_prompt else []
-    out.append({"role": "user", "content": user_content(question, passages)})
-    return out
+    """The prompt of one question: a training row's messages (the same builder) without its answer."""
+    conv = Conversation(question=question, answer="", system=system_prompt, passages=tuple(passages))
+    return conv.messages()[:-1]
 
 
 def _citations(text: str, hits: list[Any]) -> list[dict[str, Any]]:
@@ -511,8 +507,6 @@ def dataset_summary(project: Project, questions: list[Question]) -> dict[str, An
 
 
 def training_summary(project: Project, tuned: str | None) -> dict[str, Any] | None:
-    from synthtune.train.stage import HEADLINE_KEYS
-
     row = project.store.query(
         "SELECT base_model, adapter_path, metrics FROM trainings WHERE status = 'ok' ORDER BY id DESC LIMIT 1"
     )

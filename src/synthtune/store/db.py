@@ -127,11 +127,23 @@ class Store:
             )
             return int(cur.lastrowid)
 
-    def finish_run(self, run_id: int, counters: dict[str, Any], error: str | None = None) -> None:
+    def finish_run(
+        self, run_id: int, counters: dict[str, Any], error: str | None = None, inputs_sha: str | None = None
+    ) -> None:
+        """Mark a run ok (or failed, with ``error``); ``inputs_sha``, when given, replaces the inputs hash
+        recorded at the start (a stage that adds to its own inputs records what it left behind)."""
         with self.transaction():
             self.execute(
-                "UPDATE runs SET finished_at = ?, status = ?, counters = ?, error = ? WHERE id = ?",
-                (utcnow(), "failed" if error else "ok", json.dumps(counters, sort_keys=True), error, run_id),
+                "UPDATE runs SET finished_at = ?, status = ?, counters = ?, error = ?,"
+                " inputs_sha = COALESCE(?, inputs_sha) WHERE id = ?",
+                (
+                    utcnow(),
+                    "failed" if error else "ok",
+                    json.dumps(counters, sort_keys=True),
+                    error,
+                    inputs_sha,
+                    run_id,
+                ),
             )
 
 

@@ -389,12 +389,7 @@ def curate(
             missing = [m for m in missing if m not in done]
             if not missing:
                 break
-            g = GenerateReport()
-            chunks = gen.chunks(chunk_ids=missing)
-            gen.generate_questions(gen.plan(chunks, attempt), g, progress)
-            gen.generate_answers(g, progress, chunk_ids=missing)
-            for k in ("questions_added", "answers_added"):
-                report.generated[k] = report.generated.get(k, 0) + getattr(g, k)
+            _generate_more(gen, missing, attempt, report, progress)
             rows, _ = cur.evaluate(progress)
         rows = _cover_documents(project, cur, gen, rows, attempted, report, progress)
     cur.assign_splits(rows)
@@ -423,6 +418,17 @@ def curate(
     return report
 
 
+def _generate_more(
+    gen: Generator, chunk_ids: list[int], attempt: int, report: CurateReport, progress: Progress | None
+) -> None:
+    """Questions and answers for more chunks (coverage), counted in ``report.generated``."""
+    g = GenerateReport()
+    gen.generate_questions(gen.plan(gen.chunks(chunk_ids=chunk_ids), attempt), g, progress)
+    gen.generate_answers(g, progress, chunk_ids=chunk_ids)
+    for k in ("questions_added", "answers_added"):
+        report.generated[k] = report.generated.get(k, 0) + getattr(g, k)
+
+
 def _cover_documents(
     project: Project,
     cur: Curator,
@@ -434,37 +440,21 @@ def _cover_documents(
 ) -> list[dict]:
     """Documents without an accepted example get new chunks tried, one per document per round, up to
     ``curate.extra_chunks_per_document`` rounds; ``attempted`` grows with the chunks used."""
-    rounds = project.settings.curate.extra_chunks_per_document
-    for _ in range(rounds):
+    by_doc: dict[int, list[int]] = {}
+    for cid, doc in project.store.execute("SELECT id, document_id FROM chunks ORDER BY document_id, ordinal"):
+        by_doc.setdefault(doc, []).append(cid)
+    for _ in range(project.settings.curate.extra_chunks_per_document):
         cur.dedup(rows)
         covered = {r["document_id"] for r in rows if not r["reasons"]}
-        used_docs = {
-            r[0]
-            for r in project.store.execute(
-                "SELECT DISTINCT c.document_id FROM generation_units u JOIN chunks c ON c.id = u.chunk_id"
-            )
-        }
-        lacking = sorted(used_docs - covered)
         picks = []
-        for doc in lacking:
-            fresh = [
-                dict(r)
-                for r in project.store.query(
-                    "SELECT id, document_id, ordinal FROM chunks WHERE document_id = ? ORDER BY ordinal",
-                    (doc,),
-                )
-                if r["id"] not in attempted
-            ]
-            if fresh:  # the middle of what is left: away from the chunks already tried
-                picks.append(fresh[len(fresh) // 2]["id"])
+        for doc, ids in sorted(by_doc.items()):
+            fresh = [c for c in ids if c not in attempted]
+            # only documents generation worked on; the middle of what is left, away from the chunks tried
+            if doc not in covered and fresh and len(fresh) < len(ids):
+                picks.append(fresh[len(fresh) // 2])
         if not picks:
             break
-        g = GenerateReport()
-        chunks = gen.chunks(chunk_ids=picks)
-        gen.generate_questions(gen.plan(chunks, 0), g, progress)
-        gen.generate_answers(g, progress, chunk_ids=picks)
-        for k in ("questions_added", "answers_added"):
-            report.generated[k] = report.generated.get(k, 0) + getattr(g, k)
+        _generate_more(gen, picks, 0, report, progress)
         attempted.update(picks)
         rows, _ = cur.evaluate(progress)
     return rows
