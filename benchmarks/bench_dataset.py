@@ -96,7 +96,7 @@ def dataset_numbers(project: Path) -> dict:
 
 
 def ectsum_facts(project: Path, summaries: dict[str, str]) -> dict:
-    from synthtune.synth.numbers import extract_numbers, number_supported
+    from synthtune.text.numbers import extract_numbers, number_supported
 
     c = sqlite3.connect(project / "synthtune.db")
     rows = c.execute(

@@ -120,9 +120,9 @@ def build_store(
 ) -> dict[str, Any]:
     """Fill a fresh store through the real schema; returns counts and build seconds."""
     from synthtune.embed import model_id, text_key
-    from synthtune.store import Store, utcnow
+    from synthtune.store import SQLiteStore, utcnow
 
-    store = Store(path)
+    store = SQLiteStore(path)
     mid = model_id(store, embedder)  # the real row for the bundled model (name, dim, prefixes)
     dim = embedder.info().dim
     pages_per_doc, words_per_chunk = 10, (80, 160)
@@ -275,7 +275,7 @@ def main(
 
     from synthtune.config import Settings
     from synthtune.search import Searcher
-    from synthtune.store import Store
+    from synthtune.store import SQLiteStore
 
     rng = np.random.default_rng(seed)
     embedder = bundled_embedder()
@@ -291,7 +291,7 @@ def main(
         db_mib = db.stat().st_size / 2**20
         log(NAME, f"built in {build_s:.1f} s: {counts}; {db_mib:.0f} MiB")
 
-        store = Store(db)
+        store = SQLiteStore(db)
         try:
             settings = Settings()
             searcher = Searcher(store, settings, embedder)

@@ -8,9 +8,10 @@ import pytest
 from conftest import write
 
 from synthtune.store import utcnow
-from synthtune.synth.curate import Curator, curate, parse_judgment
+from synthtune.synth.curate import Curator, curate
 from synthtune.synth.examples import dataset_status, get_example, list_examples
-from synthtune.synth.generate import cite
+from synthtune.text.citations import cite
+from synthtune.text.judgments import parse_judgment
 
 DOCS = {
     f"doc{i}.md": f"# Company {name}\n\nCompany {name} revenue was ${rev} million in fiscal 2025, "

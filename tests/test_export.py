@@ -21,16 +21,11 @@ from conftest import write
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+from synthtune.chat import Conversation, Passage, renumber_markers, strip_markers
 from synthtune.config import parse_settings
 from synthtune.errors import ConfigError, SynthtuneError
 from synthtune.export import export_dataset
-from synthtune.export.formats import (
-    ChatTemplateRenderer,
-    Conversation,
-    Passage,
-    renumber_markers,
-    strip_markers,
-)
+from synthtune.export.formats import ChatTemplateRenderer
 from synthtune.project import Project
 from synthtune.store import utcnow
 from synthtune.synth.curate import curate

@@ -1,4 +1,4 @@
-"""Number extraction, normalisation and the grounding check (synthtune.synth.numbers)."""
+"""Number extraction, normalisation and the grounding check (synthtune.text.numbers)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from synthtune.synth.numbers import (
+from synthtune.text.numbers import (
     Num,
     detect_scale,
     extract_numbers,

@@ -10,12 +10,12 @@ from synthtune.synth.parsing import (
     REASONS,
     Rejection,
     is_placeholder,
-    is_refusal,
     normalise_question,
     parse_answer,
     parse_questions,
-    strip_think,
 )
+from synthtune.text.clean import strip_think
+from synthtune.text.refusals import is_refusal
 
 CHUNK = (
     "Revenue was $142.7 million, up 23.9% from a year ago and up 7.9% from the first quarter. We expanded "

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from synthtune.errors import StoreBusyError, StoreError
-from synthtune.store import Store
+from synthtune.store import SQLiteStore
 from synthtune.store.migrations import MIGRATIONS
 
 PUBLIC = {
@@ -41,7 +41,7 @@ def columns(conn, table):
 
 
 def test_migrates_empty_database(tmp_path):
-    with Store(tmp_path / "s.db") as s:
+    with SQLiteStore(tmp_path / "s.db") as s:
         for table, cols in PUBLIC.items():
             assert cols <= columns(s.conn, table), table
         names = [r[0] for r in s.conn.execute("SELECT name FROM migrations ORDER BY id")]
@@ -51,7 +51,7 @@ def test_migrates_empty_database(tmp_path):
         fts = s.scalar("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'")
         assert "fts5" in fts.lower()
     # opening again applies nothing twice
-    with Store(tmp_path / "s.db") as s:
+    with SQLiteStore(tmp_path / "s.db") as s:
         assert s.scalar("SELECT COUNT(*) FROM migrations") == len(MIGRATIONS)
 
 
@@ -64,14 +64,14 @@ def test_a_failing_migration_leaves_nothing(tmp_path, monkeypatch):
 
     monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, m999_broken])
     with pytest.raises(RuntimeError, match="boom"):
-        Store(tmp_path / "s.db")
+        SQLiteStore(tmp_path / "s.db")
     conn = sqlite3.connect(tmp_path / "s.db")
     assert conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'half'").fetchone()[0] == 0
     assert conn.execute("SELECT MAX(id) FROM migrations").fetchone()[0] == len(MIGRATIONS)
 
 
 def test_transaction_rolls_back_on_error(tmp_path):
-    with Store(tmp_path / "s.db") as s:
+    with SQLiteStore(tmp_path / "s.db") as s:
         with pytest.raises(RuntimeError), s.transaction():
             s.execute("INSERT INTO store_meta(key, value) VALUES ('a', '1')")
             raise RuntimeError("fail mid-way")
@@ -79,7 +79,7 @@ def test_transaction_rolls_back_on_error(tmp_path):
 
 
 def test_foreign_keys_cascade(tmp_path):
-    with Store(tmp_path / "s.db") as s, s.transaction():
+    with SQLiteStore(tmp_path / "s.db") as s, s.transaction():
         s.execute(
             "INSERT INTO documents(id, sha256, source_path, title, media_type, n_pages, size_bytes, mtime,"
             " ingested_at) VALUES (1, 'x', '/a', 't', 'text/plain', 1, 1, 0, 'now')"
@@ -96,7 +96,7 @@ def test_foreign_keys_cascade(tmp_path):
 
 def test_second_writer_waits_then_says_busy(tmp_path):
     db = tmp_path / "s.db"
-    Store(db).close()
+    SQLiteStore(db).close()
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -115,7 +115,7 @@ def test_second_writer_waits_then_says_busy(tmp_path):
         text=True,
     )
     assert holder.stdout.readline().strip() == "locked"
-    s = Store(db, busy_timeout_s=0.3)
+    s = SQLiteStore(db, busy_timeout_s=0.3)
     with pytest.raises(StoreBusyError, match="busy"), s.transaction():
         pass
     holder.wait(timeout=30)
@@ -129,4 +129,4 @@ def test_second_writer_waits_then_says_busy(tmp_path):
 def test_not_a_database(tmp_path):
     (tmp_path / "junk.db").write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="not a synthtune store"):
-        Store(tmp_path / "junk.db")
+        SQLiteStore(tmp_path / "junk.db")

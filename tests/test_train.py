@@ -18,14 +18,13 @@ from transformers import (
     TrainerCallback,
 )
 
+from synthtune.chat import chat_format
 from synthtune.config import TrainSettings, parse_settings
-from synthtune.errors import ConfigError, DependencyMissing, SynthtuneError
+from synthtune.errors import ConfigError, DependencyMissing, SynthtuneError, TrainingDataError
 from synthtune.train import trainer as trainer_mod
 from synthtune.train.merge import merge
 from synthtune.train.tokenize import (
     IGNORE_INDEX,
-    TrainingDataError,
-    chat_format,
     check_rows,
     tokenize_conversation,
     tokenize_rows,

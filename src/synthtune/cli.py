@@ -799,7 +799,7 @@ def examples_show(
 ) -> None:
     """Show one example with its source passage; the answer's numbers are highlighted where they appear."""
     from synthtune.synth.examples import get_example
-    from synthtune.synth.numbers import extract_numbers
+    from synthtune.text.numbers import extract_numbers
 
     with _open(ctx, project) as p:
         ex = get_example(p.store, example_id)

@@ -45,3 +45,7 @@ class LLMError(SynthtuneError):
 
 class DependencyMissing(SynthtuneError):
     """An optional dependency (CUDA, bitsandbytes, axolotl, ...) is not available."""
+
+
+class TrainingDataError(SynthtuneError):
+    """The rows, once tokenized with the model's chat template, are not fit to train on."""

@@ -16,7 +16,7 @@ from typing import Any
 from synthtune.config import CONFIG_NAME, DB_NAME, Settings, load_settings, render_settings
 from synthtune.embed import Embedder, active_model, model_id, put_vectors, text_key
 from synthtune.errors import ConfigError
-from synthtune.store import Store
+from synthtune.store import SQLiteStore, Store
 
 
 def init_project(directory: str | Path, corpus: list[str] | None = None, force: bool = False) -> Path:
@@ -58,7 +58,7 @@ class Project:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store(self.dir / DB_NAME)
+            self._store = SQLiteStore(self.dir / DB_NAME)
         return self._store
 
     @property

@@ -2,7 +2,7 @@
 
 No model is loaded here: semantic similarity takes vectors the caller embedded with the project embedder,
 and LLM-judge scores come from elsewhere. Numbers are compared with the same normalisation curation uses
-(:mod:`synthtune.synth.numbers`), so "$5.1 billion" in a reference is matched by "5,100 million" in an
+(:mod:`synthtune.text.numbers`), so "$5.1 billion" in a reference is matched by "5,100 million" in an
 answer, and refusals are detected with the same :func:`~synthtune.synth.parsing.is_refusal`.
 """
 
@@ -15,8 +15,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from synthtune.synth.numbers import Num, extract_numbers, number_supported
-from synthtune.synth.parsing import is_refusal
+from synthtune.text.numbers import Num, extract_numbers, number_supported
+from synthtune.text.refusals import is_refusal
 
 METRICS: dict[str, str] = {
     "numeric_match": "Share of answers that state every number in the reference answer "

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from synthtune.chat import Conversation, Passage, strip_markers
 from synthtune.config import BackendSettings
 from synthtune.errors import SynthtuneError
 from synthtune.evaluate.metrics import (
@@ -31,7 +32,6 @@ from synthtune.evaluate.metrics import (
     token_f1,
 )
 from synthtune.evaluate.stats import bootstrap_ci, paired_bootstrap
-from synthtune.export.formats import Conversation, Passage, strip_markers
 from synthtune.project import Project
 from synthtune.store import utcnow
 from synthtune.train.stage import HEADLINE_KEYS, latest_adapter
@@ -294,7 +294,7 @@ def request_messages(system_prompt: str | None, question: str, passages: list[Pa
 
 
 def _citations(text: str, hits: list[Any]) -> list[dict[str, Any]]:
-    from synthtune.synth.generate import cite
+    from synthtune.text.citations import cite
 
     if not hits:
         return []
@@ -413,9 +413,9 @@ def judge_answers(
     answers: dict[str, dict[str, Answer]],
 ) -> None:
     from synthtune.llm.backends import ChatRequest
+    from synthtune.llm.calls import log_call
     from synthtune.llm.prompts import load_prompt
-    from synthtune.synth.curate import parse_judgment
-    from synthtune.synth.generate import log_call
+    from synthtune.text.judgments import parse_judgment
 
     prompt = load_prompt("judge_correctness", project.settings.generate.prompts, project.dir)
     keys, requests = [], []

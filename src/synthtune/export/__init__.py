@@ -7,7 +7,8 @@ with a dataset card, a manifest, an Axolotl config and LLaMA-Factory's dataset_i
     {'train': 812, 'val': 160, 'test': 171}
 """
 
-from synthtune.export.formats import FORMATS, Conversation, Passage, user_content
+from synthtune.chat import Conversation, Passage, user_content
+from synthtune.export.formats import FORMATS
 from synthtune.export.writer import export_dataset
 
 __all__ = ["FORMATS", "Conversation", "Passage", "export_dataset", "user_content"]

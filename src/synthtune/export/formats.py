@@ -24,105 +24,12 @@ drop them; context rows renumber them to the passages in the row and add them wh
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import Any
 
+from synthtune.chat import Conversation, chat_format, render
 from synthtune.errors import ModelNotFoundError, SynthtuneError
 
 FORMATS = ("alpaca", "sharegpt", "messages", "completion")
-
-_MARK = re.compile(r"(\s*)\[(\d{1,2})\]")
-_CLOSING = ".!?"
-
-
-@dataclass(frozen=True)
-class Passage:
-    """A chunk shown in a context row, cited as ``[n]`` by its position."""
-
-    chunk_id: int
-    title: str
-    page_start: int
-    page_end: int
-    text: str
-
-    @property
-    def pages(self) -> str:
-        if self.page_start == self.page_end:
-            return f"page {self.page_start}"
-        return f"pages {self.page_start}-{self.page_end}"
-
-
-@dataclass(frozen=True)
-class Conversation:
-    """One exported example, before any file format."""
-
-    question: str
-    answer: str
-    system: str | None = None
-    passages: tuple[Passage, ...] = ()
-
-    @property
-    def context(self) -> str:
-        """The numbered passages block ('' for closed-book rows)."""
-        return context_block(self.passages)
-
-    @property
-    def user(self) -> str:
-        return user_content(self.question, self.passages)
-
-    def messages(self) -> list[dict[str, str]]:
-        out = [{"role": "system", "content": self.system}] if self.system else []
-        out.append({"role": "user", "content": self.user})
-        out.append({"role": "assistant", "content": self.answer})
-        return out
-
-
-def context_block(passages: tuple[Passage, ...] | list[Passage]) -> str:
-    if not passages:
-        return ""
-    parts = [f"[{i}] {p.title}, {p.pages}:\n{p.text.strip()}" for i, p in enumerate(passages, 1)]
-    return "Passages:\n" + "\n\n".join(parts)
-
-
-def user_content(question: str, passages: tuple[Passage, ...] | list[Passage] = ()) -> str:
-    """The user turn: the question, then (for context rows) the numbered passages.
-
-    Evaluation and inference that want to ask a context-tuned model the way it was trained build their
-    prompt with this function."""
-    question = question.strip()
-    return f"{question}\n{context_block(passages)}" if passages else question
-
-
-# ---------------------------------------------------------------------------------------------------
-# Citation markers
-
-
-def strip_markers(answer: str) -> str:
-    """The answer without ``[n]`` markers (closed-book rows show no passages to point at)."""
-    return _MARK.sub("", answer).strip()
-
-
-def renumber_markers(answer: str, seen: list[int], shown: list[int], cited: list[int]) -> str:
-    """Markers that pointed at ``seen`` (the passages the answerer was given, in order) renumbered to point at
-    ``shown``; markers to passages not shown are dropped. An answer left with no marker gets one for each
-    cited chunk that is shown, before its closing punctuation."""
-
-    def sub(m: re.Match[str]) -> str:
-        n = int(m.group(2))
-        chunk = seen[n - 1] if 1 <= n <= len(seen) else None
-        return f"{m.group(1)}[{shown.index(chunk) + 1}]" if chunk in shown else ""
-
-    text = _MARK.sub(sub, answer).strip()
-    if _MARK.search(text):
-        return text
-    marks = "".join(f"[{shown.index(c) + 1}]" for c in dict.fromkeys(cited) if c in shown)
-    if not marks:
-        return text
-    if text and text[-1] in _CLOSING:
-        return f"{text[:-1]} {marks}{text[-1]}"
-    return f"{text} {marks}"
-
 
 # ---------------------------------------------------------------------------------------------------
 # Rows
@@ -153,8 +60,6 @@ class ChatTemplateRenderer:
     template synthtune trains, evaluates and generates with; see :mod:`synthtune.train.tokenize`)."""
 
     def __init__(self, tokenizer: Any):
-        from synthtune.train.tokenize import chat_format
-
         self.tokenizer = tokenizer
         self.format = chat_format(tokenizer)  # refuses a tokenizer without a chat template
         bos = tokenizer.bos_token
@@ -166,8 +71,6 @@ class ChatTemplateRenderer:
         return self.format.template_sha256
 
     def __call__(self, conv: Conversation) -> dict[str, str]:
-        from synthtune.train.tokenize import render
-
         messages = conv.messages()
         full = render(self.tokenizer, messages)
         prompt = render(self.tokenizer, messages[:-1], add_generation_prompt=True)

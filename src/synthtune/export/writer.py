@@ -30,17 +30,14 @@ from typing import Any
 
 import yaml
 
+from synthtune.chat import Conversation, Passage, renumber_markers, strip_markers
 from synthtune.errors import ConfigError, SynthtuneError
 from synthtune.export.formats import (
     FORMATS,
     ChatTemplateRenderer,
-    Conversation,
-    Passage,
     axolotl_dataset,
     llamafactory_entry,
     load_tokenizer,
-    renumber_markers,
-    strip_markers,
     to_row,
 )
 from synthtune.project import Project

@@ -1,5 +1,8 @@
-"""The system of record: one SQLite database per project (WAL, foreign keys on, numbered migrations)."""
+"""The system of record, and the only place that knows SQL: named operations on typed records over one
+database per project (SQLite by default; see :mod:`synthtune.store.base` for adding a backend)."""
 
-from synthtune.store.db import Store, open_store, utcnow
+from synthtune.store.base import Store
+from synthtune.store.primitives import utcnow
+from synthtune.store.sqlite import SQLiteStore, open_store
 
-__all__ = ["Store", "open_store", "utcnow"]
+__all__ = ["SQLiteStore", "Store", "open_store", "utcnow"]

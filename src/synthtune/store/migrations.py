@@ -266,10 +266,25 @@ def m003_exports_trainings_evaluations(conn: sqlite3.Connection) -> None:
     )
 
 
+def m004_frozen_passages_and_chunking(conn: sqlite3.Connection) -> None:
+    run_script(
+        conn,
+        """
+        -- sha256 of the settings that cut the document into chunks (chunk size, overlap, header): a
+        -- document read with other chunking settings is re-chunked on the next ingest
+        ALTER TABLE documents ADD COLUMN chunking_sha TEXT NOT NULL DEFAULT '';
+        -- the passages an example was answered from, frozen when it is curated (JSON list: chunk id,
+        -- document id, title, pages, character span, text); export, training and evaluation read these
+        ALTER TABLE examples ADD COLUMN passages TEXT NOT NULL DEFAULT '[]';
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_knowledge_base,
     m002_synthetic_dataset,
     m003_exports_trainings_evaluations,
+    m004_frozen_passages_and_chunking,
 ]
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import fnmatch
 import json
 import random
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,12 +18,14 @@ from typing import Any
 import numpy as np
 
 from synthtune.llm.backends import Backend, ChatRequest, make_backend
+from synthtune.llm.calls import log_call
 from synthtune.llm.prompts import load_prompt
 from synthtune.project import Project
 from synthtune.store import utcnow
-from synthtune.synth.generate import GenerateReport, Generator, log_call
-from synthtune.synth.numbers import extract_numbers, unsupported_numbers
-from synthtune.synth.parsing import is_refusal
+from synthtune.synth.generate import GenerateReport, Generator
+from synthtune.text.judgments import parse_judgment
+from synthtune.text.numbers import extract_numbers, unsupported_numbers
+from synthtune.text.refusals import is_refusal
 
 CHECKS = (
     "answer_failed",  # the answerer produced nothing usable
@@ -54,15 +55,6 @@ class CurateReport:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
-
-
-_SCORE = re.compile(r"score\s*[:=]?\s*\**\s*([1-5])\b", re.I)
-
-
-def parse_judgment(raw: str) -> tuple[int | None, str]:
-    m = _SCORE.search(raw) or re.search(r"\b([1-5])\s*(?:/\s*5|out of 5)", raw)
-    reason = re.search(r"reason\s*[:=]\s*(.+)", raw, re.I | re.S)
-    return (int(m.group(1)) if m else None), (reason.group(1).strip() if reason else raw.strip())[:1000]
 
 
 class Curator:

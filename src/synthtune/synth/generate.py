@@ -17,11 +17,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from synthtune.llm.backends import Backend, ChatRequest, Completion, make_backend
+from synthtune.llm.calls import log_call
 from synthtune.llm.prompts import Prompt, load_prompt
 from synthtune.project import Project
-from synthtune.store import Store, utcnow
-from synthtune.synth.numbers import extract_numbers
+from synthtune.store import utcnow
 from synthtune.synth.parsing import normalise_question, parse_answer, parse_questions
+from synthtune.text.citations import cite
 
 KINDS = ("factual", "numeric", "reasoning", "unanswerable")
 ROUND = 2  # backend batches per round trip; each round commits what it finished
@@ -55,30 +56,6 @@ class Unit:
 
 def _sha(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def log_call(store: Store, role: str, backend: Backend, prompt: Prompt, c: Completion) -> int:
-    """Record one model call (inside the caller's transaction)."""
-    cur = store.execute(
-        "INSERT INTO llm_calls(role, backend, model, prompt_sha, settings, latency_s, tokens_in, tokens_out,"
-        " attempts, outcome, error, raw_output, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (
-            role,
-            backend.settings_dict().get("backend", type(backend).__name__),
-            c.model,
-            prompt.sha,
-            json.dumps(backend.settings_dict(), sort_keys=True, default=str),
-            c.latency_s,
-            c.tokens_in,
-            c.tokens_out,
-            c.attempts,
-            c.outcome,
-            c.error,
-            c.text,
-            utcnow(),
-        ),
-    )
-    return int(cur.lastrowid)
 
 
 def _subject(title: str) -> str:
@@ -414,34 +391,6 @@ class Generator:
 class _Extra:
     text: str
     reason: str
-
-
-_MARK = re.compile(r"\[(\d{1,2})\]")
-_WORDS = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
-
-
-def cite(answer: str, passages: list[dict]) -> list[int]:
-    """Chunk ids the answer used: its [n] markers where it wrote them, else the passages that hold its
-    numbers, else the passage sharing most of its words."""
-    marked = [int(m) for m in _MARK.findall(answer)]
-    ids = [passages[n - 1]["id"] for n in marked if 1 <= n <= len(passages)]
-    if ids:
-        return list(dict.fromkeys(ids))
-    nums = [n.raw for n in extract_numbers(answer)]
-    if nums:
-        holding = [p["id"] for p in passages if any(_num_in(n, p["text"]) for n in nums)]
-        if holding:
-            return holding[:2]
-    words = set(_WORDS.findall(answer.lower()))
-    if not words or not passages:
-        return [passages[0]["id"]] if passages else []
-    best = max(passages, key=lambda p: len(words & set(_WORDS.findall(p["text"].lower()))))
-    return [best["id"]]
-
-
-def _num_in(raw: str, text: str) -> bool:
-    digits = re.sub(r"[^\d.]", "", raw).strip(".")
-    return bool(digits) and digits in re.sub(r"(?<=\d),(?=\d)", "", text)
 
 
 def spread_per_document(rows: list[dict], n: int) -> list[dict]:

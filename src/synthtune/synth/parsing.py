@@ -29,9 +29,11 @@ from __future__ import annotations
 import difflib
 import json
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Any, Final
+
+from synthtune.text.clean import nfkc as _nfkc
+from synthtune.text.clean import strip_think
 
 EMPTY: Final = "empty"
 PLACEHOLDER: Final = "placeholder"
@@ -81,27 +83,7 @@ class Rejection:
 # shared clean-up
 
 
-_THINK_BLOCK = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.IGNORECASE | re.DOTALL)
-_THINK_OPEN = re.compile(r"<(?:think|thinking|reasoning)>", re.IGNORECASE)
-_THINK_CLOSE = re.compile(r"</(?:think|thinking|reasoning)>", re.IGNORECASE)
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[ \t]*\n?(.*?)(?:```|\Z)", re.DOTALL)
-
-
-def strip_think(raw: str) -> str:
-    """``raw`` without reasoning blocks.
-
-    ``<think>...</think>`` blocks go. A ``<think>`` that never closes means the model was still thinking
-    when it stopped: nothing after it is an answer. A ``</think>`` with no opening tag (templates that put
-    ``<think>`` in the prompt) ends the reasoning: only what follows the last one is kept.
-    """
-    text = _THINK_BLOCK.sub("", raw)
-    closes = list(_THINK_CLOSE.finditer(text))
-    if closes:
-        text = text[closes[-1].end() :]
-    opened = _THINK_OPEN.search(text)
-    if opened:
-        text = text[: opened.start()]
-    return text.strip()
 
 
 def _unfence(text: str) -> tuple[str, bool]:
@@ -110,11 +92,6 @@ def _unfence(text: str) -> tuple[str, bool]:
     if not m:
         return text, False
     return m.group(2).strip(), m.group(1).lower() in ("json", "jsonl", "json5")
-
-
-def _nfkc(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text)
-    return text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
 
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.,'][a-z0-9]+)*")
@@ -671,78 +648,3 @@ def parse_answer(raw: str, truncated: bool | None = None) -> str:
     if truncated or truncated is None:
         text = _complete_sentences(text)
     return re.sub(r"[ \t]+", " ", text).strip()
-
-
-# --------------------------------------------------------------------------------------------------
-# refusals
-
-_SOURCE = (
-    r"(?:provided |given |available |above |supplied |retrieved |following |cited )?"
-    r"(?:documents?|context|texts?|passages?|sources?|excerpts?|information|data|materials?|"
-    r"filings?|transcripts?|reports?|releases?|records?|snippets?)"
-)
-_VERBS_SAY = (
-    r"(?:say|state|mention|specify|provide|include|contain|disclose|indicate|give|discuss|report|address|"
-    r"cover|reveal|list|offer|describe|talk about|have (?:any |enough |the |this |that )?(?:information|details|data))"
-)
-_REFUSALS = [
-    re.compile(p, re.IGNORECASE)
-    for p in (
-        # the documents (provided) do not say
-        r"\b"
-        + _SOURCE
-        + r"(?:\s+(?:provided|given|available|above|here|supplied))?\s+(?:do|does|did)\s*(?:not|n't)\s+"
-        r"(?:explicitly\s+|specifically\s+|directly\s+|clearly\s+)?" + _VERBS_SAY + r"\b",
-        # not mentioned in the context
-        r"\bnot\s+(?:explicitly\s+|specifically\s+|directly\s+|clearly\s+)?(?:mentioned|stated|specified|"
-        r"provided|disclosed|given|available|included|reported|addressed|discussed|found|covered|said|"
-        r"indicated|present|listed|described)\s+(?:in|within|by|from|anywhere in)\s+(?:the|this|these|any)\s+"
-        + _SOURCE,
-        # the information is not available
-        r"\b(?:information|details?|data|answer)\s+(?:is|are|was|were)\s+(?:not|n't)\s+(?:explicitly\s+|"
-        r"specifically\s+)?(?:mentioned|stated|specified|provided|available|given|disclosed|included|known|"
-        r"present|reported)\b",
-        r"\b(?:this|that|it)\s+(?:is|was)\s+(?:not|n't)\s+(?:explicitly\s+|specifically\s+)?"
-        r"(?:mentioned|stated|specified|known)\b",
-        # "The CEO's favourite colour is not specified."
-        r"\b(?:is|are|was|were|has|have)(?:\s+been)?\s*(?:not|n't)\s+(?:been\s+)?(?:explicitly\s+|specifically\s+|"
-        r"directly\s+|clearly\s+)?(?:specified|mentioned|stated)\b",
-        # a bare "Not mentioned." / "Unknown" / "N/A"
-        r"^\W*(?:(?:it is |this is )?not\s+(?:mentioned|stated|specified|provided|available|given|disclosed|"
-        r"known)|unknown|n/?a|none|no answer|unanswerable|not applicable)\W*$",
-        # I don't know / I cannot find / I'm unable to
-        r"\b(?:i|we)\s+(?:do not|don't|dont|cannot|can't|can not|could not|couldn't|am unable to|"
-        r"are unable to|was unable to|have no way to)\s+(?:know|find|determine|answer|tell|say|provide|"
-        r"locate|see|identify|confirm|verify|access|have (?:enough |any |the |sufficient )?"
-        r"(?:information|data|details|context|access))\b",
-        r"\b(?:i|we)(?:'m| am| are)\s+(?:not (?:sure|certain|aware|able)|unable|sorry)\b",
-        r"\b(?:i|we) (?:apologi[sz]e|have no (?:information|data|details|knowledge))\b",
-        r"\bunable to (?:find|determine|answer|locate|identify|provide)\b",
-        # cannot be determined (from the provided context)
-        r"\b(?:cannot|can't|can not|could not|couldn't)\s+be\s+(?:determined|found|answered|inferred|"
-        r"established|verified|derived|known|calculated|identified|confirmed)\b",
-        r"\b(?:not possible|impossible)\s+to\s+(?:determine|tell|say|know|answer|infer|find|calculate|"
-        r"identify|confirm|verify)\b",
-        # no information about / no mention of
-        r"\bno\s+(?:specific\s+|explicit\s+|relevant\s+|available\s+|such\s+|direct\s+)?(?:information|"
-        r"mention|data|details?|indication|reference|record|figures?|answer)\s+(?:about|on|regarding|of|is|"
-        r"was|in|to|for|given|provided|available|concerning|related)\b",
-        r"\b(?:insufficient|not enough|no sufficient|inadequate)\s+(?:information|context|data|details)\b",
-        r"\b(?:outside|beyond)\s+(?:the\s+)?scope\s+of\s+(?:the|this|these)\s+" + _SOURCE,
-        r"\bthe answer is not (?:in|available|present|provided|given|known)\b",
-        r"\b(?:is|are|was|were|'s)\s+not\s+(?:in|part of|among)\s+(?:the|these|this|any)\s+" + _SOURCE,
-    )
-]
-
-
-def is_refusal(text: str) -> bool:
-    """Whether an answer says the information is not available rather than answering.
-
-    Matches "The documents do not say", "not mentioned in the context", "I don't know", "cannot be
-    determined from the provided text", "There is no information about ..."; an answer that only
-    contains a negation ("Revenue did not decline; it rose 5%") is not a refusal.
-    """
-    text = _nfkc(strip_think(text)).strip()
-    if not text:
-        return False
-    return any(p.search(text) for p in _REFUSALS)

@@ -4,8 +4,10 @@
 Importing this package is cheap: torch, transformers, peft and trl load when a function runs.
 """
 
+from synthtune.chat import chat_format
+from synthtune.errors import TrainingDataError
 from synthtune.train.merge import merge
-from synthtune.train.tokenize import TrainingDataError, chat_format, check_rows, tokenize_rows
+from synthtune.train.tokenize import check_rows, tokenize_rows
 from synthtune.train.trainer import TrainProgress, TrainResult, train
 
 __all__ = [

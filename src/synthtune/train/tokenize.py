@@ -24,31 +24,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from synthtune.errors import SynthtuneError
+from synthtune.chat import ChatFormat, render, turn_span
+from synthtune.errors import TrainingDataError
 
 IGNORE_INDEX = -100
 ROLES = ("system", "user", "assistant")
-_PROBE_USER = "synthtune probe question"
-_PROBE_ANSWER = "synthtune probe answer"
 _SHOWN = 5  # row numbers quoted in an error message
-
-
-class TrainingDataError(SynthtuneError):
-    """The rows, once tokenized with the model's chat template, are not fit to train on."""
-
-
-@dataclass(frozen=True)
-class ChatFormat:
-    """What the model's chat template does, as far as training cares."""
-
-    template: str
-    end_of_turn: str
-    end_of_turn_id: int
-    bos_id: int | None
-
-    @property
-    def template_sha256(self) -> str:
-        return hashlib.sha256(self.template.encode()).hexdigest()
 
 
 @dataclass
@@ -90,12 +71,6 @@ class TokenizedSplit:
 # The template
 
 
-def render(tokenizer: Any, messages: Sequence[dict[str, str]], add_generation_prompt: bool = False) -> str:
-    return tokenizer.apply_chat_template(
-        list(messages), tokenize=False, add_generation_prompt=add_generation_prompt
-    )
-
-
 def encode(tokenizer: Any, text: str) -> dict[str, list]:
     """Token ids and character offsets of rendered text, as ``apply_chat_template(tokenize=True)`` makes
     them: the template writes every special token itself, so the tokenizer adds none (no doubled BOS)."""
@@ -107,53 +82,6 @@ def encode(tokenizer: Any, text: str) -> dict[str, list]:
             "(tokenizers-backed) tokenizer for the base model"
         ) from exc
     return {"input_ids": list(enc["input_ids"]), "offsets": [tuple(o) for o in enc["offset_mapping"]]}
-
-
-def chat_format(tokenizer: Any) -> ChatFormat:
-    """The model's chat template and its end-of-turn token, read off a rendered probe conversation."""
-    template = tokenizer.chat_template
-    if not isinstance(template, str) or not template.strip():
-        raise TrainingDataError(
-            f"the tokenizer of {tokenizer.name_or_path!r} has no chat template; synthtune trains on the "
-            "model's own template (pick an instruct/chat model, or add a chat_template to its tokenizer)"
-        )
-    probe = [{"role": "user", "content": _PROBE_USER}, {"role": "assistant", "content": _PROBE_ANSWER}]
-    full = render(tokenizer, probe)
-    start, end = _turn_span(tokenizer, probe, 1, full)
-    segment = full[start:end]
-    at = segment.find(_PROBE_ANSWER)
-    suffix = segment[at + len(_PROBE_ANSWER) :] if at >= 0 else ""
-    special = set(tokenizer.all_special_ids) | set(getattr(tokenizer, "added_tokens_decoder", {}) or {})
-    eot_id: int | None = None
-    for token_id in tokenizer(suffix, add_special_tokens=False)["input_ids"] if suffix else []:
-        if token_id in special:
-            eot_id = int(token_id)
-            break
-    if eot_id is None:  # the template closes turns with no special token: the best guess is EOS
-        eot_id = tokenizer.eos_token_id
-        if eot_id is None:
-            raise TrainingDataError(
-                f"cannot tell the end-of-turn token of {tokenizer.name_or_path!r}: its chat template writes "
-                "no special token after an answer and the tokenizer has no EOS token"
-            )
-    return ChatFormat(
-        template=template,
-        end_of_turn=tokenizer.convert_ids_to_tokens(eot_id),
-        end_of_turn_id=int(eot_id),
-        bos_id=tokenizer.bos_token_id,
-    )
-
-
-def _turn_span(tokenizer: Any, messages: Sequence[dict[str, str]], i: int, full: str) -> tuple[int, int]:
-    """Characters of ``full`` written by assistant message ``i`` (its content and closing markup)."""
-    before = render(tokenizer, messages[:i], add_generation_prompt=True)
-    through = render(tokenizer, messages[: i + 1])
-    if not full.startswith(before) or not full.startswith(through) or len(through) < len(before):
-        raise TrainingDataError(
-            "the chat template does not render a conversation's beginning as a prefix of the whole "
-            f"(message {i + 1}); synthtune cannot tell where answers start and end with this template"
-        )
-    return len(before), len(through)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -189,7 +117,7 @@ def tokenize_conversation(
     for i, m in enumerate(messages):
         if m["role"] != "assistant":
             continue
-        start, end = _turn_span(tokenizer, messages, i, full)
+        start, end = turn_span(tokenizer, messages, i, full)
         # train through the end-of-turn token; markup after it (a newline) stays masked
         close = full.rfind(fmt.end_of_turn, start, end)
         spans.append((start, close + len(fmt.end_of_turn) if close >= 0 else end))

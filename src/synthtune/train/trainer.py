@@ -28,15 +28,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from synthtune.chat import ChatFormat, chat_format
 from synthtune.config import TrainSettings
-from synthtune.errors import ConfigError, DependencyMissing, ModelNotFoundError
-from synthtune.train.tokenize import (
-    ChatFormat,
-    TokenizedSplit,
-    TrainingDataError,
-    chat_format,
-    tokenize_rows,
-)
+from synthtune.errors import ConfigError, DependencyMissing, ModelNotFoundError, TrainingDataError
+from synthtune.train.tokenize import TokenizedSplit, tokenize_rows
 
 META_NAME = "synthtune_meta.json"
 METRICS_NAME = "metrics.json"

@@ -1,0 +1,1 @@
+"""Shared text vocabulary below the stages: numbers, refusals, citations, judge replies."""
