@@ -14,29 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from synthtune.errors import TrainingDataError
+from synthtune.store.kb import Passage
 
 _PROBE_USER = "synthtune probe question"
 _PROBE_ANSWER = "synthtune probe answer"
 
 _MARK = re.compile(r"(\s*)\[(\d{1,2})\]")
 _CLOSING = ".!?"
-
-
-@dataclass(frozen=True)
-class Passage:
-    """A chunk shown in a context row, cited as ``[n]`` by its position."""
-
-    chunk_id: int
-    title: str
-    page_start: int
-    page_end: int
-    text: str
-
-    @property
-    def pages(self) -> str:
-        if self.page_start == self.page_end:
-            return f"page {self.page_start}"
-        return f"pages {self.page_start}-{self.page_end}"
 
 
 @dataclass(frozen=True)
