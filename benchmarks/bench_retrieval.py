@@ -65,24 +65,22 @@ def rankings(header: bool, gold: list[dict], embedder) -> dict[str, Any]:
     from synthtune.config import parse_settings
     from synthtune.ingest.pipeline import ingest
     from synthtune.search import Searcher, rrf
-    from synthtune.store import Store
+    from synthtune.store import SQLiteStore
 
     settings = parse_settings({"embedding": {"contextual_header": header}})
     cfg = settings.search
     with (
         tempfile.TemporaryDirectory(prefix="synthtune-bench-retrieval-") as tmp,
-        Store(Path(tmp) / "kb.db") as store,
+        SQLiteStore(Path(tmp) / "kb.db") as store,
     ):
         report = ingest(store, settings, [DEMO_DOCS], embedder=embedder)
         if report.failed:
             raise RuntimeError(f"ingest failed: {report.failed}")
         key_of, pages = {}, {}
-        for r in store.query(
-            "SELECT c.id, d.source_path, c.ordinal, c.page_start, c.page_end FROM chunks c"
-            " JOIN documents d ON d.id = c.document_id"
-        ):
-            key_of[r["id"]] = (Path(r["source_path"]).name, r["ordinal"])
-            pages[key_of[r["id"]]] = (r["page_start"], r["page_end"])
+        for doc in store.documents():
+            for c in store.chunks(doc.id):
+                key_of[c.id] = (Path(doc.source_path).name, c.ordinal)
+                pages[key_of[c.id]] = (c.page_start, c.page_end)
         searcher = Searcher(store, settings, embedder)
         n = max(DEPTH, cfg.candidates)
         lexical, dense, lexical_h0 = [], [], []
@@ -111,16 +109,9 @@ def rankings(header: bool, gold: list[dict], embedder) -> dict[str, Any]:
 def lexical_header_weight_zero(store, query: str, n: int) -> list[int]:
     """``Searcher.lexical`` with the header column weighted 0 instead of 0.5 in bm25: the one-constant
     change this benchmark can propose for search.py (the header then still helps the dense side)."""
-    from synthtune.search import fts_query
+    from synthtune.search import query_terms
 
-    expr = fts_query(query)
-    if expr is None:
-        return []
-    rows = store.execute(
-        "SELECT rowid, bm25(chunks_fts, 0.0, 1.0) AS s FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?",
-        (expr, n),
-    ).fetchall()
-    return [int(r[0]) for r in rows]
+    return [cid for cid, _ in store.lexical_candidates(query_terms(query), n, header_weight=0.0)]
 
 
 def fuse(dense: list[tuple[str, int]], lexical: list[tuple[str, int]], dw: float, lw: float, k: int):

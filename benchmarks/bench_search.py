@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from common import bundled_embedder, log, md_table, median, percentile, timed
 
-from synthtune.search import fts_query
+from synthtune.search import query_terms
 
 NAME = "search"
 TARGET = "hybrid search p50 <= 50 ms on a 100,000-chunk store (p95 reported)"
@@ -119,28 +119,21 @@ def build_store(
     path: Path, embedder, n_chunks: int, rng: np.random.Generator, sample, *, chunks_per_doc: int = 100
 ) -> dict[str, Any]:
     """Fill a fresh store through the real schema; returns counts and build seconds."""
-    from synthtune.embed import model_id, text_key
-    from synthtune.store import SQLiteStore, utcnow
+    from synthtune.embed import model_record, text_key
+    from synthtune.store import Chunk, Document, Page, SQLiteStore
 
     store = SQLiteStore(path)
-    mid = model_id(store, embedder)  # the real row for the bundled model (name, dim, prefixes)
-    dim = embedder.info().dim
+    model = model_record(store, embedder)  # the real row for the bundled model (name, dim, prefixes)
     pages_per_doc, words_per_chunk = 10, (80, 160)
     n_docs = -(-n_chunks // chunks_per_doc)
     made = 0
     batch_docs = 20
     for first in range(0, n_docs, batch_docs):
         with store.transaction():
-            page_rows, chunk_rows, vec_rows = [], [], []
             for d in range(first, min(first + batch_docs, n_docs)):
                 title = f"Company {d:05d} quarterly report"
-                cur = store.execute(
-                    "INSERT INTO documents(sha256, source_path, title, media_type, n_pages, size_bytes, mtime,"
-                    " metadata, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (hashlib.sha256(f"doc{d}".encode()).hexdigest(), f"/synthetic/doc{d:05d}.pdf", title,
-                     "application/pdf", pages_per_doc, 0, 0.0, "{}", utcnow()),
-                )  # fmt: skip
-                doc_id = cur.lastrowid
+                doc = Document(hashlib.sha256(f"doc{d}".encode()).hexdigest(), f"/synthetic/doc{d:05d}.pdf", title,
+                               "application/pdf", pages_per_doc, 0, 0.0)  # fmt: skip
                 n_here = min(chunks_per_doc, n_chunks - made)
                 lengths = rng.integers(*words_per_chunk, size=n_here)
                 words = sample(int(lengths.sum()))
@@ -149,44 +142,33 @@ def build_store(
                     texts.append(" ".join(words[at : at + n]))
                     at += n
                 per_page = -(-n_here // pages_per_doc)
-                vecs = rng.standard_normal((n_here, dim), dtype=np.float32)
+                vecs = rng.standard_normal((n_here, model.dim), dtype=np.float32)
                 vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-                ordinal = 0
+                pages, chunks = [], []
                 for page_no in range(1, pages_per_doc + 1):
                     on_page = texts[(page_no - 1) * per_page : page_no * per_page]
                     if not on_page:
                         continue
-                    page_rows.append((doc_id, page_no, "\n\n".join(on_page), 1))
+                    pages.append(Page(page_no, "\n\n".join(on_page)))
                     offset = 0
                     for text in on_page:
                         key = text_key(embedder.passage_text(text, title))
-                        chunk_rows.append(
-                            (doc_id, ordinal, text, title, None, page_no, page_no, offset, offset + len(text),
-                             len(text.split()), hashlib.sha256(text.encode()).hexdigest(), key)
+                        chunks.append(
+                            Chunk(len(chunks), text, title, None, page_no, page_no, offset, offset + len(text),
+                                  len(text.split()), hashlib.sha256(text.encode()).hexdigest(), key)
                         )  # fmt: skip
-                        vec_rows.append((mid, key, vecs[ordinal].astype("<f4").tobytes()))
                         offset += len(text) + 2
-                        ordinal += 1
                 made += n_here
-            store.conn.executemany(
-                "INSERT INTO pages(document_id, page_no, text, has_text) VALUES (?, ?, ?, ?)", page_rows
-            )
-            store.conn.executemany(
-                "INSERT INTO chunks(document_id, ordinal, text, header, section, page_start, page_end,"
-                " char_start, char_end, n_tokens, sha256, embed_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                chunk_rows,
-            )
-            store.conn.executemany(
-                "INSERT OR IGNORE INTO embeddings(model_id, key, vector) VALUES (?, ?, ?)", vec_rows
-            )
-    with store.transaction():
-        store.set_meta("embedding_model", embedder.name)
-        store.set_meta("kb_version", "1")
-    counts = {
-        t: store.scalar(f"SELECT COUNT(*) FROM {t}") for t in ("documents", "pages", "chunks", "embeddings")
-    }
+                store.write_document(doc, pages, chunks, replace=[], model=embedder.name)
+                store.put_vectors(model.id, [c.embed_key for c in chunks], vecs)
+    counts = store.kb_counts()
     store.close()
-    return counts
+    return {
+        "documents": counts.documents,
+        "pages": counts.pages,
+        "chunks": counts.chunks,
+        "embeddings": counts.vectors,
+    }
 
 
 class Clock:
@@ -248,7 +230,7 @@ def hybrid_breakdown(searcher, queries: list[str]) -> tuple[dict[str, float], fl
         patched(emb, encode_query=clock.wrap("encode", emb.encode_query)),
         patched(
             searcher,
-            dense=clock.wrap("dense", searcher.dense),
+            _dense=clock.wrap("dense", searcher._dense),
             lexical=clock.wrap("lexical", searcher.lexical),
             _hits=clock.wrap("fetch", searcher._hits),
         ),
@@ -320,9 +302,9 @@ def main(
             with single_thread_query_encoding(embedder):
                 parts_1t, total_1t = hybrid_breakdown(searcher, subset)
             fts_counts = [
-                store.scalar("SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (expr,))
-                for expr in (fts_query(q) for q in subset)
-                if expr
+                len(store.lexical_candidates(terms, n_chunks))
+                for terms in (query_terms(q) for q in subset)
+                if terms
             ]
         finally:
             store.close()

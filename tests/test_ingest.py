@@ -1,8 +1,7 @@
-"""Ingestion: identity by sha256, incremental re-ingest, replacement, failures isolated, atomic documents."""
+"""Ingestion: identity by sha256, incremental re-ingest, replacement, re-chunking when the chunking settings
+change, failures isolated, atomic documents."""
 
 from __future__ import annotations
-
-import sqlite3
 
 import pytest
 from conftest import write
@@ -31,20 +30,24 @@ def corpus(tmp_path):
 
 
 def counts(p):
-    s = p.store
-    return {t: s.scalar(f"SELECT COUNT(*) FROM {t}") for t in ("documents", "pages", "chunks", "embeddings")}
+    return p.store.kb_counts()
+
+
+def document(p, name):
+    """The stored document whose file is called ``name``."""
+    (doc,) = [d for d in p.documents() if d.source_path.endswith("/" + name)]
+    return doc
 
 
 def test_ingest_folder_recursive_with_globs(make_project, corpus):
     p = make_project()
     r = p.ingest([corpus])
     assert (r.added, r.updated, r.unchanged, r.failed) == (2, 0, 0, [])
-    paths = sorted(d["source_path"].rsplit("/", 1)[-1] for d in p.documents())
+    paths = sorted(d.source_path.rsplit("/", 1)[-1] for d in p.documents())
     assert paths == ["call.txt", "q3.md"]
-    assert r.chunks == counts(p)["chunks"] > 0
-    docs = {d["source_path"].rsplit("/", 1)[-1]: d for d in p.documents()}
-    assert docs["q3.md"]["title"] == "Acme Q3 results"
-    assert docs["q3.md"]["media_type"] == "text/markdown"
+    assert r.chunks == counts(p).chunks > 0
+    assert document(p, "q3.md").title == "Acme Q3 results"
+    assert document(p, "q3.md").media_type == "text/markdown"
 
 
 def test_unchanged_corpus_is_skipped_without_embedding(make_project, corpus):
@@ -61,26 +64,26 @@ def test_same_file_twice_is_one_document(make_project, corpus, tmp_path):
     copy = write(tmp_path / "elsewhere" / "q3-copy.md", REPORT_Q3)
     r = p.ingest([corpus / "q3.md", copy])
     assert (r.added, r.unchanged) == (1, 1)
-    assert counts(p)["documents"] == 1
+    assert counts(p).documents == 1
 
 
 def test_changed_file_replaces_old_version_and_reuses_unchanged_embeddings(make_project, corpus):
     p = make_project({"ingest": {"chunk_size": 24, "chunk_overlap": 0}})
     p.ingest([corpus])
-    old_id = p.store.scalar("SELECT id FROM documents WHERE source_path LIKE '%q3.md'")
-    old_chunks = p.store.scalar("SELECT COUNT(*) FROM chunks WHERE document_id = ?", (old_id,))
+    old_id = document(p, "q3.md").id
+    old_chunks = len(p.store.chunks(old_id))
     write(corpus / "q3.md", REPORT_Q3 + "\nHeadcount rose to 412 employees at quarter end.\n")
     r = p.ingest([corpus])
     assert (r.added, r.updated, r.unchanged) == (0, 1, 1)
-    assert p.store.scalar("SELECT COUNT(*) FROM chunks WHERE document_id = ?", (old_id,)) == 0
-    assert p.store.scalar("SELECT COUNT(*) FROM documents") == 2
+    assert p.store.chunks(old_id) == []
+    assert counts(p).documents == 2
     # only passages whose text changed were embedded again
     assert old_chunks >= 2 and r.chunks == old_chunks + 1
     assert r.embedded == 1
     hits = p.search("How many employees at quarter end?", k=1, mode="lexical")
     assert "412" in hits[0].text
-    # the old text is no longer findable
-    assert p.store.scalar("SELECT COUNT(*) FROM documents WHERE id = ?", (old_id,)) == 0
+    # the old version is gone
+    assert old_id not in {d.id for d in p.documents()}
 
 
 def test_bad_files_are_reported_and_the_rest_stored(make_project, corpus):
@@ -96,28 +99,51 @@ def test_bad_files_are_reported_and_the_rest_stored(make_project, corpus):
     assert "no such file" in failed["missing.md"]
     status = p.status()
     assert {f["path"].rsplit("/", 1)[-1] for f in status["failures"]} == {"broken.pdf", "empty.pdf"}
-    # fixing the file clears its failure
-    (corpus / "broken.pdf").unlink()
-    write(corpus / "broken.md", "Fixed now: revenue was fine.")
-    p.ingest([corpus])
+    # fixing the file clears its failure, and the fixed file is stored
+    (corpus / "broken.pdf").write_bytes(_pdf_bytes("Fixed now: the broken report says revenue was fine."))
+    (corpus / "empty.pdf").write_bytes(_pdf_bytes("The empty file has a page now."))
+    r = p.ingest([corpus])
+    assert (r.added, r.unchanged, r.failed) == (2, 2, [])
+    assert p.store.failures() == []
+    assert p.status()["failures"] == []
+    assert document(p, "broken.pdf").media_type == "application/pdf"
+    assert p.search("broken report revenue", k=1, mode="lexical")[0].source_path.endswith("broken.pdf")
 
 
-def test_a_failure_while_writing_leaves_nothing_half_written(make_project, corpus):
+def _pdf_bytes(*pages: str) -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=12)
+    for text in pages:
+        pdf.add_page()
+        pdf.multi_cell(0, 8, text)
+    return bytes(pdf.output())
+
+
+def test_a_failure_while_writing_leaves_nothing_half_written(make_project, corpus, monkeypatch):
     p = make_project()
     p.ingest([corpus / "sub" / "call.txt"])
-    before = counts(p)
-    # a real SQLite failure in the middle of the document's transaction
-    p.store.execute(
-        "CREATE TEMP TRIGGER poison BEFORE INSERT ON chunks WHEN new.text LIKE '%gross margin%'"
-        " BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
-    )
-    with pytest.raises(sqlite3.IntegrityError, match="injected"):
+    before = (counts(p), p.store.kb_version())
+    # the database fails after the document and its pages are written, before its chunks are
+    real = p.store._executemany
+
+    def failing(sql, rows):
+        if sql.startswith("INSERT INTO chunks"):
+            raise OSError("disk gone")
+        real(sql, rows)
+
+    monkeypatch.setattr(p.store, "_executemany", failing)
+    with pytest.raises(OSError, match="disk gone"):
         p.ingest([corpus / "q3.md"])
-    after = counts(p)
-    assert after["documents"] == before["documents"]
-    assert after["pages"] == before["pages"]
-    assert after["chunks"] == before["chunks"]
-    assert p.store.scalar("SELECT COUNT(*) FROM documents WHERE source_path LIKE '%q3.md'") == 0
+    after = (counts(p), p.store.kb_version())
+    assert (after[0].documents, after[0].pages, after[0].chunks, after[1]) == (
+        before[0].documents,
+        before[0].pages,
+        before[0].chunks,
+        before[1],
+    )
+    assert not [d for d in p.documents() if d.source_path.endswith("q3.md")]
 
 
 def test_pdf_pages_are_cited_one_based(make_project, tmp_path):
@@ -134,14 +160,70 @@ def test_pdf_pages_are_cited_one_based(make_project, tmp_path):
     assert p.ingest([path]).added == 1
     hits = p.search("fleet count 333 robots", k=1, mode="lexical")
     assert hits[0].page_start == 3
-    page = p.store.scalar("SELECT text FROM pages WHERE page_no = 3")
+    page = p.store.pages(hits[0].document_id)[2].text
     assert page[hits[0].char_start : hits[0].char_end] == hits[0].text
 
 
 def test_contextual_header_is_stored_and_can_be_switched_off(make_project, corpus):
     on = make_project(name="on")
     on.ingest([corpus / "q3.md"])
-    assert on.store.scalar("SELECT header FROM chunks LIMIT 1") == "Acme Q3 results"
+    assert {c.header for c in on.store.chunks()} == {"Acme Q3 results"}
     off = make_project({"embedding": {"contextual_header": False}}, name="off")
     off.ingest([corpus / "q3.md"])
-    assert off.store.scalar("SELECT header FROM chunks LIMIT 1") == ""
+    assert {c.header for c in off.store.chunks()} == {""}
+
+
+LONG = "\n\n".join(
+    f"Paragraph {i}: the Reno plant shipped {i * 40} robots to Northwind Grocers in week {i}."
+    for i in range(1, 9)
+)
+
+
+def test_changed_chunking_settings_rechunk_unchanged_files(make_project, tmp_path):
+    path = write(tmp_path / "long.md", "# Shipments\n\n" + LONG)
+    p = make_project({"ingest": {"chunk_size": 200, "chunk_overlap": 0}})
+    p.ingest([path])
+    before = p.store.chunks(document(p, "long.md").id)
+
+    p.settings.ingest.chunk_size = 32  # as if synthtune.yaml were edited
+    r = p.ingest([path])
+    assert (r.added, r.updated, r.rechunked, r.unchanged, r.failed) == (0, 0, 1, 0, [])
+    assert r.to_json()["rechunked"] == 1
+    after = p.store.chunks(document(p, "long.md").id)
+    assert len(after) > len(before) and max(c.n_tokens for c in after) <= 32
+    assert r.chunks == len(after) and r.embedded > 0
+    assert counts(p).documents == 1 and counts(p).chunks == len(after)
+    assert "week 7" in p.search("robots shipped in week 7", k=1, mode="lexical")[0].text
+
+    again = p.ingest([path])  # recorded: nothing to do the next time
+    assert (again.rechunked, again.unchanged, again.chunks) == (0, 1, 0)
+
+    p.settings.embedding.contextual_header = False
+    r = p.ingest([path])
+    assert r.rechunked == 1 and {c.header for c in p.store.chunks()} == {""}
+
+
+def test_chunking_settings_that_cut_the_same_chunks_keep_the_document(make_project, corpus):
+    p = make_project()
+    p.ingest([corpus / "q3.md"])
+    doc = document(p, "q3.md")
+    chunk_ids = [c.id for c in p.store.chunks(doc.id)]
+    p.settings.ingest.chunk_overlap = 0  # q3.md is one chunk either way
+    r = p.ingest([corpus / "q3.md"])
+    assert (r.unchanged, r.rechunked, r.embedded) == (1, 0, 0)
+    now = document(p, "q3.md")
+    assert now.id == doc.id and now.chunking_sha != doc.chunking_sha
+    assert [c.id for c in p.store.chunks(doc.id)] == chunk_ids
+
+
+def test_ingest_stage_declares_its_settings_and_files(make_project, corpus):
+    from synthtune.ingest.pipeline import STAGE
+
+    p = make_project({"ingest": {"paths": [str(corpus)]}})
+    assert STAGE.name == "ingest" and set(STAGE.settings) == {"ingest", "embedding"}
+    before = STAGE.inputs(p)
+    assert sorted(f[0].rsplit("/", 1)[-1] for f in before["files"]) == ["call.txt", "q3.md"]
+    write(corpus / "new.md", "# New\n\nA new document.")
+    assert STAGE.inputs(p) != before
+    summary = STAGE.run(p, None)
+    assert (summary["added"], summary["unchanged"]) == (3, 0)

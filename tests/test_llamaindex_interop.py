@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from dataclasses import asdict
 from itertools import pairwise
 from pathlib import Path
 
@@ -112,21 +113,25 @@ def imported(exported, tmp_path_factory, embedder):
 
 
 def _chunks(p: Project) -> dict[str, list[dict]]:
-    """Chunks per document title, in order, with their vectors under the store's model."""
-    mid = p.store.scalar(
-        "SELECT id FROM embedding_models WHERE name = ?", (p.store.get_meta("embedding_model"),)
-    )
-    rows = p.store.query(
-        "SELECT d.title, d.source_path, d.media_type, d.n_pages, c.*, e.vector, pg.text AS page_text"
-        " FROM chunks c JOIN documents d ON d.id = c.document_id"
-        " JOIN pages pg ON pg.document_id = c.document_id AND pg.page_no = c.page_start"
-        " LEFT JOIN embeddings e ON e.model_id = ? AND e.key = c.embed_key ORDER BY d.title, c.ordinal",
-        (mid,),
-    )
+    """Chunks per document title, in order, with their page's text and their vector under the store's model."""
+    model = p.store.embedding_model(p.store.active_embedding_model())
     out: dict[str, list[dict]] = {}
-    for r in rows:
-        out.setdefault(r["title"], []).append(dict(r))
+    for doc in sorted(p.documents(), key=lambda d: (d.title, d.id)):
+        pages = {pg.page_no: pg.text for pg in p.store.pages(doc.id)}
+        chunks = p.store.chunks(doc.id)
+        vectors = p.store.vectors(model.id, [c.embed_key for c in chunks])
+        out.setdefault(doc.title, []).extend(
+            asdict(c)
+            | {"title": doc.title, "source_path": doc.source_path, "media_type": doc.media_type}
+            | {"n_pages": doc.n_pages, "page_text": pages[c.page_start], "vector": vectors.get(c.embed_key)}
+            for c in chunks
+        )
     return out
+
+
+def _rows(p: Project) -> list[dict]:
+    """Every chunk as _chunks has it, in chunk id order."""
+    return sorted((c for cs in _chunks(p).values() for c in cs), key=lambda c: c["id"])
 
 
 # ------------------------------------------------------------------------------------------ round trip
@@ -135,7 +140,7 @@ def _chunks(p: Project) -> dict[str, list[dict]]:
 def test_round_trip_keeps_text_citations_vectors_and_model(source, exported, imported):
     _, exp = exported
     dst, result = imported
-    n_chunks = source.store.scalar("SELECT COUNT(*) FROM chunks")
+    n_chunks = source.store.kb_counts().chunks
     assert exp["nodes"] == n_chunks and exp["documents"] == 3 and exp["missing_vectors"] == 0
     assert exp["embedding_model"] == BUNDLED_EMBEDDER and exp["dim"] == 384
     assert (result["documents"], result["added"], result["chunks"], result["vectors"]) == (
@@ -145,7 +150,7 @@ def test_round_trip_keeps_text_citations_vectors_and_model(source, exported, imp
         n_chunks,
     )
     assert result["embedded"] == 0  # every vector came from the files
-    assert result["model"] == dst.store.get_meta("embedding_model") == BUNDLED_EMBEDDER
+    assert result["model"] == dst.store.active_embedding_model() == BUNDLED_EMBEDDER
 
     a, b = _chunks(source), _chunks(dst)
     assert set(a) == set(b) and len(a) == 3
@@ -170,20 +175,20 @@ def test_round_trip_keeps_text_citations_vectors_and_model(source, exported, imp
         for c in got:
             assert c["page_text"][c["char_start"] : c["char_end"]] == c["text"]
             assert c["vector"] is not None
-        va = np.stack([np.frombuffer(c["vector"], dtype="<f4") for c in want])
-        vb = np.stack([np.frombuffer(c["vector"], dtype="<f4") for c in got])
+        va = np.stack([c["vector"] for c in want])
+        vb = np.stack([c["vector"] for c in got])
         np.testing.assert_allclose(vb, va, rtol=0, atol=1e-7)
 
-    pdf = dst.store.query(
-        "SELECT p.page_no, p.has_text FROM pages p JOIN documents d ON d.id = p.document_id"
-        " WHERE d.media_type = 'application/pdf' ORDER BY p.page_no"
-    )
-    assert [(r["page_no"], r["has_text"]) for r in pdf] == [(1, 1), (2, 0), (3, 1)]
-    ma = source.store.query(
-        "SELECT name, dim, normalized, query_prefix, passage_prefix FROM embedding_models"
-    )
-    mb = dst.store.query("SELECT name, dim, normalized, query_prefix, passage_prefix FROM embedding_models")
-    assert [tuple(r) for r in mb] == [tuple(r) for r in ma]
+    (pdf,) = [d for d in dst.documents() if d.media_type == "application/pdf"]
+    assert [(pg.page_no, pg.has_text) for pg in dst.store.pages(pdf.id)] == [(1, True), (2, False), (3, True)]
+
+    def models(p):
+        return [
+            (m.name, m.dim, m.normalized, m.query_prefix, m.passage_prefix)
+            for m in p.store.embedding_models()
+        ]
+
+    assert models(dst) == models(source)
 
 
 def test_imported_store_answers_like_the_original(source, imported):
@@ -202,10 +207,10 @@ def test_imported_store_answers_like_the_original(source, imported):
 def test_reimport_is_idempotent_also_into_the_exporting_store(source, exported, imported):
     out, _ = exported
     dst, _ = imported
-    before = (dst.store.get_meta("kb_version"), dst.store.scalar("SELECT COUNT(*) FROM chunks"))
+    before = (dst.store.kb_version(), dst.store.kb_counts())
     again = import_index(dst, out)
     assert (again["unchanged"], again["documents"], again["chunks"]) == (3, 0, 0)
-    assert (dst.store.get_meta("kb_version"), dst.store.scalar("SELECT COUNT(*) FROM chunks")) == before
+    assert (dst.store.kb_version(), dst.store.kb_counts()) == before
     home = import_index(source, out)  # the same documents, known by their original sha256
     assert (home["unchanged"], home["documents"]) == (3, 0)
 
@@ -255,7 +260,7 @@ def test_export_layout_is_llamaindex_persist_format(source, exported):
         assert "page_label" not in node["excluded_llm_metadata_keys"]
         assert len(vs["embedding_dict"][nid]) == 384
     chunk_ids = {e["__data__"]["metadata"]["synthtune_chunk_id"] for e in ds["docstore/data"].values()}
-    assert chunk_ids == {r[0] for r in source.store.query("SELECT id FROM chunks")}
+    assert chunk_ids == {c.id for c in source.store.chunks()}
     assert meta["embedding_model"] == {
         "name": BUNDLED_EMBEDDER,
         "dim": 384,
@@ -342,13 +347,13 @@ def test_foreign_model_needs_a_name_and_a_matching_store(tmp_path, embedder, exp
     import_index(used, exported[0])
     with pytest.raises(EmbeddingModelMismatch, match="acme/tiny-embedder"):
         import_index(used, d, model="acme/tiny-embedder")
-    assert used.store.scalar("SELECT COUNT(*) FROM documents") == 3  # nothing written by the refusal
+    assert used.store.kb_counts().documents == 3  # nothing written by the refusal
 
     result = import_index(fresh, d, model="acme/tiny-embedder")
     assert (result["documents"], result["chunks"], result["vectors"]) == (1, 3, 3)
-    assert fresh.store.get_meta("embedding_model") == "acme/tiny-embedder"
+    assert fresh.store.active_embedding_model() == "acme/tiny-embedder"
     assert any("embedding.model" in w for w in result["warnings"])
-    assert fresh.store.scalar("SELECT dim FROM embedding_models WHERE name = 'acme/tiny-embedder'") == 8
+    assert fresh.store.embedding_model("acme/tiny-embedder").dim == 8
     with pytest.raises(EmbeddingModelMismatch):  # searching needs the model the vectors came from
         fresh.search("widget", mode="dense")
     assert fresh.search("widget fact", mode="lexical")
@@ -397,14 +402,11 @@ def test_nodes_without_vectors_are_embedded_and_pages_rebuilt(tmp_path, embedder
     assert result["model"] == BUNDLED_EMBEDDER
     assert (result["documents"], result["chunks"], result["vectors"], result["embedded"]) == (2, 4, 2, 2)
 
-    docs = {r["title"]: r for r in p.store.query("SELECT * FROM documents")}
+    docs = {doc.title: doc for doc in p.documents()}
     assert set(docs) == {"zorblax.pdf", "r2"}
-    assert docs["zorblax.pdf"]["source_path"] == "/data/zorblax.pdf" and docs["zorblax.pdf"]["n_pages"] == 4
-    assert docs["r2"]["source_path"] == f"llamaindex://{d.resolve()}/r2"
-    rows = p.store.query(
-        "SELECT c.text, c.page_start, c.char_start, c.char_end, pg.text AS page FROM chunks c"
-        " JOIN pages pg ON pg.document_id = c.document_id AND pg.page_no = c.page_start ORDER BY c.id"
-    )
+    assert docs["zorblax.pdf"].source_path == "/data/zorblax.pdf" and docs["zorblax.pdf"].n_pages == 4
+    assert docs["r2"].source_path == f"llamaindex://{d.resolve()}/r2"
+    rows = [r | {"page": r["page_text"]} for r in _rows(p)]
     assert [(r["text"], r["page_start"]) for r in rows] == [
         (texts[0], 2),
         (texts[1], 2),
@@ -414,7 +416,7 @@ def test_nodes_without_vectors_are_embedded_and_pages_rebuilt(tmp_path, embedder
     for r in rows:
         assert r["page"][r["char_start"] : r["char_end"]] == r["text"]
     assert rows[3]["char_start"] == 10  # LlamaIndex's own offsets kept for a one-page document
-    assert p.store.scalar("SELECT COUNT(*) FROM chunks c JOIN embeddings e ON e.key = c.embed_key") == 4
+    assert all(r["vector"] is not None for r in rows)
     hit = p.search("Which office closed?", k=1, mode="dense")[0]
     assert hit.text == texts[2] and hit.page_start == 4
     assert import_index(p, d, model=BUNDLED_EMBEDDER)["unchanged"] == 2
@@ -435,7 +437,7 @@ def test_bad_dirs_name_the_file(tmp_path, embedder, exported):
     (broken / DOCSTORE_FILE).write_text('{"docstore/data": []}')
     with pytest.raises(SynthtuneError, match=r"docstore\.json is not in LlamaIndex's format"):
         import_index(p, broken)
-    assert p.store.scalar("SELECT COUNT(*) FROM documents") == 0
+    assert p.store.kb_counts().documents == 0
 
 
 # ------------------------------------------------------------------------------------------ LlamaIndex itself
@@ -452,13 +454,8 @@ def test_llamaindex_loads_the_export(source, exported):
         StorageContext.from_defaults(persist_dir=str(out)), embed_model=MockEmbedding(embed_dim=384)
     )
     nodes = index.docstore.docs
-    rows = {
-        r["id"]: r
-        for r in source.store.query(
-            "SELECT c.id, c.text, c.page_start, c.char_start, c.char_end, d.title, d.sha256"
-            " FROM chunks c JOIN documents d ON d.id = c.document_id"
-        )
-    }
+    sha = {doc.title: doc.sha256 for doc in source.documents()}
+    rows = {r["id"]: r | {"sha256": sha[r["title"]]} for r in _rows(source)}
     assert len(nodes) == len(rows) and len(index.ref_doc_info) == 3
     for node in nodes.values():
         r = rows[node.metadata["synthtune_chunk_id"]]
@@ -515,20 +512,15 @@ def test_import_an_index_persisted_by_llamaindex(tmp_path, embedder):
     p = _project(tmp_path / "proj", embedder)
     result = import_index(p, tmp_path / "li", model=BUNDLED_EMBEDDER)
     assert (result["documents"], result["chunks"], result["vectors"], result["embedded"]) == (2, 3, 3, 0)
-    rows = p.store.query(
-        "SELECT d.title, c.text, c.page_start, c.char_start, c.char_end, pg.text AS page, e.vector FROM chunks c"
-        " JOIN documents d ON d.id = c.document_id"
-        " JOIN pages pg ON pg.document_id = c.document_id AND pg.page_no = c.page_start"
-        " JOIN embeddings e ON e.key = c.embed_key ORDER BY c.page_start, c.ordinal"
-    )
+    rows = sorted(_rows(p), key=lambda r: (r["page_start"], r["ordinal"]))
     assert [(r["title"], r["text"], r["page_start"]) for r in rows] == [
         ("vandelay.pdf", texts[0], 1),
         ("vandelay.pdf", texts[1], 1),
         ("vandelay.pdf", texts[2], 2),
     ]
     for r, want in zip(rows, embedder.encode(texts), strict=True):
-        assert r["page"][r["char_start"] : r["char_end"]] == r["text"]
-        np.testing.assert_allclose(np.frombuffer(r["vector"], dtype="<f4"), want, atol=1e-6)
+        assert r["page_text"][r["char_start"] : r["char_end"]] == r["text"]
+        np.testing.assert_allclose(r["vector"], want, atol=1e-6)
     assert p.search("Which warehouse flooded?", k=1)[0].text == texts[2]
 
 
@@ -551,7 +543,7 @@ def test_cli_export_and_import_json(source, tmp_path, monkeypatch, capsys):
     code, out, _ = run("-C", source.dir, "export-index", tmp_path / "idx", "--json")
     assert code == 0
     data = json.loads(out)
-    assert data["nodes"] == source.store.scalar("SELECT COUNT(*) FROM chunks")
+    assert data["nodes"] == source.store.kb_counts().chunks
     assert data["embedding_model"] == BUNDLED_EMBEDDER
 
     (tmp_path / "new").mkdir()
@@ -567,3 +559,12 @@ def test_cli_export_and_import_json(source, tmp_path, monkeypatch, capsys):
     code, out, err = run("import-index", tmp_path / "missing", "-C", tmp_path / "new", "--json")
     assert code == 1 and out == "" and err.startswith("error:")
     assert "missing is not a folder" in " ".join(err.split())
+
+
+def test_export_to_an_unwritable_path_fails_before_writing(source, tmp_path):
+    blocker = write(tmp_path / "a-file", "not a folder")
+    with pytest.raises(SynthtuneError, match=r"cannot write to .*a-file/index"):
+        export_index(source, blocker / "index")
+    with pytest.raises(SynthtuneError, match="is a file, not a folder"):
+        export_index(source, blocker)
+    assert blocker.read_text() == "not a folder"

@@ -7,10 +7,11 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 from synthtune.errors import StoreBusyError, StoreError
-from synthtune.store import SQLiteStore
+from synthtune.store import Chunk, Document, EmbeddingModel, Page, SQLiteStore
 from synthtune.store.migrations import MIGRATIONS
 
 PUBLIC = {
@@ -41,18 +42,19 @@ def columns(conn, table):
 
 
 def test_migrates_empty_database(tmp_path):
-    with SQLiteStore(tmp_path / "s.db") as s:
-        for table, cols in PUBLIC.items():
-            assert cols <= columns(s.conn, table), table
-        names = [r[0] for r in s.conn.execute("SELECT name FROM migrations ORDER BY id")]
-        assert names == [m.__name__ for m in MIGRATIONS]
-        assert s.scalar("PRAGMA journal_mode") == "wal"
-        assert s.scalar("PRAGMA foreign_keys") == 1
-        fts = s.scalar("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'")
-        assert "fts5" in fts.lower()
+    SQLiteStore(tmp_path / "s.db").close()
+    conn = sqlite3.connect(tmp_path / "s.db")
+    for table, cols in PUBLIC.items():
+        assert cols <= columns(conn, table), table
+    names = [r[0] for r in conn.execute("SELECT name FROM migrations ORDER BY id")]
+    assert names == [m.__name__ for m in MIGRATIONS]
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    fts = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()[0]
+    assert "fts5" in fts.lower()
+    conn.close()
     # opening again applies nothing twice
     with SQLiteStore(tmp_path / "s.db") as s:
-        assert s.scalar("SELECT COUNT(*) FROM migrations") == len(MIGRATIONS)
+        assert s.schema_version() == len(MIGRATIONS)
 
 
 def test_a_failing_migration_leaves_nothing(tmp_path, monkeypatch):
@@ -73,25 +75,52 @@ def test_a_failing_migration_leaves_nothing(tmp_path, monkeypatch):
 def test_transaction_rolls_back_on_error(tmp_path):
     with SQLiteStore(tmp_path / "s.db") as s:
         with pytest.raises(RuntimeError), s.transaction():
-            s.execute("INSERT INTO store_meta(key, value) VALUES ('a', '1')")
+            s.set_meta("a", "1")
+            s.bump_kb_version()  # a nested transaction joins the outer one
             raise RuntimeError("fail mid-way")
-        assert s.get_meta("a") is None
+        assert s.get_meta("a") is None and s.kb_version() is None
 
 
-def test_foreign_keys_cascade(tmp_path):
-    with SQLiteStore(tmp_path / "s.db") as s, s.transaction():
-        s.execute(
-            "INSERT INTO documents(id, sha256, source_path, title, media_type, n_pages, size_bytes, mtime,"
-            " ingested_at) VALUES (1, 'x', '/a', 't', 'text/plain', 1, 1, 0, 'now')"
-        )
-        s.execute("INSERT INTO pages(document_id, page_no, text) VALUES (1, 1, 'hello')")
-        s.execute(
-            "INSERT INTO chunks(document_id, ordinal, text, page_start, page_end, char_start, char_end,"
-            " n_tokens, sha256, embed_key) VALUES (1, 0, 'hello', 1, 1, 0, 5, 1, 'h', 'k')"
-        )
-        s.execute("DELETE FROM documents WHERE id = 1")
-        assert s.scalar("SELECT COUNT(*) FROM pages") == 0
-        assert s.scalar("SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH 'hello'") == 0
+def _document(text: str, sha: str = "x") -> tuple[Document, list[Page], list[Chunk]]:
+    doc = Document(sha, "/a", "t", "text/plain", 1, len(text), 0.0, chunking_sha="c")
+    chunk = Chunk(0, text, "t", None, 1, 1, 0, len(text), 1, "h-" + sha, "k-" + sha)
+    return doc, [Page(1, text)], [chunk]
+
+
+def test_write_document_and_replace_it(tmp_path):
+    with SQLiteStore(tmp_path / "s.db") as s:
+        s.record_failure("/a", "was broken")
+        first = s.write_document(*_document("hello world"), replace=[], model="m")
+        (doc,) = s.documents()
+        assert (doc.id, doc.sha256, doc.chunking_sha, doc.ingested_at != "") == (first, "x", "c", True)
+        assert s.failures() == [] and s.active_embedding_model() == "m" and s.kb_version() == "1"
+        assert [c.id for c in s.chunks(first)] == [cid for cid, _ in s.lexical_candidates(["hello"], 5)]
+        # the new version replaces the old one, and everything derived from it cascades
+        second = s.write_document(*_document("goodbye", "y"), replace=[first], model="other")
+        assert [d.sha256 for d in s.documents()] == ["y"] and [d.id for d in s.documents()] == [second]
+        assert [p.text for p in s.pages(second)] == [c.text for c in s.chunks(second)] == ["goodbye"]
+        assert s.lexical_candidates(["hello"], 5) == []
+        counts = s.kb_counts()
+        assert (counts.documents, counts.pages, counts.chunks) == (1, 1, 1)
+        assert s.active_embedding_model() == "m" and s.kb_version() == "2"
+
+
+def test_vectors_and_dense_candidates(tmp_path):
+    with SQLiteStore(tmp_path / "s.db") as s:
+        model = s.add_embedding_model(EmbeddingModel("m", 2, True, "", "", 128))
+        assert s.embedding_model("m") == model and model.id > 0
+        ids = [s.write_document(*_document(t, t), replace=[], model="m") for t in ("a", "b")]
+        s.put_vectors(model.id, ["k-a", "k-b"], np.array([[1, 0], [0.6, 0.8]], dtype=np.float32))
+        s.put_vectors(model.id, ["k-a"], np.array([[0, 1]], dtype=np.float32))  # a cached key is kept
+        assert s.cached_keys(model.id, ["k-a", "k-c"]) == {"k-a"}
+        np.testing.assert_array_equal(s.vectors(model.id, ["k-a"])["k-a"], [1, 0])
+        a, b = (s.chunks(i)[0].id for i in ids)
+        assert [cid for cid, _ in s.dense_candidates(model.id, np.array([0, 1], np.float32), 5)] == [b, a]
+        # the loaded vectors follow the knowledge base
+        s.write_document(*_document("c", "c"), replace=[ids[1]], model="m")
+        assert [cid for cid, _ in s.dense_candidates(model.id, np.array([0, 1], np.float32), 5)] == [a]
+        usage = s.embedding_usage()
+        assert [(u.model, u.vectors, u.chunks) for u in usage] == [("m", 2, 1)]
 
 
 def test_second_writer_waits_then_says_busy(tmp_path):

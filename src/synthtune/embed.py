@@ -10,14 +10,15 @@ import functools
 import hashlib
 import os
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from synthtune.config import BUNDLED_EMBEDDER, EmbeddingSettings
-from synthtune.errors import EmbeddingModelMismatch, ModelNotFoundError
-from synthtune.store import Store, utcnow
+from synthtune.errors import EmbeddingModelMismatch, ModelNotFoundError, SynthtuneError
+from synthtune.store import EmbeddingModel, Store
 
 BUNDLED_EMBEDDER_ALIASES = {BUNDLED_EMBEDDER, "all-MiniLM-L6-v2", "bundled"}
 BGE_QUERY_PREFIX = "Represent this sentence for searching relevant passages: "
@@ -174,37 +175,25 @@ class Embedder:
 # ---------------------------------------------------------------------------------------------------
 # The store side: which model a store uses, and the vector cache.
 
+EMBED_STEP = 256  # passages per encode call (and per transaction): progress moves, memory stays bounded
 
-def model_id(store: Store, embedder: Embedder) -> int:
-    """The store's id for this embedder's model, recorded on first use."""
-    found = store.scalar("SELECT id FROM embedding_models WHERE name = ?", (embedder.name,))
+
+def model_record(store: Store, embedder: Embedder) -> EmbeddingModel:
+    """The store's record of this embedder's model, made on first use (this loads the model)."""
+    found = store.embedding_model(embedder.name)
     if found is not None:
-        return int(found)
+        return found
     info = embedder.info()
-    with store.transaction():
-        cur = store.execute(
-            "INSERT INTO embedding_models(name, dim, normalized, query_prefix, passage_prefix, max_seq_length, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                info.name,
-                info.dim,
-                int(info.normalized),
-                info.query_prefix,
-                info.passage_prefix,
-                info.max_seq_length,
-                utcnow(),
-            ),
+    return store.add_embedding_model(
+        EmbeddingModel(
+            info.name, info.dim, info.normalized, info.query_prefix, info.passage_prefix, info.max_seq_length
         )
-        return int(cur.lastrowid)
-
-
-def active_model(store: Store) -> str | None:
-    return store.get_meta("embedding_model")
+    )
 
 
 def check_model(store: Store, embedder: Embedder) -> None:
     """Refuse to mix models: the store's recorded model must be the configured one."""
-    active = active_model(store)
+    active = store.active_embedding_model()
     if active is not None and active != embedder.name:
         raise EmbeddingModelMismatch(
             f"this store was embedded with '{active}' but embedding.model is '{embedder.name}': "
@@ -213,22 +202,34 @@ def check_model(store: Store, embedder: Embedder) -> None:
         )
 
 
-def cached_keys(store: Store, mid: int, keys: list[str]) -> set[str]:
-    found: set[str] = set()
-    for i in range(0, len(keys), 500):
-        part = keys[i : i + 500]
-        marks = ",".join("?" * len(part))
-        found.update(
-            r[0]
-            for r in store.execute(
-                f"SELECT key FROM embeddings WHERE model_id = ? AND key IN ({marks})", (mid, *part)
+def embed_missing(
+    store: Store,
+    embedder: Embedder,
+    model: EmbeddingModel,
+    passages: Sequence[str],
+    progress: Callable[[int | None, int], None] | None = None,
+) -> int:
+    """Embed the passages that have no vector under ``model`` yet and cache them by content hash;
+    returns how many were embedded. ``progress(total, 0)`` is called once, then ``progress(None, n)``
+    after each step.
+
+    Ingest, re-embed and index import all come through here, so a passage is embedded once per model
+    whoever asks for it."""
+    unique = list(dict.fromkeys(passages))
+    keys = [text_key(p) for p in unique]
+    have = store.cached_keys(model.id, keys)
+    todo = [(k, p) for k, p in zip(keys, unique, strict=True) if k not in have]
+    if progress:
+        progress(len(todo), 0)
+    for i in range(0, len(todo), EMBED_STEP):
+        part = todo[i : i + EMBED_STEP]
+        vecs = embedder.encode([p for _, p in part])
+        if vecs.shape[1] != model.dim:
+            raise SynthtuneError(
+                f"'{embedder.name}' makes {vecs.shape[1]}-dimensional vectors, but the store's vectors of "
+                f"'{model.name}' have {model.dim} dimensions"
             )
-        )
-    return found
-
-
-def put_vectors(store: Store, mid: int, keys: list[str], vectors: np.ndarray) -> None:
-    store.conn.executemany(
-        "INSERT OR IGNORE INTO embeddings(model_id, key, vector) VALUES (?, ?, ?)",
-        [(mid, k, v.astype("<f4").tobytes()) for k, v in zip(keys, vectors, strict=True)],
-    )
+        store.put_vectors(model.id, [k for k, _ in part], vecs)
+        if progress:
+            progress(None, len(part))
+    return len(todo)

@@ -9,14 +9,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from synthtune.config import CONFIG_NAME, DB_NAME, Settings, load_settings, render_settings
-from synthtune.embed import Embedder, active_model, model_id, put_vectors, text_key
+from synthtune.embed import Embedder, embed_missing, model_record, text_key
 from synthtune.errors import ConfigError
-from synthtune.store import SQLiteStore, Store
+from synthtune.store import Document, SQLiteStore, Store
 
 
 def init_project(directory: str | Path, corpus: list[str] | None = None, force: bool = False) -> Path:
@@ -106,73 +105,46 @@ class Project:
         return self._searcher.search(query, k=k, mode=mode)  # type: ignore[arg-type]
 
     def reembed(self, progress=None) -> dict[str, Any]:
-        """Embed every chunk with the configured model and make it the store's search model."""
-        emb = self.embedder
-        store = self.store
-        rows = store.query("SELECT id, header, text FROM chunks ORDER BY id")
-        passages = [
-            emb.passage_text(r["text"], r["header"] if self.settings.embedding.contextual_header else "")
-            for r in rows
-        ]
-        keys = [text_key(p) for p in passages]
-        mid = model_id(store, emb)
-        have = {r[0] for r in store.execute("SELECT key FROM embeddings WHERE model_id = ?", (mid,))}
-        todo = [(k, p) for k, p in dict(zip(keys, passages, strict=True)).items() if k not in have]
-        step = 256
-        if progress:
-            progress(len(todo))
-        for i in range(0, len(todo), step):
-            part = todo[i : i + step]
-            vecs = emb.encode([p for _, p in part])
-            with store.transaction():
-                put_vectors(store, mid, [k for k, _ in part], vecs)
+        """Embed every chunk with the configured model and make it the store's search model.
+
+        ``progress(n)`` is called with the number of passages to embed, then with ``-n`` as ``n`` more are
+        done."""
+        emb, store = self.embedder, self.store
+        chunks = store.chunks()
+        header = self.settings.embedding.contextual_header
+        passages = [emb.passage_text(c.text, c.header if header else "") for c in chunks]
+
+        def step(total: int | None, advance: int) -> None:
             if progress:
-                progress(-len(part))
-        previous = active_model(store)
-        with store.transaction():
-            store.conn.executemany(
-                "UPDATE chunks SET embed_key = ? WHERE id = ?",
-                [(k, r["id"]) for k, r in zip(keys, rows, strict=True)],
-            )
-            store.set_meta("embedding_model", emb.name)
-            store.set_meta("kb_version", str(int(store.get_meta("kb_version") or 0) + 1))
-        return {"model": emb.name, "previous_model": previous, "chunks": len(rows), "embedded": len(todo)}
+                progress(total if total is not None else -advance)
+
+        embedded = embed_missing(store, emb, model_record(store, emb), passages, progress=step)
+        previous = store.active_embedding_model()
+        store.switch_embedding_model(
+            emb.name, [(c.id, text_key(p)) for c, p in zip(chunks, passages, strict=True)]
+        )
+        return {"model": emb.name, "previous_model": previous, "chunks": len(chunks), "embedded": embedded}
 
     def status(self) -> dict[str, Any]:
+        """The knowledge base in numbers, as ``synthtune status --json`` prints it."""
         s = self.store
-        one = s.scalar
-        models = [
-            {"model": r["name"], "dim": r["dim"], "vectors": r["n"], "chunks": r["chunks"]}
-            for r in s.query(
-                "SELECT m.name, m.dim, (SELECT COUNT(*) FROM embeddings e WHERE e.model_id = m.id) AS n,"
-                " (SELECT COUNT(*) FROM chunks c JOIN embeddings e ON e.key = c.embed_key AND e.model_id = m.id)"
-                " AS chunks FROM embedding_models m ORDER BY m.id"
-            )
-        ]
-        no_text = [
-            {"document": r["source_path"], "page": r["page_no"]}
-            for r in s.query(
-                "SELECT d.source_path, p.page_no FROM pages p JOIN documents d ON d.id = p.document_id"
-                " WHERE p.has_text = 0 ORDER BY d.source_path, p.page_no"
-            )
-        ]
+        counts = s.kb_counts()
         return {
             "project": str(self.dir.resolve()),
-            "documents": one("SELECT COUNT(*) FROM documents"),
-            "pages": one("SELECT COUNT(*) FROM pages"),
-            "chunks": one("SELECT COUNT(*) FROM chunks"),
-            "embedding_model": active_model(s),
-            "embeddings": models,
-            "pages_without_text": no_text,
-            "failures": [
-                {"path": r["source_path"], "error": r["error"], "at": r["failed_at"]}
-                for r in s.query("SELECT * FROM ingest_failures ORDER BY source_path")
+            "documents": counts.documents,
+            "pages": counts.pages,
+            "chunks": counts.chunks,
+            "embedding_model": s.active_embedding_model(),
+            "embeddings": [
+                {"model": u.model, "dim": u.dim, "vectors": u.vectors, "chunks": u.chunks}
+                for u in s.embedding_usage()
             ],
+            "pages_without_text": [
+                {"document": p.source_path, "page": p.page_no} for p in s.pages_without_text()
+            ],
+            "failures": [{"path": f.source_path, "error": f.error, "at": f.failed_at} for f in s.failures()],
             "schema_version": s.schema_version(),
         }
 
-    def documents(self) -> list[dict[str, Any]]:
-        return [
-            dict(r) | {"metadata": json.loads(r["metadata"])}
-            for r in self.store.query("SELECT * FROM documents ORDER BY id")
-        ]
+    def documents(self) -> list[Document]:
+        return self.store.documents()

@@ -3,6 +3,10 @@
 Identity is the sha256 of a file's bytes. An unchanged file costs a read and a hash; a changed file at
 a known path replaces its old version and everything derived from it (foreign keys cascade); each
 document is written in one transaction, so a failure leaves nothing half-written.
+
+A document also records the sha256 of the settings that cut it into chunks (``chunking_sha``). An
+unchanged file read with other chunking settings is cut again; when that changes its chunks it is
+written anew ("rechunked": new chunks, embedded through the cache), else only the record is updated.
 """
 
 from __future__ import annotations
@@ -13,14 +17,19 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from synthtune.config import Settings
-from synthtune.embed import Embedder, cached_keys, check_model, model_id, put_vectors, text_key
+from synthtune.embed import Embedder, check_model, embed_missing, model_record, text_key
 from synthtune.errors import LoaderError, SynthtuneError
 from synthtune.ingest.base import LoadedDocument
-from synthtune.ingest.chunking import ChunkSpec, chunk_document
+from synthtune.ingest.chunking import chunk_document
 from synthtune.ingest.loaders import load_document
-from synthtune.store import Store, utcnow
+from synthtune.stages import Stage, StageProgress
+from synthtune.store import Chunk, Document, Page, Store
+
+if TYPE_CHECKING:
+    from synthtune.project import Project
 
 
 @dataclass
@@ -28,6 +37,7 @@ class IngestReport:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    rechunked: int = 0  # unchanged files cut again because the chunking settings changed
     failed: list[dict[str, str]] = field(default_factory=list)
     chunks: int = 0  # chunks written by this run
     warnings: list[dict[str, str]] = field(default_factory=list)
@@ -75,6 +85,16 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def chunking_sha(settings: Settings) -> str:
+    """sha256 of the settings that decide a document's chunks (and so their passage strings)."""
+    decided_by = {
+        "chunk_size": settings.ingest.chunk_size,
+        "chunk_overlap": settings.ingest.chunk_overlap,
+        "contextual_header": settings.embedding.contextual_header,
+    }
+    return hashlib.sha256(json.dumps(decided_by, sort_keys=True).encode()).hexdigest()
+
+
 class Ingester:
     """Reusable ingest machinery over one store (the embedder loads only when something is new)."""
 
@@ -82,10 +102,12 @@ class Ingester:
         self.store = store
         self.settings = settings
         self.embedder = embedder or Embedder(settings.embedding)
+        self.chunking_sha = chunking_sha(settings)
 
-    def chunk(self, doc: LoadedDocument) -> list[ChunkSpec]:
+    def chunk(self, doc: LoadedDocument) -> list[Chunk]:
+        """The document's chunks under the current settings, each keyed by the passage string it embeds."""
         s = self.settings.ingest
-        return chunk_document(
+        specs = chunk_document(
             doc,
             self.embedder.tokenizer,
             size=s.chunk_size,
@@ -93,18 +115,22 @@ class Ingester:
             max_tokens=self.embedder.max_seq_length,
             with_header=self.settings.embedding.contextual_header,
         )
-
-    def embed_missing(self, passages: list[str]) -> tuple[list[str], int]:
-        """Embed the passages not yet cached for the configured model; returns (keys, number embedded)."""
-        keys = [text_key(p) for p in passages]
-        mid = model_id(self.store, self.embedder)
-        have = cached_keys(self.store, mid, keys)
-        todo = {k: p for k, p in zip(keys, passages, strict=True) if k not in have}
-        if todo:
-            vecs = self.embedder.encode(list(todo.values()))
-            with self.store.transaction():
-                put_vectors(self.store, mid, list(todo), vecs)
-        return keys, len(todo)
+        return [
+            Chunk(
+                ordinal=c.ordinal,
+                text=c.text,
+                header=c.header,
+                section=c.section,
+                page_start=c.page_start,
+                page_end=c.page_end,
+                char_start=c.char_start,
+                char_end=c.char_end,
+                n_tokens=c.n_tokens,
+                sha256=c.sha256,
+                embed_key=text_key(self.embedder.passage_text(c.text, c.header)),
+            )
+            for c in specs
+        ]
 
     def ingest_file(self, path: Path, password: str | None) -> tuple[str, int, int, list[str]]:
         """Ingest one file; returns (status, chunks written, passages embedded, warnings)."""
@@ -122,81 +148,72 @@ class Ingester:
         except OSError as exc:
             raise LoaderError(f"cannot read file ({exc.strerror})") from None
         src = str(path)
-        same = self.store.query("SELECT id, source_path FROM documents WHERE sha256 = ?", (sha,))
-        if same:
-            if same[0]["source_path"] != src and not Path(same[0]["source_path"]).exists():
-                with self.store.transaction():  # the file moved: follow it
-                    self.store.execute(
-                        "UPDATE documents SET source_path = ? WHERE id = ?", (src, same[0]["id"])
-                    )
-            with self.store.transaction():
-                self.store.execute("DELETE FROM ingest_failures WHERE source_path = ?", (src,))
+        known = self.store.document_by_sha(sha)
+        if known is not None:
+            if known.source_path != src and not Path(known.source_path).exists():
+                self.store.move_document(known.id, src)  # the file moved: follow it
+                known = self.store.document_by_sha(sha)
+                assert known is not None
+            self.store.clear_failure(src)
+            if known.chunking_sha == self.chunking_sha:
+                return "unchanged", 0, 0, []
+            return self._rechunk(path, known, password)
+        doc = self._load(path, password)
+        chunks = self.chunk(doc)
+        n_embedded = self._embed(chunks)
+        old = [d.id for d in self.store.documents_at(src)]
+        self._write(doc, chunks, sha, src, stat.st_size, stat.st_mtime, replace=old)
+        return ("updated" if old else "added"), len(chunks), n_embedded, doc.warnings
+
+    def _rechunk(self, path: Path, known: Document, password: str | None) -> tuple[str, int, int, list[str]]:
+        """Cut an unchanged file again with the current settings; write it anew only if its chunks
+        changed (a store from before chunking was recorded keeps its documents when they still agree)."""
+        doc = self._load(path, password)
+        chunks = self.chunk(doc)
+        stored = self.store.chunks(known.id)
+        if len(stored) == len(chunks) and all(a.same_cut(b) for a, b in zip(stored, chunks, strict=True)):
+            self.store.set_chunking_sha(known.id, self.chunking_sha)
             return "unchanged", 0, 0, []
+        n_embedded = self._embed(chunks)
+        self._write(
+            doc, chunks, known.sha256, known.source_path, known.size_bytes, known.mtime, replace=[known.id]
+        )
+        return "rechunked", len(chunks), n_embedded, doc.warnings
+
+    def _load(self, path: Path, password: str | None) -> LoadedDocument:
         doc = load_document(path, password=password)
         if not any(p.text.strip() for p in doc.pages):
             raise LoaderError("no text layer on any page; scanned? (OCR it first)")
-        chunks = self.chunk(doc)
-        passages = [self.embedder.passage_text(c.text, c.header) for c in chunks]
-        check_model(self.store, self.embedder)
-        keys, n_embedded = self.embed_missing(passages)
-        old = self.store.query("SELECT id FROM documents WHERE source_path = ?", (src,))
-        with self.store.transaction():
-            for row in old:
-                self.store.execute("DELETE FROM documents WHERE id = ?", (row["id"],))
-            cur = self.store.execute(
-                "INSERT INTO documents(sha256, source_path, title, media_type, n_pages, size_bytes, mtime,"
-                " metadata, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    sha,
-                    src,
-                    doc.title,
-                    doc.media_type,
-                    len(doc.pages),
-                    stat.st_size,
-                    stat.st_mtime,
-                    json.dumps(doc.metadata, sort_keys=True, default=str),
-                    utcnow(),
-                ),
-            )
-            doc_id = cur.lastrowid
-            self.store.conn.executemany(
-                "INSERT INTO pages(document_id, page_no, text, has_text) VALUES (?, ?, ?, ?)",
-                [(doc_id, p.page_no, p.text, int(p.has_text)) for p in doc.pages],
-            )
-            self.store.conn.executemany(
-                "INSERT INTO chunks(document_id, ordinal, text, header, section, page_start, page_end,"
-                " char_start, char_end, n_tokens, sha256, embed_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        doc_id,
-                        c.ordinal,
-                        c.text,
-                        c.header,
-                        c.section,
-                        c.page_start,
-                        c.page_end,
-                        c.char_start,
-                        c.char_end,
-                        c.n_tokens,
-                        c.sha256,
-                        k,
-                    )
-                    for c, k in zip(chunks, keys, strict=True)
-                ],
-            )
-            self.store.execute("DELETE FROM ingest_failures WHERE source_path = ?", (src,))
-            if self.store.get_meta("embedding_model") is None:
-                self.store.set_meta("embedding_model", self.embedder.name)
-            self.store.set_meta("kb_version", str(int(self.store.get_meta("kb_version") or 0) + 1))
-        return ("updated" if old else "added"), len(chunks), n_embedded, doc.warnings
+        return doc
 
-    def record_failure(self, path: str, error: str) -> None:
-        with self.store.transaction():
-            self.store.execute(
-                "INSERT INTO ingest_failures(source_path, error, failed_at) VALUES (?, ?, ?)"
-                " ON CONFLICT(source_path) DO UPDATE SET error = excluded.error, failed_at = excluded.failed_at",
-                (path, error, utcnow()),
-            )
+    def _embed(self, chunks: list[Chunk]) -> int:
+        check_model(self.store, self.embedder)
+        passages = [self.embedder.passage_text(c.text, c.header) for c in chunks]
+        return embed_missing(self.store, self.embedder, model_record(self.store, self.embedder), passages)
+
+    def _write(
+        self,
+        doc: LoadedDocument,
+        chunks: list[Chunk],
+        sha: str,
+        src: str,
+        size: int,
+        mtime: float,
+        replace: list[int],
+    ) -> None:
+        record = Document(
+            sha256=sha,
+            source_path=src,
+            title=doc.title,
+            media_type=doc.media_type,
+            n_pages=len(doc.pages),
+            size_bytes=size,
+            mtime=mtime,
+            metadata=doc.metadata,
+            chunking_sha=self.chunking_sha,
+        )
+        pages = [Page(p.page_no, p.text, p.has_text) for p in doc.pages]
+        self.store.write_document(record, pages, chunks, replace=replace, model=self.embedder.name)
 
 
 ProgressFn = Callable[[Path, str], None]
@@ -230,7 +247,7 @@ def ingest(
             if not isinstance(exc, LoaderError):
                 raise  # a store or model problem: every other file would fail the same way
             report.failed.append({"path": str(path), "error": str(exc)})
-            ing.record_failure(str(path), str(exc))
+            store.record_failure(str(path), str(exc))
             status = "failed"
         else:
             setattr(report, status, getattr(report, status) + 1)
@@ -240,3 +257,27 @@ def ingest(
         if on_file:
             on_file(path, status)
     return report
+
+
+# ---------------------------------------------------------------------------------------------------
+# The ingest stage of ``synthtune run``
+
+
+def _stage_inputs(project: Project) -> dict[str, Any]:
+    """The files ``ingest.paths`` names, with their sizes and modification times."""
+    s = project.settings.ingest
+    files, missing = discover([project.resolve_path(p) for p in s.paths], s.include, s.exclude)
+    stats = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+    return {"files": stats, "missing": missing}
+
+
+def _stage_run(project: Project, progress: StageProgress | None) -> dict[str, Any]:
+    report = project.ingest()
+    data = report.to_json()
+    if not report.ok:
+        # failed files are reported by name; the rest of the corpus goes on to the next stages
+        data["warning"] = f"{len(report.failed)} file(s) failed to ingest"
+    return data
+
+
+STAGE = Stage(name="ingest", settings=("ingest", "embedding"), inputs=_stage_inputs, run=_stage_run)

@@ -46,18 +46,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from synthtune import __version__
-from synthtune.embed import (
-    active_model,
-    cached_keys,
-    canonical_name,
-    family_prefixes,
-    model_id,
-    put_vectors,
-    text_key,
-)
+from synthtune.embed import canonical_name, embed_missing, family_prefixes, model_record, text_key
 from synthtune.errors import EmbeddingModelMismatch, SynthtuneError
 from synthtune.ingest.chunking import make_header
-from synthtune.store import Store, utcnow
+from synthtune.store import Chunk, Document, EmbeddingModel, Page, Store, utcnow
 
 if TYPE_CHECKING:
     from synthtune.embed import Embedder
@@ -123,57 +115,60 @@ def _dump(path: Path, data: Any) -> None:
     _write_atomic(path, lambda fh: json.dump(data, fh))
 
 
+def _writable_folder(d: Path) -> None:
+    """Make ``d`` and prove a file can be written in it, before any work: else one error naming it."""
+    if d.exists() and not d.is_dir():
+        raise SynthtuneError(f"{d} is a file, not a folder: give export-index a folder to write into")
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        probe = d / f".synthtune-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise SynthtuneError(f"cannot write to {d}: {exc.strerror or exc}") from None
+
+
 def export_index(project: Project, directory: str | Path) -> dict[str, Any]:
     """Write the knowledge base as a LlamaIndex persist dir; returns a summary (``nodes``, ``documents``, ...)."""
     store = project.store
     d = Path(directory)
-    if d.exists() and not d.is_dir():
-        raise SynthtuneError(f"{d} is a file, not a folder: give export-index a folder to write into")
-    d.mkdir(parents=True, exist_ok=True)
+    _writable_folder(d)
 
-    name = active_model(store)
-    model = store.query("SELECT * FROM embedding_models WHERE name = ?", (name,)) if name else []
-    mid = model[0]["id"] if model else -1
-    rows = store.execute(
-        "SELECT c.id, c.ordinal, c.text, c.header, c.section, c.page_start, c.page_end, c.char_start,"
-        " c.char_end, d.sha256 AS doc_sha, d.title, d.source_path, d.media_type, d.n_pages, e.vector"
-        " FROM chunks c JOIN documents d ON d.id = c.document_id"
-        " LEFT JOIN embeddings e ON e.model_id = ? AND e.key = c.embed_key"
-        " ORDER BY d.id, c.ordinal",
-        (mid,),
-    ).fetchall()
+    name = store.active_embedding_model()
+    model = store.embedding_model(name) if name else None
+    rows = store.indexed_chunks(model.id if model else None)
 
     data: dict[str, Any] = {}
     doc_meta: dict[str, Any] = {}
     ref_info: dict[str, Any] = {}
-    vectors: dict[str, bytes] = {}
+    vectors: dict[str, np.ndarray] = {}
     vs_meta: dict[str, Any] = {}
     text_to_ref: dict[str, str] = {}
-    ids = [_node_id(r["doc_sha"], r["ordinal"]) for r in rows]
+    ids = [_node_id(r.document.sha256, r.chunk.ordinal) for r in rows]
     for i, r in enumerate(rows):
-        nid, ref = ids[i], r["doc_sha"]
+        nid, ref, c, doc = ids[i], r.document.sha256, r.chunk, r.document
         meta: dict[str, Any] = {
-            "title": r["title"],
-            "source_path": r["source_path"],
-            "page_label": str(r["page_start"]),
-            "page_start": r["page_start"],
-            "page_end": r["page_end"],
-            "char_start": r["char_start"],
-            "char_end": r["char_end"],
+            "title": doc.title,
+            "source_path": doc.source_path,
+            "page_label": str(c.page_start),
+            "page_start": c.page_start,
+            "page_end": c.page_end,
+            "char_start": c.char_start,
+            "char_end": c.char_end,
         }
-        if r["section"]:
-            meta["section"] = r["section"]
+        if c.section:
+            meta["section"] = c.section
         meta |= {
-            "media_type": r["media_type"],
+            "media_type": doc.media_type,
             "document_sha256": ref,
-            "synthtune_chunk_id": r["id"],
-            HEADER_KEY: r["header"],
+            "synthtune_chunk_id": c.id,
+            HEADER_KEY: c.header,
             MODEL_KEY: name,
         }
         rels = {SOURCE: _related(ref, DOCUMENT_NODE)}
-        if i > 0 and rows[i - 1]["doc_sha"] == ref:
+        if i > 0 and rows[i - 1].document.sha256 == ref:
             rels[PREVIOUS] = _related(ids[i - 1], TEXT_NODE)
-        if i + 1 < len(rows) and rows[i + 1]["doc_sha"] == ref:
+        if i + 1 < len(rows) and rows[i + 1].document.sha256 == ref:
             rels[NEXT] = _related(ids[i + 1], TEXT_NODE)
         data[nid] = {
             "__data__": {
@@ -185,38 +180,38 @@ def export_index(project: Project, directory: str | Path) -> dict[str, Any]:
                 "relationships": rels,
                 "metadata_template": METADATA_TEMPLATE,
                 "metadata_separator": METADATA_SEPARATOR,
-                "text": r["text"],
+                "text": c.text,
                 "mimetype": "text/plain",
-                "start_char_idx": r["char_start"],
-                "end_char_idx": r["char_end"],
+                "start_char_idx": c.char_start,
+                "end_char_idx": c.char_end,
                 "text_template": TEXT_TEMPLATE,
                 "class_name": "TextNode",
             },
             "__type__": TEXT_NODE,
         }
-        doc_meta[nid] = {"doc_hash": _text_node_hash(r["text"], meta), "ref_doc_id": ref}
+        doc_meta[nid] = {"doc_hash": _text_node_hash(c.text, meta), "ref_doc_id": ref}
         if ref not in ref_info:
             ref_info[ref] = {
                 "node_ids": [],
                 "metadata": {
-                    "title": r["title"],
-                    "source_path": r["source_path"],
-                    "media_type": r["media_type"],
-                    "n_pages": r["n_pages"],
+                    "title": doc.title,
+                    "source_path": doc.source_path,
+                    "media_type": doc.media_type,
+                    "n_pages": doc.n_pages,
                     "document_sha256": ref,
                 },
             }
         ref_info[ref]["node_ids"].append(nid)
-        if r["vector"] is not None:
-            vectors[nid] = r["vector"]
+        if r.vector is not None:
+            vectors[nid] = r.vector
         text_to_ref[nid] = ref
         vs_meta[nid] = meta | {"_node_type": "TextNode", "document_id": ref, "doc_id": ref, "ref_doc_id": ref}
 
     def write_vector_store(fh) -> None:
         # floats written with 9 significant digits: parsed back to float32 they are bit-identical
         fh.write('{"embedding_dict": {')
-        for j, (nid, blob) in enumerate(vectors.items()):
-            vec = np.frombuffer(blob, dtype="<f4").tolist()
+        for j, (nid, array) in enumerate(vectors.items()):
+            vec = array.tolist()
             fh.write((", " if j else "") + json.dumps(nid) + ": [" + ", ".join(f"{x:.9g}" for x in vec) + "]")
         fh.write('}, "text_id_to_ref_doc_id": ')
         json.dump(text_to_ref, fh)
@@ -234,21 +229,20 @@ def export_index(project: Project, directory: str | Path) -> dict[str, Any]:
     }
     info = None
     if model:
-        m = model[0]
         info = {
-            "name": m["name"],
-            "dim": m["dim"],
-            "normalized": bool(m["normalized"]),
-            "query_prefix": m["query_prefix"],
-            "passage_prefix": m["passage_prefix"],
-            "max_seq_length": m["max_seq_length"],
+            "name": model.name,
+            "dim": model.dim,
+            "normalized": model.normalized,
+            "query_prefix": model.query_prefix,
+            "passage_prefix": model.passage_prefix,
+            "max_seq_length": model.max_seq_length,
         }
     summary = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "synthtune_version": __version__,
         "exported_at": utcnow(),
-        "kb_version": store.get_meta("kb_version"),
+        "kb_version": store.kb_version(),
         "embedding_model": info,
         "index_id": index_id,
         "documents": len(ref_info),
@@ -567,13 +561,6 @@ def _first(meta_list: list[dict[str, Any]], keys: tuple[str, ...]) -> str | None
     return None
 
 
-@dataclass
-class _Model:
-    name: str
-    id: int
-    passage_prefix: str
-
-
 def _resolve_model(
     index: PersistedIndex, model: str | None, emb: Embedder, store: Store
 ) -> tuple[str, list[str]]:
@@ -601,7 +588,7 @@ def _resolve_model(
             f"'{emb.name}', not '{name}' that made the others: set embedding.model: {name} in synthtune.yaml "
             "so synthtune can embed them the same way"
         )
-    active = active_model(store)
+    active = store.active_embedding_model()
     if active is not None and active != name:
         raise EmbeddingModelMismatch(
             f"this store was embedded with '{active}' but the index in {index.directory} was embedded with "
@@ -616,19 +603,21 @@ def _resolve_model(
     return name, warnings
 
 
-def _model_row(store: Store, name: str, index: PersistedIndex, emb: Embedder, need_embedder: bool) -> _Model:
+def _model_row(
+    store: Store, name: str, index: PersistedIndex, emb: Embedder, need_embedder: bool
+) -> EmbeddingModel:
     dims = {int(n.vector.size) for n in index.nodes if n.vector is not None}
     dim = dims.pop() if dims else None
-    row = store.query("SELECT id, dim, passage_prefix FROM embedding_models WHERE name = ?", (name,))
-    if not row and (dim is None or (need_embedder and name == emb.name)):
-        model_id(store, emb)  # recorded from the loaded model itself
-        row = store.query("SELECT id, dim, passage_prefix FROM embedding_models WHERE name = ?", (name,))
-    if row:
-        if dim is not None and row[0]["dim"] != dim:
+    found = store.embedding_model(name)
+    if found is None and (dim is None or (need_embedder and name == emb.name)):
+        found = model_record(store, emb)  # recorded from the loaded model itself
+    if found is not None:
+        if dim is not None and found.dim != dim:
             raise SynthtuneError(
-                f"{index.vector_file} has {dim}-dimensional vectors but '{name}' makes {row[0]['dim']}-dimensional ones"
+                f"{index.vector_file} has {dim}-dimensional vectors but '{name}' makes {found.dim}-dimensional ones"
             )
-        return _Model(name, int(row[0]["id"]), row[0]["passage_prefix"])
+        return found
+    assert dim is not None
     info = index.model_info if index.model_info.get("name") in (None, index.model_name) else {}
     same = name == emb.name
     q, p = (emb.query_prefix, emb.passage_prefix) if same else family_prefixes(name)
@@ -642,13 +631,9 @@ def _model_row(store: Store, name: str, index: PersistedIndex, emb: Embedder, ne
     max_len = _as_int(info.get("max_seq_length"))
     if max_len is None:
         max_len = emb.max_seq_length if same else 0  # 0: not known from the files
-    with store.transaction():
-        cur = store.execute(
-            "INSERT INTO embedding_models(name, dim, normalized, query_prefix, passage_prefix, max_seq_length,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (name, dim, int(normalized), query_prefix, passage_prefix, max_len, utcnow()),
-        )
-    return _Model(name, int(cur.lastrowid), passage_prefix)
+    return store.add_embedding_model(
+        EmbeddingModel(name, dim, normalized, query_prefix, passage_prefix, max_len)
+    )
 
 
 def import_index(project: Project, directory: str | Path, model: str | None = None) -> dict[str, Any]:
@@ -698,7 +683,12 @@ def import_index(project: Project, directory: str | Path, model: str | None = No
 
 
 def _import_document(
-    project: Project, index: PersistedIndex, ref: str, nodes: list[IndexNode], m: _Model | None, mtime: float
+    project: Project,
+    index: PersistedIndex,
+    ref: str,
+    nodes: list[IndexNode],
+    m: EmbeddingModel | None,
+    mtime: float,
 ) -> tuple[str, int, int, int]:
     store, emb = project.store, project.embedder
     info = index.ref_doc_info.get(ref) if isinstance(index.ref_doc_info.get(ref), dict) else {}
@@ -714,9 +704,7 @@ def _import_document(
     media_type = _first(metas, ("media_type", "file_type")) or "text/plain"
     original_sha = _first(metas, ("document_sha256",))
     sha = hashlib.sha256("\n\n".join(n.text for n in nodes).encode("utf-8")).hexdigest()
-    known = [s for s in (sha, original_sha) if s]
-    marks = ",".join("?" * len(known))
-    if store.scalar(f"SELECT COUNT(*) FROM documents WHERE sha256 IN ({marks})", known):
+    if store.has_document([s for s in (sha, original_sha) if s]):
         return "unchanged", 0, 0, 0
     assert m is not None
 
@@ -741,28 +729,20 @@ def _import_document(
             keys.append(text_key(f"{prefix}{header}\n{n.text}" if header else f"{prefix}{n.text}"))
         else:
             keys.append(text_key(n.embed_string))
-    todo = {
-        k: emb.passage_text(n.text, h)
-        for k, n, (h, _) in zip(keys, nodes, headers, strict=True)
-        if n.vector is None
-    }
-    todo = {k: p for k, p in todo.items() if k not in cached_keys(store, m.id, list(todo))}
-    if todo:
-        vecs = emb.encode(list(todo.values()))
-        if vecs.shape[1] != store.scalar("SELECT dim FROM embedding_models WHERE id = ?", (m.id,)):
-            raise SynthtuneError(
-                f"'{emb.name}' makes vectors of another length than those in {index.vector_file}"
-            )
-        with store.transaction():
-            put_vectors(store, m.id, list(todo), vecs)
+    n_embedded = embed_missing(
+        store,
+        emb,
+        m,
+        [emb.passage_text(n.text, h) for n, (h, _) in zip(nodes, headers, strict=True) if n.vector is None],
+    )
     n_tokens = [
         len(ids) for ids in emb.tokenizer([n.text for n in nodes], add_special_tokens=False)["input_ids"]
     ]
 
     n_pages = max([*pages, _as_int(doc_meta.get("n_pages")) or 0])
     with_vec = [(k, n.vector) for k, n in zip(keys, nodes, strict=True) if n.vector is not None]
-    old = store.query("SELECT id FROM documents WHERE source_path = ?", (source,))
-    metadata = {
+    old = [d.id for d in store.documents_at(source)]
+    metadata: dict[str, Any] = {
         "imported_from": {
             "format": "llamaindex",
             "directory": str(index.directory.resolve()),
@@ -772,58 +752,37 @@ def _import_document(
     if original_sha:
         metadata["original_sha256"] = original_sha
     size = sum(len(t.encode("utf-8")) for t in pages.values())
-    with store.transaction():
-        for row in old:
-            store.execute("DELETE FROM documents WHERE id = ?", (row["id"],))
-        cur = store.execute(
-            "INSERT INTO documents(sha256, source_path, title, media_type, n_pages, size_bytes, mtime, metadata,"
-            " ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                sha,
-                source,
-                title,
-                media_type,
-                n_pages,
-                size,
-                mtime,
-                json.dumps(metadata, sort_keys=True),
-                utcnow(),
-            ),
+    record = Document(
+        sha256=sha,
+        source_path=source,
+        title=title,
+        media_type=media_type,
+        n_pages=n_pages,
+        size_bytes=size,
+        mtime=mtime,
+        metadata=metadata,
+    )
+    page_rows = [Page(p, pages.get(p, ""), bool(pages.get(p, "").strip())) for p in range(1, n_pages + 1)]
+    chunks = [
+        Chunk(
+            ordinal=i,
+            text=n.text,
+            header=h,
+            section=sec,
+            page_start=_page_of(n.metadata),
+            page_end=_page_of(n.metadata),
+            char_start=cs,
+            char_end=ce,
+            n_tokens=nt,
+            sha256=text_key(n.text),
+            embed_key=k,
         )
-        doc_id = cur.lastrowid
-        store.conn.executemany(
-            "INSERT INTO pages(document_id, page_no, text, has_text) VALUES (?, ?, ?, ?)",
-            [
-                (doc_id, p, pages.get(p, ""), int(bool(pages.get(p, "").strip())))
-                for p in range(1, n_pages + 1)
-            ],
+        for i, (n, (h, sec), (cs, ce), nt, k) in enumerate(
+            zip(nodes, headers, offsets, n_tokens, keys, strict=True)
         )
-        store.conn.executemany(
-            "INSERT INTO chunks(document_id, ordinal, text, header, section, page_start, page_end, char_start,"
-            " char_end, n_tokens, sha256, embed_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    doc_id,
-                    i,
-                    n.text,
-                    h,
-                    sec,
-                    _page_of(n.metadata),
-                    _page_of(n.metadata),
-                    cs,
-                    ce,
-                    nt,
-                    text_key(n.text),
-                    k,
-                )
-                for i, (n, (h, sec), (cs, ce), nt, k) in enumerate(
-                    zip(nodes, headers, offsets, n_tokens, keys, strict=True)
-                )
-            ],
-        )
+    ]
+    with store.transaction():  # the document and the vectors it came with, or neither
+        store.write_document(record, page_rows, chunks, replace=old, model=m.name)
         if with_vec:
-            put_vectors(store, m.id, [k for k, _ in with_vec], np.stack([v for _, v in with_vec]))
-        if store.get_meta("embedding_model") is None:
-            store.set_meta("embedding_model", m.name)
-        store.set_meta("kb_version", str(int(store.get_meta("kb_version") or 0) + 1))
-    return ("updated" if old else "added"), len(nodes), len(with_vec), len(todo)
+            store.put_vectors(m.id, [k for k, _ in with_vec], np.stack([v for _, v in with_vec]))
+    return ("updated" if old else "added"), len(nodes), len(with_vec), n_embedded

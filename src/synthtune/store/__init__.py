@@ -2,7 +2,19 @@
 database per project (SQLite by default; see :mod:`synthtune.store.base` for adding a backend)."""
 
 from synthtune.store.base import Store
+from synthtune.store.kb import Chunk, Document, EmbeddingModel, IngestFailure, Page, Passage
 from synthtune.store.primitives import utcnow
 from synthtune.store.sqlite import SQLiteStore, open_store
 
-__all__ = ["SQLiteStore", "Store", "open_store", "utcnow"]
+__all__ = [
+    "Chunk",
+    "Document",
+    "EmbeddingModel",
+    "IngestFailure",
+    "Page",
+    "Passage",
+    "SQLiteStore",
+    "Store",
+    "open_store",
+    "utcnow",
+]

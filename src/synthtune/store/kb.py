@@ -1,12 +1,25 @@
-"""Knowledge-base operations: documents with their pages and chunks, embeddings, search candidates, ingest
-failures."""
+"""Knowledge-base operations: documents with their pages and chunks, embedding models and vectors, search
+candidates, ingest failures.
+
+Everything here is portable SQL except the two search candidate methods, :meth:`KnowledgeBaseOps.
+lexical_candidates` (FTS5 BM25) and :meth:`KnowledgeBaseOps.dense_candidates` (float32 blobs ranked
+with numpy), which a backend with its own full-text and vector search (PostgreSQL: ``tsvector`` and
+pgvector) overrides.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import dataclasses
+import json
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from synthtune.store.primitives import Primitives
+import numpy as np
+
+from synthtune.store.primitives import Primitives, utcnow
+
+KB_VERSION = "kb_version"
+ACTIVE_MODEL = "embedding_model"
 
 
 @dataclass(frozen=True)
@@ -40,18 +53,456 @@ class Passage:
         return cls(**data)
 
 
+@dataclass(frozen=True)
+class Document:
+    """A file (or an imported ref doc) as stored. ``id`` and ``ingested_at`` are 0/"" until written."""
+
+    sha256: str  # of the file's bytes: the document's identity
+    source_path: str
+    title: str
+    media_type: str
+    n_pages: int
+    size_bytes: int
+    mtime: float
+    metadata: dict[str, Any] = field(default_factory=dict)
+    chunking_sha: str = ""  # of the settings that cut it into chunks ("" when not cut by synthtune)
+    id: int = 0
+    ingested_at: str = ""
+
+    @classmethod
+    def from_row(cls, r: dict[str, Any]) -> Document:
+        return cls(**{**r, "metadata": json.loads(r["metadata"])})
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Page:
+    page_no: int  # 1-based, as cited
+    text: str
+    has_text: bool = True  # False: no text layer (scanned?)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A span of one page, with the contextual header embedded with it. ``id``/``document_id`` are 0
+    until written."""
+
+    ordinal: int
+    text: str
+    header: str
+    section: str | None
+    page_start: int
+    page_end: int
+    char_start: int
+    char_end: int
+    n_tokens: int
+    sha256: str  # of text
+    embed_key: str  # sha256 of the exact passage string embedded
+    id: int = 0
+    document_id: int = 0
+
+    def same_cut(self, other: Chunk) -> bool:
+        """Whether two chunks are the same piece of the document, embedded the same way."""
+        return _cut_row(self) == _cut_row(other)
+
+
+@dataclass(frozen=True)
+class IndexedChunk:
+    """A chunk with its document and its vector under one model (None when it has none): what an
+    index export writes."""
+
+    chunk: Chunk
+    document: Document
+    vector: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class EmbeddingModel:
+    """The model that embedded a store's vectors. ``id``/``created_at`` are 0/"" until recorded."""
+
+    name: str
+    dim: int
+    normalized: bool
+    query_prefix: str
+    passage_prefix: str
+    max_seq_length: int  # 0: not known (imported vectors)
+    id: int = 0
+    created_at: str = ""
+
+    @classmethod
+    def from_row(cls, r: dict[str, Any]) -> EmbeddingModel:
+        return cls(**{**r, "normalized": bool(r["normalized"])})
+
+
+@dataclass(frozen=True)
+class EmbeddingUsage:
+    """How much of the store one model covers: cached vectors, and chunks that have one."""
+
+    model: str
+    dim: int
+    vectors: int
+    chunks: int
+
+
+@dataclass(frozen=True)
+class IngestFailure:
+    source_path: str
+    error: str
+    failed_at: str
+
+
+@dataclass(frozen=True)
+class PageRef:
+    source_path: str
+    page_no: int
+
+
+@dataclass(frozen=True)
+class KnowledgeBaseCounts:
+    documents: int
+    pages: int
+    chunks: int
+    vectors: int
+
+
 _PASSAGE_SQL = (
     "SELECT c.id AS chunk_id, d.title, c.page_start, c.page_end, c.text, c.document_id, c.char_start,"
     " c.char_end, d.source_path FROM chunks c JOIN documents d ON d.id = c.document_id"
 )
+_CHUNK_COLUMNS = (
+    "ordinal, text, header, section, page_start, page_end, char_start, char_end, n_tokens, sha256, embed_key"
+)
+_DOCUMENT_COLUMNS = (
+    "sha256, source_path, title, media_type, n_pages, size_bytes, mtime, metadata, chunking_sha"
+)
+_BATCH = 500  # ids per IN (...) list
+
+
+@dataclass
+class _VectorCache:
+    """All chunk vectors of one model as one matrix, valid for one knowledge-base version."""
+
+    model_id: int
+    version: str | None
+    ids: np.ndarray
+    matrix: np.ndarray
 
 
 class KnowledgeBaseOps(Primitives):
+    _vectors: _VectorCache | None = None
+
+    # -- documents --------------------------------------------------------------------------------
+
+    def documents(self) -> list[Document]:
+        return [Document.from_row(r) for r in self._rows("SELECT * FROM documents ORDER BY id")]
+
+    def document_by_sha(self, sha256: str) -> Document | None:
+        row = self._one("SELECT * FROM documents WHERE sha256 = ?", (sha256,))
+        return Document.from_row(row) if row else None
+
+    def documents_at(self, source_path: str) -> list[Document]:
+        return [
+            Document.from_row(r)
+            for r in self._rows("SELECT * FROM documents WHERE source_path = ? ORDER BY id", (source_path,))
+        ]
+
+    def has_document(self, sha256s: list[str]) -> bool:
+        """Whether any document has one of these sha256s."""
+        if not sha256s:
+            return False
+        sql = f"SELECT 1 FROM documents WHERE sha256 IN ({self._placeholders(len(sha256s))}) LIMIT 1"
+        return self._one(sql, sha256s) is not None
+
+    def move_document(self, document_id: int, source_path: str) -> None:
+        """The file was found at another path (its old one is gone): follow it."""
+        with self.transaction():
+            self._execute("UPDATE documents SET source_path = ? WHERE id = ?", (source_path, document_id))
+
+    def set_chunking_sha(self, document_id: int, chunking_sha: str) -> None:
+        """Record that the document's stored chunks are what these chunking settings cut."""
+        with self.transaction():
+            self._execute("UPDATE documents SET chunking_sha = ? WHERE id = ?", (chunking_sha, document_id))
+
+    def write_document(
+        self, doc: Document, pages: list[Page], chunks: list[Chunk], *, replace: list[int], model: str
+    ) -> int:
+        """Store a document with its pages and chunks in one transaction, in place of the documents
+        ``replace`` (everything derived from them goes too: foreign keys cascade); clear the path's
+        ingest failure, make ``model`` the store's search model if it has none, and bump the
+        knowledge-base version. Returns the new document's id."""
+        with self.transaction():
+            for old in replace:
+                self._execute("DELETE FROM documents WHERE id = ?", (old,))
+            doc_id = self._insert(
+                f"INSERT INTO documents({_DOCUMENT_COLUMNS}, ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?)"
+                " RETURNING id",
+                (
+                    doc.sha256,
+                    doc.source_path,
+                    doc.title,
+                    doc.media_type,
+                    doc.n_pages,
+                    doc.size_bytes,
+                    doc.mtime,
+                    json.dumps(doc.metadata, sort_keys=True, default=str),
+                    doc.chunking_sha,
+                    utcnow(),
+                ),
+            )
+            self._executemany(
+                "INSERT INTO pages(document_id, page_no, text, has_text) VALUES (?, ?, ?, ?)",
+                [(doc_id, p.page_no, p.text, int(p.has_text)) for p in pages],
+            )
+            self._executemany(
+                f"INSERT INTO chunks(document_id, {_CHUNK_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(doc_id, *_cut_row(c)) for c in chunks],
+            )
+            self.clear_failure(doc.source_path)
+            if self.active_embedding_model() is None:
+                self.set_meta(ACTIVE_MODEL, model)
+            self.bump_kb_version()
+        return doc_id
+
+    def pages(self, document_id: int) -> list[Page]:
+        rows = self._rows(
+            "SELECT page_no, text, has_text FROM pages WHERE document_id = ? ORDER BY page_no", (document_id,)
+        )
+        return [Page(r["page_no"], r["text"], bool(r["has_text"])) for r in rows]
+
+    def pages_without_text(self) -> list[PageRef]:
+        rows = self._rows(
+            "SELECT d.source_path, p.page_no FROM pages p JOIN documents d ON d.id = p.document_id"
+            " WHERE p.has_text = 0 ORDER BY d.source_path, p.page_no"
+        )
+        return [PageRef(r["source_path"], r["page_no"]) for r in rows]
+
+    # -- chunks -----------------------------------------------------------------------------------
+
+    def chunks(self, document_id: int | None = None) -> list[Chunk]:
+        """Chunks of one document in order, or every chunk by id."""
+        sql = f"SELECT id, document_id, {_CHUNK_COLUMNS} FROM chunks"
+        if document_id is None:
+            return [Chunk(**r) for r in self._rows(sql + " ORDER BY id")]
+        return [
+            Chunk(**r) for r in self._rows(sql + " WHERE document_id = ? ORDER BY ordinal", (document_id,))
+        ]
+
     def passages(self, chunk_ids: list[int]) -> list[Passage]:
         """The passages of these chunks, in the order given; ids no longer in the store are left out."""
         if not chunk_ids:
             return []
         unique = list(dict.fromkeys(chunk_ids))
-        rows = self._rows(f"{_PASSAGE_SQL} WHERE c.id IN ({self._placeholders(len(unique))})", unique)
-        by_id = {r["chunk_id"]: Passage(**r) for r in rows}
+        by_id: dict[int, Passage] = {}
+        for i in range(0, len(unique), _BATCH):
+            part = unique[i : i + _BATCH]
+            rows = self._rows(f"{_PASSAGE_SQL} WHERE c.id IN ({self._placeholders(len(part))})", part)
+            by_id.update((r["chunk_id"], Passage(**r)) for r in rows)
         return [by_id[i] for i in chunk_ids if i in by_id]
+
+    def indexed_chunks(self, model_id: int | None) -> list[IndexedChunk]:
+        """Every chunk with its document and its vector under ``model_id``, by document then ordinal."""
+        docs = {d.id: d for d in self.documents()}
+        columns = ", ".join(f"c.{c}" for c in _CHUNK_COLUMNS.split(", "))
+        rows = self._rows(
+            f"SELECT c.id, c.document_id, {columns}, e.vector FROM chunks c"
+            " LEFT JOIN embeddings e ON e.model_id = ? AND e.key = c.embed_key ORDER BY c.document_id, c.ordinal",
+            (-1 if model_id is None else model_id,),
+        )
+        out = []
+        for r in rows:
+            blob = r.pop("vector")
+            vec = None if blob is None else np.frombuffer(blob, dtype="<f4")
+            out.append(IndexedChunk(Chunk(**r), docs[r["document_id"]], vec))
+        return out
+
+    # -- knowledge-base version -------------------------------------------------------------------
+
+    def kb_version(self) -> str | None:
+        """Changes whenever the searchable content does: caches of vectors compare it."""
+        return self.get_meta(KB_VERSION)
+
+    def bump_kb_version(self) -> None:
+        with self.transaction():
+            self.set_meta(KB_VERSION, str(int(self.get_meta(KB_VERSION) or 0) + 1))
+
+    # -- embedding models and vectors ---------------------------------------------------------------
+
+    def active_embedding_model(self) -> str | None:
+        """The model search uses (the one the store was embedded with), or None before the first vector."""
+        return self.get_meta(ACTIVE_MODEL)
+
+    def embedding_model(self, name: str) -> EmbeddingModel | None:
+        row = self._one("SELECT * FROM embedding_models WHERE name = ?", (name,))
+        return EmbeddingModel.from_row(row) if row else None
+
+    def embedding_models(self) -> list[EmbeddingModel]:
+        return [EmbeddingModel.from_row(r) for r in self._rows("SELECT * FROM embedding_models ORDER BY id")]
+
+    def add_embedding_model(self, m: EmbeddingModel) -> EmbeddingModel:
+        """Record a model (its ``id``/``created_at`` are ignored); returns the stored record."""
+        created_at = utcnow()
+        with self.transaction():
+            new_id = self._insert(
+                "INSERT INTO embedding_models(name, dim, normalized, query_prefix, passage_prefix,"
+                " max_seq_length, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (
+                    m.name,
+                    m.dim,
+                    int(m.normalized),
+                    m.query_prefix,
+                    m.passage_prefix,
+                    m.max_seq_length,
+                    created_at,
+                ),
+            )
+        return dataclasses.replace(m, id=new_id, created_at=created_at)
+
+    def embedding_usage(self) -> list[EmbeddingUsage]:
+        rows = self._rows(
+            "SELECT m.name, m.dim, (SELECT COUNT(*) FROM embeddings e WHERE e.model_id = m.id) AS vectors,"
+            " (SELECT COUNT(*) FROM chunks c JOIN embeddings e ON e.key = c.embed_key AND e.model_id = m.id)"
+            " AS chunks FROM embedding_models m ORDER BY m.id"
+        )
+        return [EmbeddingUsage(r["name"], r["dim"], r["vectors"], r["chunks"]) for r in rows]
+
+    def cached_keys(self, model_id: int, keys: list[str]) -> set[str]:
+        """Which of these passage keys already have a vector under the model."""
+        found: set[str] = set()
+        for i in range(0, len(keys), _BATCH):
+            part = keys[i : i + _BATCH]
+            sql = (
+                f"SELECT key FROM embeddings WHERE model_id = ? AND key IN ({self._placeholders(len(part))})"
+            )
+            found.update(r["key"] for r in self._rows(sql, (model_id, *part)))
+        return found
+
+    def put_vectors(self, model_id: int, keys: list[str], vectors: np.ndarray) -> None:
+        """Cache vectors by passage key (stored as little-endian float32); a key already cached is kept."""
+        with self.transaction():
+            self._executemany(
+                "INSERT INTO embeddings(model_id, key, vector) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                [
+                    (model_id, k, np.asarray(v).astype("<f4").tobytes())
+                    for k, v in zip(keys, vectors, strict=True)
+                ],
+            )
+
+    def vectors(self, model_id: int, keys: list[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for i in range(0, len(keys), _BATCH):
+            part = keys[i : i + _BATCH]
+            sql = f"SELECT key, vector FROM embeddings WHERE model_id = ? AND key IN ({self._placeholders(len(part))})"
+            out.update(
+                (r["key"], np.frombuffer(r["vector"], dtype="<f4"))
+                for r in self._rows(sql, (model_id, *part))
+            )
+        return out
+
+    def switch_embedding_model(self, name: str, embed_keys: list[tuple[int, str]]) -> None:
+        """Point chunks at the passages embedded by model ``name`` (``(chunk id, key)`` pairs) and make it
+        the model search uses, in one transaction."""
+        with self.transaction():
+            self._executemany(
+                "UPDATE chunks SET embed_key = ? WHERE id = ?", [(k, cid) for cid, k in embed_keys]
+            )
+            self.set_meta(ACTIVE_MODEL, name)
+            self.bump_kb_version()
+
+    # -- search candidates (SQLite: FTS5 and numpy; other backends override) --------------------------
+
+    def lexical_candidates(
+        self, terms: list[str], n: int, header_weight: float = 0.5
+    ) -> list[tuple[int, float]]:
+        """Up to ``n`` (chunk id, BM25 score, higher is better) for chunks holding any of ``terms``,
+        best first; a term in the header counts ``header_weight`` times one in the text."""
+        if not terms:
+            return []
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        rows = self._rows(
+            "SELECT rowid AS id, bm25(chunks_fts, ?, 1.0) AS s FROM chunks_fts WHERE chunks_fts MATCH ?"
+            " ORDER BY s LIMIT ?",
+            (header_weight, match, n),
+        )
+        return [(int(r["id"]), -float(r["s"])) for r in rows]
+
+    def dense_candidates(self, model_id: int, query: np.ndarray, n: int) -> list[tuple[int, float]]:
+        """Up to ``n`` (chunk id, dot product) for the chunks nearest ``query``, best first: an exact
+        search over every chunk's vector, kept in memory until the knowledge base changes."""
+        cache = self._chunk_vectors(model_id)
+        if not len(cache.ids):
+            return []
+        scores = cache.matrix @ query
+        n = min(n, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(cache.ids[i]), float(scores[i])) for i in top]
+
+    def _chunk_vectors(self, model_id: int) -> _VectorCache:
+        version = self.kb_version()
+        cache = self._vectors
+        if (
+            cache is not None
+            and cache.model_id == model_id
+            and cache.version == version
+            and cache.matrix.size
+        ):
+            return cache
+        ids: list[int] = []
+        blobs: list[bytes] = []
+        for cid, blob in self._iter(
+            "SELECT c.id, e.vector FROM chunks c JOIN embeddings e ON e.key = c.embed_key AND e.model_id = ?"
+            " ORDER BY c.id",
+            (model_id,),
+        ):
+            ids.append(cid)
+            blobs.append(blob)
+        if ids:
+            matrix = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(ids), -1)
+            cache = _VectorCache(model_id, version, np.asarray(ids, dtype=np.int64), matrix)
+        else:
+            cache = _VectorCache(model_id, version, np.zeros(0, dtype=np.int64), np.zeros((0, 0), np.float32))
+        self._vectors = cache
+        return cache
+
+    # -- failures and counts --------------------------------------------------------------------------
+
+    def record_failure(self, source_path: str, error: str) -> None:
+        with self.transaction():
+            self._execute(
+                "INSERT INTO ingest_failures(source_path, error, failed_at) VALUES (?, ?, ?)"
+                " ON CONFLICT(source_path) DO UPDATE SET error = excluded.error, failed_at = excluded.failed_at",
+                (source_path, error, utcnow()),
+            )
+
+    def clear_failure(self, source_path: str) -> None:
+        with self.transaction():
+            self._execute("DELETE FROM ingest_failures WHERE source_path = ?", (source_path,))
+
+    def failures(self) -> list[IngestFailure]:
+        return [IngestFailure(**r) for r in self._rows("SELECT * FROM ingest_failures ORDER BY source_path")]
+
+    def kb_counts(self) -> KnowledgeBaseCounts:
+        row = self._one(
+            "SELECT (SELECT COUNT(*) FROM documents) AS documents, (SELECT COUNT(*) FROM pages) AS pages,"
+            " (SELECT COUNT(*) FROM chunks) AS chunks, (SELECT COUNT(*) FROM embeddings) AS vectors"
+        )
+        assert row is not None
+        return KnowledgeBaseCounts(**row)
+
+
+def _cut_row(c: Chunk) -> tuple[Any, ...]:
+    return (
+        c.ordinal,
+        c.text,
+        c.header,
+        c.section,
+        c.page_start,
+        c.page_end,
+        c.char_start,
+        c.char_end,
+        c.n_tokens,
+        c.sha256,
+        c.embed_key,
+    )
