@@ -67,8 +67,8 @@ class Fact:
 
 
 _LEGAL_SUFFIX = (
-    r"(?:Inc\.?|Incorporated|Corporation|Corp\.?|Company|Co\.(?:,?\s+Inc\.)?|Ltd\.?|Limited|plc|PLC|N\.V\.|S\.A\.|AG|SE"
-    r"|LLC|L\.P\.|Holdings,?\s+Inc\.)"
+    r"(?:(?i:Inc\.?|Incorporated|Corporation|Corp\.?|Company|Co\.(?:,?\s+Inc\.)?|Ltd\.?|Limited)|plc|PLC|N\.V\."
+    r"|S\.A\.|AG|SE|LLC|L\.P\.|Holdings,?\s+Inc\.)"
 )
 
 
@@ -84,11 +84,28 @@ def short_name(subject: str) -> str:
 # --------------------------------------------------------------------------------- document identity
 
 _COMPANY = re.compile(
-    rf"\b(?P<name>(?:[A-Z][\w&'’.-]*|&)(?:\s+(?:[A-Z][\w&'’.-]*|&|of|and)){{0,5}}),?\s+(?P<suffix>{_LEGAL_SUFFIX})(?![\w])"
+    rf"\b(?P<name>(?:[A-Z][\w&'’.-]*|[a-z][A-Z][\w&'’.-]*|&)(?:\s+(?:[A-Z][\w&'’.-]*|&|of|and)){{0,5}}),?\s+(?P<suffix>{_LEGAL_SUFFIX})(?![\w])"
 )
 _REPORTS = re.compile(
-    r"^(?P<name>[A-Z][\w&'’.-]*(?:\s+[A-Z][\w&'’.-]*){0,4})\s+(?:Reports|Announces|Posts|Delivers|Releases)\b"
+    r"^(?P<name>(?:[A-Z]|[a-z][A-Z])[\w&'’.-]*(?:\s+(?:[A-Z][\w&'’.-]*|&)){0,4})\s+"
+    r"(?:Reports|Announces|Posts|Delivers|Releases)\b"
 )
+_LISTED = re.compile(
+    r"(?P<name>(?:[A-Z]|[a-z][A-Z])[\w&'’.-]*(?:\s+(?:[A-Z][\w&'’.-]*|&)){0,4})\s+\((?:NYSE|Nasdaq|NASDAQ)\s*:"
+)
+_NOT_IN_NAMES = {
+    "per",
+    "share",
+    "diluted",
+    "quarter",
+    "results",
+    "fiscal",
+    "net",
+    "sales",
+    "earnings",
+    "eps",
+    "the",
+}
 _TICKER = re.compile(
     r"\((?:NYSE|Nasdaq|NASDAQ|NYSE American|Nasdaq GS|NASDAQ GS)\s*:\s*(?P<t>[A-Z][A-Z.]{0,5})\)"
 )
@@ -115,7 +132,8 @@ _DOC_QUARTER = re.compile(
     r"\b(?P<ord>first|second|third|fourth)[\s-]+quarter\s+(?:(?:of\s+)?(?P<fiscal>fiscal\s+)(?:year\s+)?)?(?P<y>\d{4})"
     r"|\b(?P<fiscal2>fiscal\s+)(?:year\s+)?(?P<y2>\d{4})\s+(?P<ord2>first|second|third|fourth)[\s-]+quarter"
     r"|\b(?:fiscal\s+)(?P<ord3>first|second|third|fourth)[\s-]+quarter(?:\s+(?:of\s+)?(?P<y3>\d{4}))?"
-    r"|\bQ(?P<q>[1-4])\s*(?P<fy>FY|F)?\s*'?(?P<y4>\d{4}|\d{2})\b",
+    r"|\bQ(?P<q>[1-4])\s*(?P<fy>FY|F)?\s*'?(?P<y4>\d{4}|\d{2})\b"
+    r"|\b(?P<ord5>first|second|third|fourth)[\s-]+quarter\s+and\s+(?:full|fiscal)[\s-]+year\s+(?P<y5>\d{4})",
     re.IGNORECASE,
 )
 _ORD = {"first": 1, "second": 2, "third": 3, "fourth": 4}
@@ -142,10 +160,10 @@ def _subject(title: str, head: str, reasons: list[str], file_name: str) -> str |
     for where, text in (("title", title), ("first page", head)):
         for m in _COMPANY.finditer(text):
             words = m.group("name").split()
-            while words and (
-                words[0] in _NOT_NAMES or words[0].isupper() and len(words[0]) > 3 and where == "first page"
-            ):
+            while words and words[0].title() in _NOT_NAMES:
                 words = words[1:]
+            if any(w.lower() in _NOT_IN_NAMES for w in words):
+                continue
             if words:
                 name = " ".join(words)
                 suffix = m.group("suffix")
@@ -154,10 +172,16 @@ def _subject(title: str, head: str, reasons: list[str], file_name: str) -> str |
                 )
                 reasons.append(f"subject: legal name in the {where}")
                 return f"{name}{joiner}{suffix}"
-    m = _REPORTS.match(title.strip())
-    if m and m.group("name").split()[0] not in _NOT_NAMES:
-        reasons.append("subject: the name before 'Reports/Announces' in the title")
-        return m.group("name")
+    listed = _LISTED.search(head)
+    if listed and listed.group("name").split()[0].title() not in _NOT_NAMES:
+        reasons.append("subject: the name before its stock ticker on the first page")
+        return listed.group("name")
+    lines = [title.strip()] + [line.strip(" \uf0b7•-") for line in head.split("\n")[:30]]
+    for where, line in zip(["title"] + ["first page"] * 30, lines, strict=False):
+        m = _REPORTS.match(line)
+        if m and m.group("name").split()[0] not in _NOT_NAMES and not _DOC_QUARTER.search(m.group("name")):
+            reasons.append(f"subject: the name before 'Reports/Announces' in the {where}")
+            return m.group("name")
     reasons.append(f"subject: not found in the title, first page or file name {file_name!r}")
     return None
 
@@ -170,9 +194,9 @@ def _document_period(title: str, head: str, file_name: str, reasons: list[str]) 
     quarter = year = None
     written = ""
     for m in _DOC_QUARTER.finditer(text):
-        ordinal = m.group("ord") or m.group("ord2") or m.group("ord3")
+        ordinal = m.group("ord") or m.group("ord2") or m.group("ord3") or m.group("ord5")
         q = _ORD[ordinal.lower()] if ordinal else int(m.group("q"))
-        y_text = m.group("y") or m.group("y2") or m.group("y3") or m.group("y4")
+        y_text = m.group("y") or m.group("y2") or m.group("y3") or m.group("y4") or m.group("y5")
         if y_text is None:
             if quarter is None:
                 quarter, written = q, m.group(0)
@@ -371,7 +395,8 @@ _GROWTH = re.compile(
 _STOP = {
     "the", "its", "our", "their", "while", "with", "which", "that", "as", "where", "whereas", "but", "also",
     "reported", "total", "quarterly", "a", "an", "company", "compared", "vs", "versus", "from", "in", "for", "on",
-    "results", "highlights", "and", "or",
+    "results", "highlights", "and", "or", "we", "i", "they", "it", "you", "delivered", "generated", "achieved",
+    "posted", "had", "record", "strong", "solid", "this", "these", "sequential",
 }  # fmt: skip
 _COMPOUNDS = {
     ("cash", "cash"), ("research", "development"), ("sales", "marketing"), ("general", "administrative"),
