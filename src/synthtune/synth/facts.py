@@ -225,9 +225,9 @@ def _document_period(title: str, head: str, file_name: str, reasons: list[str]) 
 
 def _form(title: str, head: str, file_name: str) -> str | None:
     text = f"{title}\n{head[:1500]}\n{file_name}".lower()
-    if re.search(r"earnings call|conference call transcript|\btranscript\b|^operator\b", text, re.M):
-        if not re.search(r"reports?\b.{0,80}\bresults|press release|news release", text):
-            return "earnings call transcript"
+    call = re.search(r"earnings call|conference call transcript|\btranscript\b|^operator\b", text, re.M)
+    if call and not re.search(r"reports?\b.{0,80}\bresults|press release|news release", text):
+        return "earnings call transcript"
     if re.search(r"\bform 10-k\b|annual report", text):
         return "10-K"
     if re.search(r"\bform 10-q\b|quarterly report", text):

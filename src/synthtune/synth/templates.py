@@ -154,9 +154,8 @@ def _has_term(question: str, term: str) -> bool:
     ):
         return True
     for group in _SYNONYMS:
-        if any(term in g.split() or term == g for g in group):
-            if any(f" {g} " in question for g in group):
-                return True
+        if any(term in g.split() or term == g for g in group) and any(f" {g} " in question for g in group):
+            return True
     return False
 
 
