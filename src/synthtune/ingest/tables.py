@@ -721,7 +721,8 @@ def table_from_grid(
         columns.append(" ".join(parts))
     header_texts = [c.text for r in grid[:n_header] for c in r if c.text.strip()]
     if scale_note is None:
-        scale_note = next((t for t in header_texts if _SCALE_HINT.search(t) and detect_scale(t)), None)
+        notes = [*header_texts, title or ""]
+        scale_note = next((t for t in notes if _SCALE_HINT.search(t) and detect_scale(t)), None)
     rows: list[Row] = []
     section: str | None = None
     for r in grid[n_header:]:

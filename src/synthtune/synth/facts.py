@@ -623,7 +623,7 @@ def _clause_facts(
             period = _full_year(doc_period)
         if period is None and doc_period is not None:
             continue
-        if comparing or _COMPARE.search(before):
+        if (comparing or _COMPARE.search(before)) and growth is None:  # a growth rate is the current period's
             relative = _relative_period(after, clause[num.span[1] :], doc_period)
             if relative is None:
                 continue  # a comparison figure whose period the clause does not say

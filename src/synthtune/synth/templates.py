@@ -176,7 +176,7 @@ def _period_mentions(question: str) -> tuple[set[int], set[int]]:
 
 
 def _names_period(question: str, period: Period) -> bool:
-    words = set(re.findall(r"[\w']+", question.lower()))
+    words = set(re.findall(r"\w+", re.sub(r"['’]s\b", "", question.lower())))
     for keys in period.keywords():
         if keys <= words:
             return True
