@@ -65,6 +65,8 @@ class Row:
     @property
     def metric(self) -> str:
         """The label a reader would use: "Net income per share — Diluted" for an indented sub-item."""
+        if self.parent and not self.label:
+            return self.parent.rstrip(":").strip()  # the values of a section label, on the line below it
         if self.parent and self.indented:
             return f"{self.parent.rstrip(':').strip()} — {self.label}"
         return self.label
@@ -711,6 +713,7 @@ def table_from_grid(
     if n_header == len(grid):
         return None
     problems: list[str] = []
+    grid = _spread_spanning_headers(grid, n_header)
     columns = []
     for j in range(1, width):
         parts: list[str] = []
@@ -758,6 +761,20 @@ def table_from_grid(
         scale_note=scale_note,
         problems=tuple(problems),
     )
+
+
+def _spread_spanning_headers(grid: list[list[GridCell]], n_header: int) -> list[list[GridCell]]:
+    """A header row with one text over the value columns, above a row that heads several of them, spans
+    them all: "Years Ended September 30," written in one cell of a grid without colspans."""
+    out = [list(r) for r in grid]
+    for i in range(n_header - 1):
+        filled = [j for j in range(1, len(out[i])) if out[i][j].text.strip()]
+        below = [j for j in range(1, len(out[i + 1])) if out[i + 1][j].text.strip()]
+        if len(filled) == 1 and len(below) >= 2:
+            spanning = out[i][filled[0]]
+            for j in below:
+                out[i][j] = GridCell(spanning.text)
+    return out
 
 
 class _Locator:

@@ -245,7 +245,7 @@ def _form(title: str, head: str, file_name: str) -> str | None:
 # -------------------------------------------------------------------------------------- table facts
 
 _UNIT_PAREN = re.compile(r"\s*\((?P<inner>[^()]*)\)\s*")
-_FOOTNOTE = re.compile(r"(?<=[a-z\)])\d{1,2}$|\s*\(\d{1,2}\)|\s*\([a-z]\)$|\*+$")
+_FOOTNOTE = re.compile(r"(?<=[a-z\)])\d{1,2}(?=\s|$|\()|\s*\(\d{1,2}\)|\s*\([a-z]\)$|\*+$")
 _COUNT_NOUNS = (
     "robots", "units", "customers", "employees", "stores", "restaurants", "locations", "subscribers", "users",
     "members", "warehouses", "clubs", "vehicles", "patients",
@@ -289,10 +289,10 @@ def _unit_and_scale(label: str, cell: str, num: Num, table: Table) -> tuple[str,
     ):
         if word in notes:
             label_scale = scale
+    if re.search(r"\bbps\b|\bbp\b|basis points", cell, re.I):
+        return "basis points", Decimal(1), None
     if num.kind == "percent" or re.search(r"\(%\)|%\s*$|\bpercent\b", label, re.I) and "$" not in cell:
         return "%", Decimal(1), None
-    if re.search(r"\bbps\b|basis points", cell + " " + label, re.I):
-        return "basis points", Decimal(1), None
     if _PER_SHARE.search(label):
         return ("per share USD" if currency else "per share"), Decimal(1), None
     for noun in _COUNT_NOUNS:
@@ -309,6 +309,14 @@ def _unit_and_scale(label: str, cell: str, num: Num, table: Table) -> tuple[str,
     if table.scale:
         return "", table_scale, "unit not stated (scale only)"
     return "", Decimal(1), "unit not stated"
+
+
+def _table_value(num: Num, unit: str) -> Decimal:
+    """The figure as written: a percentage as is, basis points back from the percentage points that
+    ``extract_numbers`` reads them as, an amount without the scale written in the cell."""
+    if unit == "basis points":
+        return (num.value * 100).normalize() + 0
+    return num.value if num.kind == "percent" else num.mantissa
 
 
 def table_facts(table: Table, identity: DocIdentity | None, table_index: int = 0) -> list[Fact]:
@@ -330,12 +338,13 @@ def table_facts(table: Table, identity: DocIdentity | None, table_index: int = 0
         if dimension_of and dimension_of.split()[-1] not in base_metric.lower():
             base_metric = f"{base_metric} {dimension_of}"
         for cell in row.cells:
-            nums = extract_numbers(cell.text, words=False)
+            written = re.sub(r"\(\s+", "(", re.sub(r"\s+\)", ")", cell.text))  # "(35,569 )"
+            nums = extract_numbers(written, words=False)
             if len(nums) != 1:
                 continue
             num = nums[0]
             problems = []
-            unit, scale, problem = _unit_and_scale(row.metric, cell.text, num, table)
+            unit, scale, problem = _unit_and_scale(row.metric, written, num, table)
             if problem:
                 problems.append(problem)
             header = table.columns[cell.column] if cell.column < len(table.columns) else ""
@@ -356,7 +365,7 @@ def table_facts(table: Table, identity: DocIdentity | None, table_index: int = 0
                     subject=subject,
                     metric=metric,
                     period=period,
-                    value=num.mantissa if num.kind != "percent" else num.value,
+                    value=_table_value(num, unit),
                     unit=unit,
                     scale=scale,
                     raw=cell.text,
