@@ -291,3 +291,44 @@ def test_real_releases_identity_and_facts() -> None:
         ("Revenue", Decimal("11.7"), "USD"),
         ("Revenue growth (year over year)", Decimal(-36), "%"),  # "down 36%"
     ]
+
+
+def _labels(text: str, identity: DocIdentity = ACME) -> set[tuple[str, str | None, str]]:
+    return {
+        (f.metric, f.period.label if f.period else None, str(f.value)) for f in prose_facts(text, identity)
+    }
+
+
+def test_prose_periods_from_the_words_around_the_figure() -> None:
+    # "compared\nto" across a wrapped line; a growth rate followed by "to $X" is not a range
+    assert _labels(
+        "Operating income increased 1.0% to $442.1 million, or 16.8% of revenue, compared\n"
+        "to $437.7 million, or 18.7% of revenue, in the third quarter of fiscal 2024."
+    ) == {
+        ("Operating income", "Q3 FY2025", "442.1"),
+        ("Operating margin", "Q3 FY2025", "16.8"),
+        ("Operating income", "Q3 FY2024", "437.7"),
+        ("Operating margin", "Q3 FY2024", "18.7"),
+    }
+    assert _labels("Last year’s third quarter net income was $1.35 billion.") == {
+        ("Net income", "Q3 FY2024", "1.35")
+    }
+    assert _labels("Recorded GAAP earnings were $0.46 per diluted share for the first half of 2025.") == {
+        ("GAAP earnings per diluted share", "the first six months of fiscal 2025", "0.46")
+    }
+    ytd = (
+        "For the First Nine Months of Fiscal 2025\nNet income increased to $16.0 million compared to a loss."
+    )
+    assert _labels(ytd) == {("Net income", "the first nine months of fiscal 2025", "16")}
+
+
+def test_prose_skips_what_it_cannot_tie_to_a_metric_and_period() -> None:
+    assert _labels("Interest expense of $370 million to $430 million after tax.") == set()  # a range
+    assert _labels("GAAP and non-GAAP operating margin of 6.2% and 9.0%, respectively.") == set()
+    guidance = "Guidance for fiscal 2026 is as follows:\n- Revenue of approximately $700 million\n- Capital expenditures of $80 million"
+    assert _labels(guidance) == set()
+    assert _labels("Results for 2022 included pre-tax expenses of $127 million, or $0.13 per share.") == set()
+    assert _labels("Pre-tax expenses of $127 million, or $0.13 per share.") == {
+        ("Pre-tax expenses", "Q3 FY2025", "127"),
+        ("Pre-tax expenses per share", "Q3 FY2025", "0.13"),
+    }

@@ -486,7 +486,8 @@ def _pdf_table(
         centred_title = [p for p in over if p[0].x0 < left_edge - max(pitch, 4 * line.height)]
         over_text = " ".join(w.text for p in over for w in p)
         note = _SCALE_HINT.search(over_text) or re.search(r"\(unaudited", over_text, re.I)
-        if not over or crossing or centred_title or note or line.n_numbers >= 1:
+        only_marks = all(is_placeholder(w.text) for p in over for w in p)  # a row of dashes, not a header
+        if not over or crossing or centred_title or note or only_marks or line.n_numbers >= 1:
             break
         header_lines.insert(0, line)
         k -= 1

@@ -405,7 +405,8 @@ _STOP = {
     "the", "its", "our", "their", "while", "with", "which", "that", "as", "where", "whereas", "but", "also",
     "reported", "total", "quarterly", "a", "an", "company", "compared", "vs", "versus", "from", "in", "for", "on",
     "results", "highlights", "and", "or", "we", "i", "they", "it", "you", "delivered", "generated", "achieved",
-    "posted", "had", "record", "strong", "solid", "this", "these", "sequential",
+    "posted", "had", "record", "strong", "solid", "this", "these", "sequential", "paid", "returned",
+    "include", "includes", "included", "recorded", "recognized", "delivering", "generating", "reporting",
 }  # fmt: skip
 _COMPOUNDS = {
     ("cash", "cash"), ("research", "development"), ("sales", "marketing"), ("general", "administrative"),
@@ -436,24 +437,28 @@ _LEADING_PERIOD = re.compile(
     re.I,
 )
 _FULL_YEAR = re.compile(r"\b(?:for|in) the (?:full|fiscal) year\b|\bfull[\s-]year\b", re.I)
-_COMPARE = re.compile(r",?\s*\b(?:compared (?:with|to)|versus|vs\.?|from)\s+", re.I)
+_STATED_PERIOD = re.compile(
+    r"^[^$%]{0,30}?\b(?:for|in|during)\s+(?:the\s+)?(?:(?P<ytd>first half|first (?:six|nine) months|year[\s-]to[\s-]date)"
+    r"|(?P<quarter>(?:first|second|third|fourth)[\s-]+quarter(?:\s+of)?(?:\s+fiscal)?(?:\s+(?:year\s+)?\d{4})?))",
+    re.I,
+)
+_RESPECTIVELY = re.compile(r"\brespectively\b", re.I)
+_LAST_YEARS = re.compile(r"\b(?:last|prior|previous) year['’]s\b|\bin the prior year\b", re.I)
+_COMPARE = re.compile(r",?\s*\b(?:compared\s+(?:with|to)|versus|vs\.?|from)\s+", re.I)
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+(?=[A-Z$“\"(-])|\n\s*[-•▪\uf0b7]\s+")
 _HEADING_LINE = re.compile(r"^[^\n]{1,80}$")
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans; a short line without closing punctuation (a heading or a headline) ends one too."""
+    """Sentence spans; a short title-case line without closing punctuation (a heading, a headline) ends one
+    too."""
     cuts: list[tuple[int, int]] = [m.span() for m in _SENTENCE.finditer(text)]
     pos = 0
     for line in text.split("\n"):
         end = pos + len(line)
         stripped = line.strip()
-        if (
-            stripped
-            and len(stripped) <= 80
-            and not stripped.endswith((".", ",", ";", ":", "-"))
-            and end < len(text)
-        ):
+        short = bool(stripped) and len(stripped) <= 80 and not stripped.endswith((".", ",", ";", ":", "-"))
+        if short and _title_case(stripped) and end < len(text):  # a heading or a headline
             cuts.append((end, end + 1))
         pos = end + 1
     spans = []
@@ -490,6 +495,8 @@ def _clean_phrase(phrase: str) -> str | None:
         return None
     metric = " ".join(reversed(keep))
     metric = re.sub(r"\(\d\)", "", metric).strip(" -")
+    if re.match(r"(?:of|for|to|in|on|at|by|from|with)\b", metric, re.I) or "\ufffd" in metric:
+        return None  # a fragment ("of certain assets"), not a metric
     return metric if re.search(_HEADS, metric, re.I) else None
 
 
@@ -516,25 +523,60 @@ def prose_facts(page_text: str, identity: DocIdentity | None, page_no: int = 1) 
     subject = identity.subject if identity else None
     doc_period = identity.period if identity else None
     facts: list[Fact] = []
-    in_outlook = False
+    in_outlook = outlook_list = False
+    section_period = doc_period  # "For the First Six Months of Fiscal 2023" changes it until the next heading
     for s_start, s_end in _sentences(page_text):
         sentence = page_text[s_start:s_end]
         if _is_heading(sentence.strip()):
             in_outlook = bool(_OUTLOOK_HEADING.search(sentence))
-        if in_outlook or _OUTLOOK.search(sentence):
-            continue  # forward-looking: not a reported figure
+            section_period = _section_period(sentence, doc_period)
+        bullet = bool(re.search(r"[-•▪\uf0b7]\s*$", page_text[max(0, s_start - 3) : s_start]))
+        if outlook_list and not bullet:
+            outlook_list = False
+        if _OUTLOOK.search(sentence) and sentence.rstrip().endswith(":"):
+            outlook_list = True  # "guidance ... is as follows:" and the bullets under it
+        if in_outlook or outlook_list or _OUTLOOK.search(sentence) or _RESPECTIVELY.search(sentence):
+            continue  # forward-looking, or figures paired with metrics by "respectively"
         for c_start, c_end in _clauses(sentence):
             facts += _clause_facts(
-                page_text, s_start + c_start, s_start + c_end, subject, doc_period, page_no
+                page_text, s_start + c_start, s_start + c_end, subject, section_period, page_no
             )
     return facts
 
 
+_YEAR_TO_DATE = re.compile(
+    r"\b(?:first|1st)\s+(?P<n>six|nine|6|9)\s+months\b|\b(?P<half>first half)\b|\b(?P<ytd>year[\s-]to[\s-]date)\b",
+    re.I,
+)
+
+
+def _section_period(heading: str, doc_period: Period | None) -> Period | None:
+    """The period a section heading sets: year to date ("For the First Six Months of Fiscal 2023"), else
+    the document's."""
+    m = _YEAR_TO_DATE.search(heading)
+    if not m or doc_period is None or doc_period.fiscal_year is None:
+        return doc_period
+    if m.group("n"):
+        months = 6 if m.group("n").lower() in ("six", "6") else 9
+    elif m.group("half"):
+        months = 6
+    else:
+        months = 3 * doc_period.quarter if doc_period.quarter else None
+    if months is None:
+        return None
+    words = {6: "six", 9: "nine", 12: "twelve", 3: "three"}[months]
+    fiscal = "fiscal " if doc_period.fiscal else ""
+    return Period(f"the first {words} months of {fiscal}{doc_period.fiscal_year}", months, doc_period.end,
+                  doc_period.fiscal_year, None, doc_period.fiscal)  # fmt: skip
+
+
 def _is_heading(line: str) -> bool:
     """A section heading ("FY24 Financial Guidance", "Cash Flow and Balance Sheet"): short, title case."""
-    if not _SECTION_HEADING.match(line) or not line[:1].isalnum():
-        return False
-    long_words = [w for w in line.split() if len(w) >= 4]
+    return bool(_SECTION_HEADING.match(line)) and line[:1].isalnum() and _title_case(line)
+
+
+def _title_case(line: str) -> bool:
+    long_words = [w for w in line.split() if len(w) >= 4 and w[0].isalpha()]
     return bool(long_words) and sum(w[0].isupper() for w in long_words) >= 0.6 * len(long_words)
 
 
@@ -557,10 +599,16 @@ def _clause_facts(
         return []
     facts: list[Fact] = []
     current: str | None = None  # the clause's metric so far
+    clause_period: Period | None = None  # the period of the clause's current figures ("for the first half")
     comparing = False  # after "compared with" / "from": figures of another period
     prev_end = 0
     for i, num in enumerate(nums):
         before = clause[prev_end : num.span[0]]
+        if i and nums[i - 1].kind == num.kind and re.fullmatch(r"\s*(?:to|-|–|—)\s*\$?", before):
+            # a range ("$370 million to $430 million") is an estimate, not a figure: drop both ends
+            facts = [f for f in facts if f.char_start != start + nums[i - 1].span[0]]
+            prev_end = num.span[1]
+            continue
         next_start = nums[i + 1].span[0] if i + 1 < len(nums) else len(clause)
         after = clause[num.span[1] : next_start]
         prev_end = num.span[1]
@@ -594,7 +642,11 @@ def _clause_facts(
             else:
                 continue  # growth against what is not said in the clause
         elif re.search(r"(?:,\s*or|\()\s*$", before) and current:
-            if re.match(r"\s+per (?:diluted )?share", after, re.I):
+            if re.match(r"\s+per (?:diluted )?share", after, re.I) and not re.search(
+                r"income|earnings|profit|loss", current, re.I
+            ):
+                metric = f"{current} per share"  # "expenses of $127 million, or $0.13 per share"
+            elif re.match(r"\s+per (?:diluted )?share", after, re.I):
                 prefix = re.match(r"(?i)(GAAP|non-GAAP|adjusted)\s", current)
                 metric = f"{prefix.group(1) + ' ' if prefix else ''}diluted earnings per share"
                 if "diluted" not in after.lower()[:25]:
@@ -612,7 +664,7 @@ def _clause_facts(
                 continue
             current = metric
         elif current and (
-            (comparing and re.search(r"(?:compared (?:with|to)|versus|vs\.?|from|and)\s*$", before, re.I))
+            (comparing and re.search(r"(?:compared\s+(?:with|to)|versus|vs\.?|from|and)\s*$", before, re.I))
             or re.search(r"\b(?:to|at)\s*$", before)
         ):
             metric = current
@@ -624,29 +676,53 @@ def _clause_facts(
         else:
             continue
         leading = _LEADING_PERIOD.match(metric)
+        said_before = clause[: num.span[0]]
         if leading:
             metric = metric[leading.end() :]
-            if leading.group("fy"):
-                period = _full_year(doc_period)
-        elif _FULL_YEAR.search(clause[: num.span[0]]):
+        ytd = _YEAR_TO_DATE.search(said_before)
+        if (leading and leading.group("fy")) or (not leading and _FULL_YEAR.search(said_before)):
             period = _full_year(doc_period)
+        elif ytd:
+            period = _section_period(ytd.group(0), doc_period)
+        if period is not None and _LAST_YEARS.search(said_before):
+            period = period.prior_year()
+        years = {int(y) for y in re.findall(r"\b((?:19|20)\d\d)\b", said_before)}
+        if period is not None and years and not comparing and not years & _years_of(period):
+            continue  # the clause names another year ("Results for 2022 included ...")
         if period is None and doc_period is not None:
             continue
         if (comparing or _COMPARE.search(before)) and growth is None:  # a growth rate is the current period's
-            relative = _relative_period(after, clause[num.span[1] :], doc_period)
+            relative = _relative_period(after, clause[num.span[1] :], clause_period or doc_period)
             if relative is None:
                 continue  # a comparison figure whose period the clause does not say
             period = relative
         else:
             dated = _AT_DATE.match(after.lstrip(" ,")) or _AT_DATE.search(after[:40])
+            stated = _STATED_PERIOD.search(after)
             if dated and not metric.endswith(")"):
                 period = Period(
                     dated.group(0).split(maxsplit=1)[1], None, parse_date(dated.group(0)), instant=True
                 )
+            elif stated and stated.group("ytd"):
+                period = _section_period(stated.group("ytd"), doc_period)
+            elif stated:
+                period = parse_period(stated.group("quarter"), doc_period)
+                if (
+                    period is None or period.fiscal_year is None
+                ):  # "for the first quarter": the document's year?
+                    same = (
+                        doc_period is not None and period is not None and period.quarter == doc_period.quarter
+                    )
+                    period = doc_period if same else None
+                if period is None:
+                    continue
+            clause_period = period
         unit = _prose_unit(num, after, metric)
         if unit is None:
             continue
         unit_name, value, scale = unit
+        if unit_name.startswith("per share") and not _PER_SHARE.search(metric):
+            metric += " per diluted share" if re.match(r"\s+per diluted share", after, re.I) else " per share"
         if num.kind == "percent" and not (
             re.search(r"margin|rate|growth|percent|%|share of", metric, re.I) or "% of" in after[:8]
         ):
@@ -670,6 +746,10 @@ def _clause_facts(
             )
         )
     return facts
+
+
+def _years_of(period: Period) -> set[int]:
+    return {y for y in (period.fiscal_year, period.end.year if period.end else None) if y}
 
 
 def _full_year(doc_period: Period | None) -> Period | None:

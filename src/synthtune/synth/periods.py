@@ -141,7 +141,9 @@ class Period:
         end = _shift_year(self.end, -1) if self.end else None
         fy = self.fiscal_year - 1 if self.fiscal_year else None
         made = replace(self, text="", end=end, fiscal_year=fy)
-        return replace(made, text=made.label if made.label else "")
+        if made.label:
+            return replace(made, text=made.label)
+        return replace(made, text=self.text.replace(str(self.fiscal_year), str(fy)) if fy else self.text)
 
     def prior_quarter(self) -> Period | None:
         """The quarter before ("the prior quarter", "sequentially")."""
