@@ -176,6 +176,7 @@ def releases() -> dict[str, Any]:
     from synthtune.ingest.loaders import load_document
     from synthtune.ingest.tables import pdf_tables
     from synthtune.synth.facts import document_identity, prose_facts, table_facts
+    from synthtune.synth.templates import template_questions
 
     files = sorted(EARNINGS.glob("*.pdf"))
     per_doc = []
@@ -213,6 +214,7 @@ def releases() -> dict[str, Any]:
                 "table_facts": len(tfacts),
                 "prose_facts": len(pfacts),
                 "facts_with_problems": sum(1 for f in tfacts + pfacts if f.problems),
+                "template_questions": sum(len(template_questions(f)) for f in tfacts + pfacts),
                 "subject": identity.subject,
                 "period": identity.period.label if identity.period else None,
                 "identity_found": bool(identity.subject and identity.period),
@@ -307,6 +309,10 @@ def main() -> dict[str, Any]:
                 [
                     "facts carrying a problem (no header, unit unclear, ...)",
                     sum(d["facts_with_problems"] for d in docs),
+                ],
+                [
+                    "template questions (from facts without a problem, >= 4 phrasings each)",
+                    sum(d["template_questions"] for d in docs),
                 ],
                 ["**documents with subject and period found**", f"**{found}/{len(docs)}**"],
                 [
