@@ -123,6 +123,9 @@ _SUB_ITEMS = frozenset(
 )
 
 
+_RATIO_OF_ABOVE = re.compile(r"^(?:as a\s+)?(?:%|percent(?:age)?)\s+of\b", re.I)
+
+
 def _generic_sub_item(label: str) -> bool:
     return label.strip().lower().rstrip(":") in _SUB_ITEMS
 
@@ -370,6 +373,10 @@ def tables_from_glyphs(glyphs: list[_Glyph], text: str, page_no: int) -> list[Ta
         if made is None:
             continue
         table, columns = made
+        if previous is not None and table.scale_note is None:
+            table = replace(
+                table, scale_note=previous[0].scale_note
+            )  # one scale note heads the page's tables
         if previous is not None and not table.header_rows and _same_columns(columns, previous[1]):
             table = replace(
                 table,
@@ -626,6 +633,7 @@ def _pdf_rows(
     rows: list[Row] = []
     sections: list[tuple[float, str, bool]] = []  # (x0, label, label-only line) of possible parents
     pending: _Line | None = None  # a label-only line: a section, or the first half of a wrapped label
+    deeper: set[str] = set()  # sections that have had a row indented under them
     for line in region:
         label_words = line.label
         x0 = label_words[0].x0 if label_words else base_x
@@ -638,7 +646,14 @@ def _pdf_rows(
             label = f"{pending.text} {label}"  # a label wrapped onto two lines
             sections = sections[:-1]
         pending = None
-        sections = [s for s in sections if s[0] < x0 + 0.5 * line.height or s[1].endswith(":")]
+        # a "Section:" heading is closed by a row back at its own indentation once rows were indented under it
+        sections = [
+            s
+            for s in sections
+            if s[0] < x0 + 0.5 * line.height
+            or (s[1].endswith(":") and not (s[1] in deeper and x0 <= s[0] + 0.5 * line.height))
+        ]
+        deeper.update(s[1] for s in sections if s[0] < x0 - 0.5 * line.height)
         parent = None
         if not label.lower().startswith("total"):
             parent = next(
@@ -651,6 +666,8 @@ def _pdf_rows(
             )
             if parent is None and _generic_sub_item(label) and sections:
                 parent = sections[-1]
+            if parent is None and _RATIO_OF_ABOVE.match(label) and rows:
+                parent = (x0, rows[-1].metric, False)  # "% of revenue" under the row it is a ratio of
         indented = parent is not None
         cells = []
         seen: set[int] = set()
@@ -665,9 +682,12 @@ def _pdf_rows(
         start = min((w.start for w in label_words), default=None)
         end_ = max((w.end for w in label_words), default=None)
         rows.append(Row(label, tuple(cells), parent[1] if parent else None, indented, start, end_))
-        sections = [s for s in sections if s[0] < x0 - 0.5 * line.height or s[1].endswith(":")] + [
-            (x0, label, False)
-        ]
+        sections = [
+            s
+            for s in sections
+            if s[0] < x0 - 0.5 * line.height
+            or (s[1].endswith(":") and not (s[1] in deeper and x0 <= s[0] + 0.5 * line.height))
+        ] + [(x0, label, False)]
     return rows
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 
 from synthtune.ingest.tables import Table
@@ -250,6 +251,9 @@ _COUNT_NOUNS = (
     "robots", "units", "customers", "employees", "stores", "restaurants", "locations", "subscribers", "users",
     "members", "warehouses", "clubs", "vehicles", "patients",
 )  # fmt: skip
+_COUNT_LABEL = re.compile(
+    r"\bnumber of\b|\bopenings\b|\bclosings\b|\bstores?\b|\bheadcount\b|\bcount\b", re.I
+)
 _PER_SHARE = re.compile(
     r"per (?:diluted |basic )?(?:common )?share|\bEPS\b|earnings per|loss per|dividends? per", re.I
 )
@@ -289,10 +293,14 @@ def _unit_and_scale(label: str, cell: str, num: Num, table: Table) -> tuple[str,
     ):
         if word in notes:
             label_scale = scale
+    if re.search(r"\b000s?\b", notes):
+        label_scale = Decimal(10) ** 3  # "(000s)"
     if re.search(r"\bbps\b|\bbp\b|basis points", cell, re.I):
         return "basis points", Decimal(1), None
     if num.kind == "percent" or re.search(r"\(%\)|%\s*$|\bpercent\b", label, re.I) and "$" not in cell:
         return "%", Decimal(1), None
+    if re.search(r"\bshares (?:used|outstanding)|weighted[- ]average (?:\w+ )?shares", label, re.I):
+        return "shares", label_scale or table_scale, None
     if _PER_SHARE.search(label):
         return ("per share USD" if currency else "per share"), Decimal(1), None
     for noun in _COUNT_NOUNS:
@@ -300,15 +308,82 @@ def _unit_and_scale(label: str, cell: str, num: Num, table: Table) -> tuple[str,
             return noun, label_scale or Decimal(1), None
     if re.search(r"\bshares\b", label, re.I):
         return "shares", label_scale or table_scale, None
+    if _COUNT_LABEL.search(label) and "$" not in cell:
+        return "", Decimal(1), "unit unclear: a count label without its noun"
     if "$" in notes or "$" in cell or currency:
         if _RATIO_LABEL.search(label) and abs(num.value) < 100 and "$" not in cell and table.scale:
             return "", label_scale or table_scale, "ambiguous unit: a ratio label in a money table, no % sign"
-        return "USD", label_scale or table_scale, None
+        scale = label_scale or table_scale
+        if scale >= 1000 and abs(num.mantissa) < 10 and re.search(r"\.\d\d\b", cell):
+            return "", scale, "ambiguous unit: cents in a table of thousands or millions (per share?)"
+        if scale == 1:
+            return "USD", scale, "scale not stated (no 'in millions' note)"
+        return "USD", scale, None
     if _RATIO_LABEL.search(label):
         return "%", Decimal(1), "unit from the row label (no % sign in the cell)"
     if table.scale:
         return "", table_scale, "unit not stated (scale only)"
     return "", Decimal(1), "unit not stated"
+
+
+_MEASURE = re.compile(
+    r"revenue|sales|income|earnings|EPS|margin|EBIT|profit|loss|cash|expense|cost|backlog|ARR|debt|expenditure"
+    r"|bookings|dividend|asset|liabilit|equity|customer|employee|shipment|shipped|order|base\b|capex|billings|RPO"
+    r"|obligation|headcount|spending|tax|rate|share|inventor|receivable|payable|goodwill|intangible|amortization"
+    r"|depreciation|capital|compensation|charge|gain|interest|borrowing|lease|deficit|surplus|growth|change|return"
+    r"|yield|ratio|%|percent|count|number|units|robots|stores|restaurants|locations|members|subscribers|users"
+    r"|deposits|loans|premium|reserve|provision|comprehensive|investments?|securities|property|equipment|accrued"
+    r"|deferred|prepaid|payments|purchases|proceeds|repurchase|issuance|repayment|outstanding|weighted|contribution"
+    r"|benefit|impairment|restructuring|acquisition|divestiture|operating|fees|royalt|volume|price|pricing|ticket"
+    r"|transactions|traffic|ebitda|fcf|working capital|net\b",
+    re.IGNORECASE,
+)
+
+
+_FLOW = re.compile(
+    r"revenue|sales|income|earnings|cost|expense|profit|loss|amortization|depreciation|effect of|provided by"
+    r"|used in|proceeds|purchases|payments|compensation|charges|EPS|per share|margin|growth|dividends paid",
+    re.I,
+)
+_STOCK = re.compile(
+    r"asset|liabilit|equity|payable|receivable|inventor|debt|cash and cash equivalents|deficit", re.I
+)
+_STRONG_FLOW = re.compile(
+    r"impairment|amortization|depreciation|expense|proceeds|purchases|payments|gain|loss", re.I
+)
+_RATIO_WORDS = re.compile(
+    r"margin|rate|%|percent|growth|change|ratio|share of|mix|comparable|return on|yield|as a percentage", re.I
+)
+
+
+def _period_problems(metric: str, unit: str, period: Period | None) -> list[str]:
+    """What makes a table fact's period or unit unsafe to state: a date heading a flow (cost of sales "at
+    December 31": of which length?), a bare year in a column (quarter or year?), a percentage under a
+    label that names no ratio."""
+    problems = []
+    flow = _FLOW.search(metric) and (not _STOCK.search(metric) or _STRONG_FLOW.search(metric))
+    if period is not None and period.instant and flow:
+        problems.append("period: a date heads a flow metric (the period's length is not said)")
+    if period is not None and not period.instant and period.months is None and period.quarter is None:
+        problems.append("period: a bare year (a quarter or the full year?)")
+    if unit == "%" and not _RATIO_WORDS.search(metric):
+        problems.append("unit: a percentage under a label that names no ratio")
+    return problems
+
+
+def _after(period: Period | None, document: Period | None) -> bool:
+    """Whether ``period`` ends after the document's period (a figure reported before it happened)."""
+    if period is None or document is None:
+        return False
+    if period.end and document.end:
+        return period.end > document.end + timedelta(days=7)
+    if period.fiscal_year and document.fiscal_year:
+        later_year = period.fiscal_year > document.fiscal_year
+        same_year_later_quarter = period.fiscal_year == document.fiscal_year and (period.quarter or 0) > (
+            document.quarter or 4
+        )
+        return later_year or same_year_later_quarter
+    return False
 
 
 def _table_value(num: Num, unit: str) -> Decimal:
@@ -331,6 +406,9 @@ def table_facts(table: Table, identity: DocIdentity | None, table_index: int = 0
         re.I,
     )
     dimension_of = by.group("metric").lower() if by else None  # "Revenue by Segment": rows are segments
+    outlook = bool(
+        _OUTLOOK_HEADING.search(f"{table.title or ''} {' '.join(' '.join(r) for r in table.header_rows)}")
+    )
     for r, row in enumerate(table.rows):
         base_metric = clean_metric(row.metric)
         if not base_metric or not re.search(r"[A-Za-z]", base_metric):
@@ -360,6 +438,13 @@ def table_facts(table: Table, identity: DocIdentity | None, table_index: int = 0
                     period = None
             if subject is None:
                 problems.append("subject unknown")
+            if not _MEASURE.search(metric):
+                problems.append("metric: the row label names no measure (a segment or a category?)")
+            problems += _period_problems(metric, unit, period)
+            if outlook:
+                problems.append("outlook: the table's title says guidance")
+            elif _after(period, doc_period):
+                problems.append("period after the document's: guidance?")
             facts.append(
                 Fact(
                     subject=subject,

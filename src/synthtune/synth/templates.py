@@ -66,6 +66,8 @@ def _written_figure(fact: Fact) -> str:
 
 
 def _possessive(name: str) -> str:
+    if name.endswith(("'s", "’s")):
+        return name  # "McDonald's"
     return f"{name}'" if name.endswith("s") else f"{name}'s"
 
 
@@ -73,12 +75,7 @@ def _metric_phrase(metric: str) -> str:
     """A row label as it reads inside a sentence: "Net income (loss) per share, diluted" stays, "Gross
     margin" -> "gross margin" (acronyms and proper nouns kept)."""
     words = metric.split()
-    if (
-        words
-        and words[0][:1].isupper()
-        and not words[0].isupper()
-        and not (len(words[0]) > 1 and words[0][1].isupper())
-    ):
+    if words and words[0][:1].isupper() and not any(ch.isupper() for ch in words[0][1:]):
         words[0] = words[0].lower()
     return " ".join(words)
 
@@ -116,7 +113,8 @@ def template_questions(fact: Fact) -> list[TemplateQuestion]:
     else:
         when = f"in {long_period}"
     answer = f"{_possessive(name)} {metric} was {value} {when}."
-    answer = answer[0].upper() + answer[1:]
+    if not any(ch.isupper() for ch in name.split()[0][1:]):  # "eBay" stays as written
+        answer = answer[0].upper() + answer[1:]
     return [TemplateQuestion(q, answer, key) for key, q in questions]
 
 
