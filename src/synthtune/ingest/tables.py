@@ -85,6 +85,9 @@ class Table:
     header_rows: tuple[tuple[str, ...], ...] = ()  # header lines as read, one tuple of phrases per line
     title: str | None = None  # "Condensed Consolidated Statements of Operations (unaudited)"
     scale_note: str | None = None  # "($ in millions, except per share data)"
+    stub: str | None = (
+        None  # header text over the label column that qualifies every row: "Domestic Segment Results"
+    )
     problems: tuple[str, ...] = ()  # "column 3 has no header", never guessed silently
     char_start: int | None = None
     char_end: int | None = None
@@ -384,6 +387,7 @@ def tables_from_glyphs(glyphs: list[_Glyph], text: str, page_no: int) -> list[Ta
                 header_rows=previous[0].header_rows,
                 title=table.title or previous[0].title,
                 scale_note=table.scale_note or previous[0].scale_note,
+                stub=table.title if table.title and previous[0].stub else previous[0].stub,
                 problems=tuple(p for p in table.problems if "has no header" not in p),
             )
         tables.append(table)
@@ -542,6 +546,11 @@ def _pdf_table(
             if distance <= max(line.height, 0.6 * pitch) or shared_out:
                 column_text[c].append(head)
     resolved = tuple(" ".join(parts) for parts in column_text)
+    qualifiers = [
+        p
+        for p in stub
+        if not (_SCALE_HINT.search(p) or re.search(r"unaudited|^\(|^metric$|^segment$", p, re.I))
+    ]
     for c, header in enumerate(resolved):
         if not header:
             problems.append(f"column {c + 1} has no header")
@@ -583,6 +592,7 @@ def _pdf_table(
         header_rows=tuple(header_rows),
         title=title,
         scale_note=scale_note,
+        stub=" ".join(qualifiers) or None,
         problems=tuple(problems),
         char_start=first,
         char_end=None if last is None else last + 1,
@@ -693,13 +703,15 @@ def _pdf_rows(
 
 def _without_offsets(table: Table, problem: str) -> Table:
     rows = tuple(
-        Row(r.label, tuple(Cell(c.text, c.column, None, None) for c in r.cells), r.parent, r.indented)
+        replace(
+            r,
+            cells=tuple(replace(c, char_start=None, char_end=None) for c in r.cells),
+            label_start=None,
+            label_end=None,
+        )
         for r in table.rows
     )
-    return Table(
-        table.page_no, table.source, table.columns, rows, table.header_rows, table.title, table.scale_note,
-        (*table.problems, problem),
-    )  # fmt: skip
+    return replace(table, rows=rows, problems=(*table.problems, problem), char_start=None, char_end=None)
 
 
 # ------------------------------------------------------------------------------ grids (HTML, DOCX, MD)

@@ -246,7 +246,7 @@ def _form(title: str, head: str, file_name: str) -> str | None:
 # -------------------------------------------------------------------------------------- table facts
 
 _UNIT_PAREN = re.compile(r"\s*\((?P<inner>[^()]*)\)\s*")
-_FOOTNOTE = re.compile(r"(?<=[a-z\)])\d{1,2}(?=\s|$|\()|\s*\(\d{1,2}\)|\s*\([a-z]\)$|\*+$")
+_FOOTNOTE = re.compile(r"(?<=[a-z\)])\d{1,2}(?:,\d{1,2})*(?=\s|$|\()|\s*\(\d{1,2}\)|\s*\([a-z]\)$|\*+$")
 _COUNT_NOUNS = (
     "robots", "units", "customers", "employees", "stores", "restaurants", "locations", "subscribers", "users",
     "members", "warehouses", "clubs", "vehicles", "patients",
@@ -342,12 +342,14 @@ _MEASURE = re.compile(
 
 _FLOW = re.compile(
     r"revenue|sales|income|earnings|cost|expense|profit|loss|amortization|depreciation|effect of|provided by"
-    r"|used in|proceeds|purchases|payments|compensation|charges|EPS|per share|margin|growth|dividends paid",
+    r"|used in|proceeds|purchases|payments|compensation|charges|EPS|per share|margin|growth|dividends paid"
+    r"|impact|costs",
     re.I,
 )
 _STOCK = re.compile(
     r"asset|liabilit|equity|payable|receivable|inventor|debt|cash and cash equivalents|deficit", re.I
 )
+_FLOW_TABLE = re.compile(r"cash flows?|statements? of (?:income|operations|earnings)|income statement", re.I)
 _STRONG_FLOW = re.compile(
     r"impairment|amortization|depreciation|expense|proceeds|purchases|payments|gain|loss", re.I
 )
@@ -415,6 +417,8 @@ def table_facts(table: Table, identity: DocIdentity | None, table_index: int = 0
             continue  # a row without a label says nothing a question could ask
         if dimension_of and dimension_of.split()[-1] not in base_metric.lower():
             base_metric = f"{base_metric} {dimension_of}"
+        if table.stub:
+            base_metric = f"{base_metric} ({clean_metric(table.stub)})"  # "Operating income (International Segment Results)"
         for cell in row.cells:
             written = re.sub(r"\(\s+", "(", re.sub(r"\s+\)", ")", cell.text))  # "(35,569 )"
             nums = extract_numbers(written, words=False)
@@ -441,6 +445,8 @@ def table_facts(table: Table, identity: DocIdentity | None, table_index: int = 0
             if not _MEASURE.search(metric):
                 problems.append("metric: the row label names no measure (a segment or a category?)")
             problems += _period_problems(metric, unit, period)
+            if period is not None and period.instant and _FLOW_TABLE.search(table.title or ""):
+                problems.append("period: a date heads a column of a statement of flows")
             if outlook:
                 problems.append("outlook: the table's title says guidance")
             elif _after(period, doc_period):
