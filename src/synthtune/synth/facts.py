@@ -537,7 +537,6 @@ _RESPECTIVELY = re.compile(r"\brespectively\b", re.I)
 _LAST_YEARS = re.compile(r"\b(?:last|prior|previous) year['’]s\b|\bin the prior year\b", re.I)
 _COMPARE = re.compile(r",?\s*\b(?:compared\s+(?:with|to)|versus|vs\.?|from)\s+", re.I)
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+(?=[A-Z$“\"(-])|\n\s*[-•▪\uf0b7]\s+")
-_HEADING_LINE = re.compile(r"^[^\n]{1,80}$")
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:
@@ -746,7 +745,6 @@ def _clause_facts(
                 r"\s+of (?:total )?(?:net )?(?:revenues?|sales)", after, re.I
             ):
                 metric = re.sub(r"\s+income$", "", current) + " margin"
-                metric = metric.replace("net margin", "net margin") if metric else metric
             else:
                 continue
         elif found:
