@@ -1,0 +1,870 @@
+"""Facts before questions: each figure of a document with its meaning attached.
+
+A :class:`Fact` says whose figure it is (subject), what it measures (metric: the row label, or the noun
+phrase of the clause), for which period, its value, unit and scale, and exactly where it is written
+(page and character span, and the table cell when it comes from a table). Questions and reference
+answers are made from facts (``synth/templates.py``), and an answer's number is checked against the
+fact of the metric and period the question asks about, not against any passage holding the digits.
+
+- :func:`document_identity`: the company and period a document is about, from its title, first page
+  and file name; what cannot be found is None with the reason, never a silent guess.
+- :func:`table_facts`: one fact per numeric table cell (row label -> metric, column header -> period,
+  scale note and cell -> unit and scale).
+- :func:`prose_facts`: numeric statements in prose ("Net income was $7.1 million, or $0.16 per
+  diluted share"), precision over recall: a number whose metric is not in its own clause is skipped.
+
+Pure functions: no store, no model.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+from synthtune.ingest.tables import Table
+from synthtune.synth.periods import DATE, Period, parse_date, parse_period
+from synthtune.text.numbers import Num, extract_numbers
+
+# ------------------------------------------------------------------------------------------ records
+
+
+@dataclass(frozen=True)
+class DocIdentity:
+    """Whom and which period a document is about; None where it could not be found (see reasons)."""
+
+    subject: str | None  # "Acme Robotics, Inc."
+    period: Period | None  # Q3 FY2025, ended September 30, 2025
+    form: str | None  # "earnings release", "earnings call transcript", "10-K", ...
+    ticker: str | None = None  # "ACMR"
+    reasons: tuple[str, ...] = ()  # how each part was found, or why it was not
+
+    @property
+    def name(self) -> str | None:
+        """The subject as a sentence names it: "Acme Robotics" (legal suffix dropped)."""
+        return short_name(self.subject) if self.subject else None
+
+
+@dataclass(frozen=True)
+class Fact:
+    subject: str | None
+    metric: str  # "Gross margin", "Net income (loss) per share, diluted"
+    period: Period | None
+    value: Decimal  # the figure as written, signed: "(1.7)" -> -1.7; "$7.1 million" -> 7.1
+    unit: str  # "USD", "%", "per share USD", "shares", "robots", ... ; "" when not stated
+    scale: Decimal  # 1, 1E+3, 1E+6, 1E+9: value * scale is the amount
+    raw: str  # the text as written: "$(0.04)", "43.4%", "$7.1 million"
+    page_no: int
+    char_start: int | None
+    char_end: int | None
+    table_cell: tuple[int, int, int] | None  # (table index, row, column) for a table fact
+    source: str  # "table" or "prose"
+    problems: tuple[str, ...] = field(default=())  # e.g. "unit not stated", "no period": shown, not guessed
+
+    @property
+    def amount(self) -> Decimal:
+        return self.value * self.scale
+
+
+_LEGAL_SUFFIX = (
+    r"(?:(?i:Inc\.?|Incorporated|Corporation|Corp\.?|Company|Co\.(?:,?\s+Inc\.)?|Ltd\.?|Limited)|plc|PLC|N\.V\."
+    r"|S\.A\.|AG|SE|LLC|L\.P\.|Holdings,?\s+Inc\.)"
+)
+
+
+def short_name(subject: str) -> str:
+    """ "Acme Robotics, Inc." -> "Acme Robotics"; "Best Buy Co., Inc." -> "Best Buy"."""
+    name = re.sub(rf",?\s+{_LEGAL_SUFFIX}\s*$", "", subject.strip())
+    name = re.sub(rf",?\s+{_LEGAL_SUFFIX}\s*$", "", name)
+    if name.isupper() and len(name) > 4:
+        name = name.title()
+    return name or subject
+
+
+# --------------------------------------------------------------------------------- document identity
+
+_COMPANY = re.compile(
+    rf"\b(?P<name>(?:[A-Z][\w&'’.-]*|[a-z][A-Z][\w&'’.-]*|&)(?:\s+(?:[A-Z][\w&'’.-]*|&|of|and)){{0,5}}),?\s+(?P<suffix>{_LEGAL_SUFFIX})(?![\w])"
+)
+_REPORTS = re.compile(
+    r"^(?P<name>(?:[A-Z]|[a-z][A-Z])[\w&'’.-]*(?:\s+(?:[A-Z][\w&'’.-]*|&)){0,4})\s+"
+    r"(?:Reports|Announces|Posts|Delivers|Releases)\b"
+)
+_LISTED = re.compile(
+    r"(?P<name>(?:[A-Z]|[a-z][A-Z])[\w&'’.-]*(?:\s+(?:[A-Z][\w&'’.-]*|&)){0,4})\s+\((?:NYSE|Nasdaq|NASDAQ)\s*:"
+)
+_NOT_IN_NAMES = {
+    "per",
+    "share",
+    "diluted",
+    "quarter",
+    "results",
+    "fiscal",
+    "net",
+    "sales",
+    "earnings",
+    "eps",
+    "the",
+}
+_TICKER = re.compile(
+    r"\((?:NYSE|Nasdaq|NASDAQ|NYSE American|Nasdaq GS|NASDAQ GS)\s*:\s*(?P<t>[A-Z][A-Z.]{0,5})\)"
+)
+_NOT_NAMES = {
+    "Exhibit",
+    "News",
+    "Release",
+    "Press",
+    "For",
+    "Immediate",
+    "The",
+    "Form",
+    "Page",
+    "Nasdaq",
+    "NYSE",
+}
+_FILE_PERIOD = re.compile(
+    r"(?P<y>20\d\d)[\s_-]?Q(?P<q>[1-4])|Q(?P<q2>[1-4])[\s_-]?(?:FY)?(?P<y2>20\d\d)", re.I
+)
+_QUARTER_ENDED = re.compile(
+    rf"\b(?:quarter|period|months|weeks)\b[^.]{{0,40}}?\b(?:ended|ending)\s+(?:on\s+)?{DATE}", re.I
+)
+_DOC_QUARTER = re.compile(
+    r"\b(?P<ord>first|second|third|fourth)[\s-]+quarter\s+(?:(?:of\s+)?(?P<fiscal>fiscal\s+)(?:year\s+)?)?(?P<y>\d{4})"
+    r"|\b(?P<fiscal2>fiscal\s+)(?:year\s+)?(?P<y2>\d{4})\s+(?P<ord2>first|second|third|fourth)[\s-]+quarter"
+    r"|\b(?:fiscal\s+)(?P<ord3>first|second|third|fourth)[\s-]+quarter(?:\s+(?:of\s+)?(?P<y3>\d{4}))?"
+    r"|\bQ(?P<q>[1-4])\s*(?P<fy>FY|F)?\s*'?(?P<y4>\d{4}|\d{2})\b"
+    r"|\b(?P<ord5>first|second|third|fourth)[\s-]+quarter\s+and\s+(?:full|fiscal)[\s-]+year\s+(?P<y5>\d{4})",
+    re.IGNORECASE,
+)
+_ORD = {"first": 1, "second": 2, "third": 3, "fourth": 4}
+
+
+def document_identity(title: str, first_page_text: str, file_name: str = "") -> DocIdentity:
+    """Subject, period and form of a document, each with the reason it was (or was not) found."""
+    reasons: list[str] = []
+    head = first_page_text[:3000]
+    subject = _subject(title, head, reasons, file_name)
+    ticker_match = _TICKER.search(head)
+    period = _document_period(title, head, file_name, reasons)
+    form = _form(title, head, file_name)
+    if form is None:
+        reasons.append(
+            "form: not recognised (no 'results', 'earnings release', 'call', '10-K' in title or first page)"
+        )
+    return DocIdentity(
+        subject, period, form, ticker_match.group("t") if ticker_match else None, tuple(reasons)
+    )
+
+
+def _subject(title: str, head: str, reasons: list[str], file_name: str) -> str | None:
+    for where, text in (("title", title), ("first page", head)):
+        for m in _COMPANY.finditer(text):
+            words = m.group("name").split()
+            while words and words[0].title() in _NOT_NAMES:
+                words = words[1:]
+            if any(w.lower() in _NOT_IN_NAMES for w in words):
+                continue
+            if words:
+                name = " ".join(words)
+                suffix = m.group("suffix")
+                joiner = (
+                    ", " if "," in m.group(0)[len(m.group("name")) : m.start("suffix") - m.start()] else " "
+                )
+                reasons.append(f"subject: legal name in the {where}")
+                return f"{name}{joiner}{suffix}"
+    listed = _LISTED.search(head)
+    if listed and listed.group("name").split()[0].title() not in _NOT_NAMES:
+        reasons.append("subject: the name before its stock ticker on the first page")
+        return listed.group("name")
+    lines = [title.strip()] + [line.strip(" \uf0b7•-") for line in head.split("\n")[:30]]
+    for where, line in zip(["title"] + ["first page"] * 30, lines, strict=False):
+        m = _REPORTS.match(line)
+        if m and m.group("name").split()[0] not in _NOT_NAMES and not _DOC_QUARTER.search(m.group("name")):
+            reasons.append(f"subject: the name before 'Reports/Announces' in the {where}")
+            return m.group("name")
+    reasons.append(f"subject: not found in the title, first page or file name {file_name!r}")
+    return None
+
+
+def _document_period(title: str, head: str, file_name: str, reasons: list[str]) -> Period | None:
+    text = f"{title}\n{head}"
+    fiscal_doc = bool(re.search(r"\bfiscal\b|\bFY\s?'?\d{2}", text, re.IGNORECASE))
+    ended = _QUARTER_ENDED.search(text)
+    end = parse_date(ended.group(0)) if ended else None
+    quarter = year = None
+    written = ""
+    for m in _DOC_QUARTER.finditer(text):
+        ordinal = m.group("ord") or m.group("ord2") or m.group("ord3") or m.group("ord5")
+        q = _ORD[ordinal.lower()] if ordinal else int(m.group("q"))
+        y_text = m.group("y") or m.group("y2") or m.group("y3") or m.group("y4") or m.group("y5")
+        if y_text is None:
+            if quarter is None:
+                quarter, written = q, m.group(0)
+            continue
+        quarter, year, written = q, int(y_text) + (2000 if len(y_text) == 2 else 0), m.group(0)
+        break
+    if quarter and year is None:
+        fy = re.search(r"\bFY\s?'?(\d{2}|\d{4})\b", text)
+        if fy:
+            year = int(fy.group(1)) + (2000 if len(fy.group(1)) == 2 else 0)
+        elif end is not None and not fiscal_doc:
+            year = end.year
+    if quarter and year:
+        reasons.append(
+            f"period: {written.strip()!r} in the title or first page" + (" with its end date" if end else "")
+        )
+        return Period(" ".join(written.split()), 3, end, year, quarter, fiscal_doc)
+    f = _FILE_PERIOD.search(file_name)
+    if f:
+        q, y = int(f.group("q") or f.group("q2")), int(f.group("y") or f.group("y2"))
+        reasons.append(f"period: Q{q} {y} from the file name {file_name!r} (not stated in the text read)")
+        return Period(f"Q{q} {y}", 3, end, y, q, fiscal_doc)
+    reasons.append("period: no quarter or fiscal year in the title, first page or file name")
+    return None
+
+
+def _form(title: str, head: str, file_name: str) -> str | None:
+    text = f"{title}\n{head[:1500]}\n{file_name}".lower()
+    call = re.search(r"earnings call|conference call transcript|\btranscript\b|^operator\b", text, re.M)
+    if call and not re.search(r"reports?\b.{0,80}\bresults|press release|news release", text):
+        return "earnings call transcript"
+    if re.search(r"\bform 10-k\b|annual report", text):
+        return "10-K"
+    if re.search(r"\bform 10-q\b|quarterly report", text):
+        return "10-Q"
+    if re.search(
+        r"reports?\b.{0,80}\bresults|announces?\b.{0,80}\bresults|earnings release|press release|news release|_earnings",
+        text,
+    ):
+        return "earnings release"
+    if "fact sheet" in text or "fact_sheet" in text:
+        return "fact sheet"
+    return None
+
+
+# -------------------------------------------------------------------------------------- table facts
+
+_UNIT_PAREN = re.compile(r"\s*\((?P<inner>[^()]*)\)\s*")
+_FOOTNOTE = re.compile(r"(?<=[a-z\)])\d{1,2}(?:,\d{1,2})*(?=\s|$|\()|\s*\(\d{1,2}\)|\s*\([a-z]\)$|\*+$")
+_COUNT_NOUNS = (
+    "robots", "units", "customers", "employees", "stores", "restaurants", "locations", "subscribers", "users",
+    "members", "warehouses", "clubs", "vehicles", "patients",
+)  # fmt: skip
+_COUNT_LABEL = re.compile(
+    r"\bnumber of\b|\bopenings\b|\bclosings\b|\bstores?\b|\bheadcount\b|\bcount\b", re.I
+)
+_PER_SHARE = re.compile(
+    r"per (?:diluted |basic )?(?:common )?share|\bEPS\b|earnings per|loss per|dividends? per", re.I
+)
+_RATIO_LABEL = re.compile(r"\bmargin\b|\brate\b|\bpercent|%|\bratio\b|\bas a % of\b|\bROA\b|\bROI\b", re.I)
+
+
+def clean_metric(label: str) -> str:
+    """A row label without footnote marks and unit notes: "Backlog ($ in millions)" -> "Backlog"."""
+    label = _FOOTNOTE.sub("", label.strip())
+    label = _UNIT_PAREN.sub(lambda m: " " if _is_unit_note(m.group("inner")) else m.group(0), label)
+    return " ".join(label.split()).rstrip(":").strip()
+
+
+def _is_unit_note(inner: str) -> bool:
+    inner = inner.lower().strip()
+    return bool(
+        re.fullmatch(r"(?:[$€£]|usd)?\s*(?:in\s+)?(?:thousands|millions|billions|units|%|percent)", inner)
+        or re.fullmatch(r"(?:[$€£]\s*)?in\s+(?:thousands|millions|billions)", inner)
+        or inner in _COUNT_NOUNS
+    )
+
+
+def _unit_and_scale(label: str, cell: str, num: Num, table: Table) -> tuple[str, Decimal, str | None]:
+    """Unit, scale and a problem (None when the unit is clear) for one table cell."""
+    table_scale = Decimal(str(table.scale)) if table.scale else Decimal(1)
+    currency = (
+        "$" in cell
+        or "$" in (table.scale_note or "")
+        or any("$" in c.text for r in table.rows for c in r.cells)
+    )
+    notes = " ".join(m.group("inner").lower() for m in _UNIT_PAREN.finditer(label))
+    label_scale = None
+    for word, scale in (
+        ("thousand", Decimal(10) ** 3),
+        ("million", Decimal(10) ** 6),
+        ("billion", Decimal(10) ** 9),
+    ):
+        if word in notes:
+            label_scale = scale
+    if re.search(r"\b000s?\b", notes):
+        label_scale = Decimal(10) ** 3  # "(000s)"
+    if re.search(r"\bbps\b|\bbp\b|basis points", cell, re.I):
+        return "basis points", Decimal(1), None
+    if num.kind == "percent" or re.search(r"\(%\)|%\s*$|\bpercent\b", label, re.I) and "$" not in cell:
+        return "%", Decimal(1), None
+    if re.search(r"\bshares (?:used|outstanding)|weighted[- ]average (?:\w+ )?shares", label, re.I):
+        return "shares", label_scale or table_scale, None
+    if _PER_SHARE.search(label):
+        return ("per share USD" if currency else "per share"), Decimal(1), None
+    for noun in _COUNT_NOUNS:
+        if noun in notes or re.search(rf"\b{noun}\b", label, re.I) and "$" not in cell:
+            return noun, label_scale or Decimal(1), None
+    if re.search(r"\bshares\b", label, re.I):
+        return "shares", label_scale or table_scale, None
+    if _COUNT_LABEL.search(label) and "$" not in cell:
+        return "", Decimal(1), "unit unclear: a count label without its noun"
+    if "$" in notes or "$" in cell or currency:
+        if _RATIO_LABEL.search(label) and abs(num.value) < 100 and "$" not in cell and table.scale:
+            return "", label_scale or table_scale, "ambiguous unit: a ratio label in a money table, no % sign"
+        scale = label_scale or table_scale
+        if scale >= 1000 and abs(num.mantissa) < 10 and re.search(r"\.\d\d\b", cell):
+            return "", scale, "ambiguous unit: cents in a table of thousands or millions (per share?)"
+        if scale == 1:
+            return "USD", scale, "scale not stated (no 'in millions' note)"
+        return "USD", scale, None
+    if _RATIO_LABEL.search(label):
+        return "%", Decimal(1), "unit from the row label (no % sign in the cell)"
+    if table.scale:
+        return "", table_scale, "unit not stated (scale only)"
+    return "", Decimal(1), "unit not stated"
+
+
+_MEASURE = re.compile(
+    r"revenue|sales|income|earnings|EPS|margin|EBIT|profit|loss|cash|expense|cost|backlog|ARR|debt|expenditure"
+    r"|bookings|dividend|asset|liabilit|equity|customer|employee|shipment|shipped|order|base\b|capex|billings|RPO"
+    r"|obligation|headcount|spending|tax|rate|share|inventor|receivable|payable|goodwill|intangible|amortization"
+    r"|depreciation|capital|compensation|charge|gain|interest|borrowing|lease|deficit|surplus|growth|change|return"
+    r"|yield|ratio|%|percent|count|number|units|robots|stores|restaurants|locations|members|subscribers|users"
+    r"|deposits|loans|premium|reserve|provision|comprehensive|investments?|securities|property|equipment|accrued"
+    r"|deferred|prepaid|payments|purchases|proceeds|repurchase|issuance|repayment|outstanding|weighted|contribution"
+    r"|benefit|impairment|restructuring|acquisition|divestiture|operating|fees|royalt|volume|price|pricing|ticket"
+    r"|transactions|traffic|ebitda|fcf|working capital|net\b",
+    re.IGNORECASE,
+)
+
+
+_FLOW = re.compile(
+    r"revenue|sales|income|earnings|cost|expense|profit|loss|amortization|depreciation|effect of|provided by"
+    r"|used in|proceeds|purchases|payments|compensation|charges|EPS|per share|margin|growth|dividends paid"
+    r"|impact|costs",
+    re.I,
+)
+_STOCK = re.compile(
+    r"asset|liabilit|equity|payable|receivable|inventor|debt|cash and cash equivalents|deficit", re.I
+)
+_FLOW_TABLE = re.compile(r"cash flows?|statements? of (?:income|operations|earnings)|income statement", re.I)
+_STRONG_FLOW = re.compile(
+    r"impairment|amortization|depreciation|expense|proceeds|purchases|payments|gain|loss", re.I
+)
+_RATIO_WORDS = re.compile(
+    r"margin|rate|%|percent|growth|change|ratio|share of|mix|comparable|return on|yield|as a percentage", re.I
+)
+
+
+def _period_problems(metric: str, unit: str, period: Period | None) -> list[str]:
+    """What makes a table fact's period or unit unsafe to state: a date heading a flow (cost of sales "at
+    December 31": of which length?), a bare year in a column (quarter or year?), a percentage under a
+    label that names no ratio."""
+    problems = []
+    flow = _FLOW.search(metric) and (not _STOCK.search(metric) or _STRONG_FLOW.search(metric))
+    if period is not None and period.instant and flow:
+        problems.append("period: a date heads a flow metric (the period's length is not said)")
+    if period is not None and not period.instant and period.months is None and period.quarter is None:
+        problems.append("period: a bare year (a quarter or the full year?)")
+    if unit == "%" and not _RATIO_WORDS.search(metric):
+        problems.append("unit: a percentage under a label that names no ratio")
+    return problems
+
+
+def _after(period: Period | None, document: Period | None) -> bool:
+    """Whether ``period`` ends after the document's period (a figure reported before it happened)."""
+    if period is None or document is None:
+        return False
+    if period.end and document.end:
+        return period.end > document.end + timedelta(days=7)
+    if period.fiscal_year and document.fiscal_year:
+        later_year = period.fiscal_year > document.fiscal_year
+        same_year_later_quarter = period.fiscal_year == document.fiscal_year and (period.quarter or 0) > (
+            document.quarter or 4
+        )
+        return later_year or same_year_later_quarter
+    return False
+
+
+def _table_value(num: Num, unit: str) -> Decimal:
+    """The figure as written: a percentage as is, basis points back from the percentage points that
+    ``extract_numbers`` reads them as, an amount without the scale written in the cell."""
+    if unit == "basis points":
+        return (num.value * 100).normalize() + 0
+    return num.value if num.kind == "percent" else num.mantissa
+
+
+def table_facts(table: Table, identity: DocIdentity | None, table_index: int = 0) -> list[Fact]:
+    """One fact per numeric cell of ``table``: the row's metric, the column's period, unit and scale."""
+    doc_period = identity.period if identity else None
+    subject = identity.subject if identity else None
+    facts = []
+    periods = [parse_period(column, doc_period) for column in table.columns]
+    by = re.match(
+        r"^(?P<metric>[A-Z][\w&' -]{2,40}?)\s+by\s+(?:segment|region|product|geography|category|channel)",
+        table.title or "",
+        re.I,
+    )
+    dimension_of = by.group("metric").lower() if by else None  # "Revenue by Segment": rows are segments
+    outlook = bool(
+        _OUTLOOK_HEADING.search(f"{table.title or ''} {' '.join(' '.join(r) for r in table.header_rows)}")
+    )
+    for r, row in enumerate(table.rows):
+        base_metric = clean_metric(row.metric)
+        if not base_metric or not re.search(r"[A-Za-z]", base_metric):
+            continue  # a row without a label says nothing a question could ask
+        if dimension_of and dimension_of.split()[-1] not in base_metric.lower():
+            base_metric = f"{base_metric} {dimension_of}"
+        if table.stub:
+            base_metric = f"{base_metric} ({clean_metric(table.stub)})"  # "Operating income (International Segment Results)"
+        for cell in row.cells:
+            written = re.sub(r"\(\s+", "(", re.sub(r"\s+\)", ")", cell.text))  # "(35,569 )"
+            nums = extract_numbers(written, words=False)
+            if len(nums) != 1:
+                continue
+            num = nums[0]
+            problems = []
+            unit, scale, problem = _unit_and_scale(row.metric, written, num, table)
+            if problem:
+                problems.append(problem)
+            header = table.columns[cell.column] if cell.column < len(table.columns) else ""
+            period = periods[cell.column] if cell.column < len(periods) else None
+            metric = base_metric
+            if period is None:
+                if header:  # "Change", "% of revenue": the column qualifies the metric
+                    metric = f"{base_metric} ({header})"
+                    period = doc_period
+                    problems.append("period: the document's (the column header names none)")
+                else:
+                    problems.append("no column header: period unknown")
+                    period = None
+            if subject is None:
+                problems.append("subject unknown")
+            if not _MEASURE.search(metric):
+                problems.append("metric: the row label names no measure (a segment or a category?)")
+            problems += _period_problems(metric, unit, period)
+            if period is not None and period.instant and _FLOW_TABLE.search(table.title or ""):
+                problems.append("period: a date heads a column of a statement of flows")
+            if outlook:
+                problems.append("outlook: the table's title says guidance")
+            elif _after(period, doc_period):
+                problems.append("period after the document's: guidance?")
+            facts.append(
+                Fact(
+                    subject=subject,
+                    metric=metric,
+                    period=period,
+                    value=_table_value(num, unit),
+                    unit=unit,
+                    scale=scale,
+                    raw=cell.text,
+                    page_no=table.page_no,
+                    char_start=cell.char_start,
+                    char_end=cell.char_end,
+                    table_cell=(table_index, r, cell.column),
+                    source="table",
+                    problems=tuple(problems),
+                )
+            )
+    return facts
+
+
+# -------------------------------------------------------------------------------------- prose facts
+
+_HEADS = (
+    r"revenues?|sales|income|earnings|EPS|margin|EBITDA|profit|loss|cash flow|cash equivalents|cash|expenses?"
+    r"|backlog|ARR|debt|expenditures|bookings|dividends?|assets|liabilities|equity|customers|employees"
+    r"|shipments|orders|base|deferred revenue|capex|billings|RPO|obligations|headcount|margins|spending"
+)
+_VERBS = (
+    r"was|were|is|are|of|totaled|totalled|totaling|totalling|reached|grew to|rose to|increased to|decreased to"
+    r"|declined to|fell to|came in at|amounted to|improved to|expanded to|at|to"
+)
+_PRIMARY = re.compile(
+    rf"(?P<metric>(?:[\w&'’()./-]+\s+){{0,6}}?(?:{_HEADS})(?:\s*\(\d\))?(?:\s+\([A-Z]{{2,6}}\))?)\s+(?:{_VERBS})"
+    r"(?:\s+(?:approximately|about|nearly|a record|record|negative|an all-time high of))?\s*$",
+    re.IGNORECASE,
+)
+_GROWTH = re.compile(
+    rf"(?:(?P<metric>(?:[\w&'’()./-]+\s+){{0,6}}?(?:{_HEADS}))\s+(?:grew|rose|increased|decreased|declined|fell|was up|were up|was down|were down)"
+    r"|\b(?:up|down|an increase of|a decrease of|a decline of|growth of|increased|decreased|grew|declined))\s*(?:by\s+)?$",
+    re.IGNORECASE,
+)
+_STOP = {
+    "the", "its", "our", "their", "while", "with", "which", "that", "as", "where", "whereas", "but", "also",
+    "reported", "total", "quarterly", "a", "an", "company", "compared", "vs", "versus", "from", "in", "for", "on",
+    "results", "highlights", "and", "or", "we", "i", "they", "it", "you", "delivered", "generated", "achieved",
+    "posted", "had", "record", "strong", "solid", "this", "these", "sequential", "paid", "returned",
+    "include", "includes", "included", "recorded", "recognized", "delivering", "generating", "reporting",
+}  # fmt: skip
+_COMPOUNDS = {
+    ("cash", "cash"), ("research", "development"), ("sales", "marketing"), ("general", "administrative"),
+    ("property", "equipment"), ("depreciation", "amortization"), ("software", "services"),
+}  # fmt: skip
+_KEEP_TOTAL = re.compile(r"^total\s+(?:revenues?|sales)$", re.I)
+_YEAR_AGO = re.compile(
+    r"\b(?:a year ago|(?:in\s+)?the year[- ]ago (?:quarter|period)|(?:in\s+)?the (?:same|comparable|prior[- ]year) "
+    r"(?:quarter|period)(?: (?:of|in|last|a) (?:the prior year|the previous year|last year|year))?|last year)\b",
+    re.IGNORECASE,
+)
+_PRIOR_QUARTER = re.compile(r"\b(?:the (?:prior|previous|preceding|sequential) quarter|last quarter)\b", re.I)
+_EXPLICIT = re.compile(
+    r"\b(?:in|for|during)\s+the\s+(?:first|second|third|fourth)\s+quarter\s+of\s+(?:fiscal\s+)?(?:year\s+)?\d{4}"
+    r"|\bin\s+(?:Q[1-4]\s*(?:FY)?\s*'?\d{2,4}|fiscal\s+(?:year\s+)?\d{4})",
+    re.I,
+)
+_AT_DATE = re.compile(rf"\b(?:at|as of|on)\s+(?:the end of\s+)?{DATE}", re.I)
+_OUTLOOK = re.compile(
+    r"\b(?:expects?|expected|expecting|outlook|guidance|anticipates?|forecasts?|projects?|projected|plans? to|"
+    r"will|would|could|target(?:s|ing)?|intends?|estimates?)\b",
+    re.I,
+)
+_SECTION_HEADING = re.compile(r"^(?!.*[$%])(?:\S+\s+){0,7}\S+$")
+_OUTLOOK_HEADING = re.compile(r"\b(?:outlook|guidance|forecast|expectations)\b", re.I)
+_LEADING_PERIOD = re.compile(
+    r"^(?:(?P<q>first|second|third|fourth)[\s-]+quarter|Q[1-4]|(?P<fy>full[\s-]year|fiscal[\s-]year|annual))\s+",
+    re.I,
+)
+_FULL_YEAR = re.compile(r"\b(?:for|in) the (?:full|fiscal) year\b|\bfull[\s-]year\b", re.I)
+_STATED_PERIOD = re.compile(
+    r"^[^$%]{0,30}?\b(?:for|in|during)\s+(?:the\s+)?(?:(?P<ytd>first half|first (?:six|nine) months|year[\s-]to[\s-]date)"
+    r"|(?P<quarter>(?:first|second|third|fourth)[\s-]+quarter(?:\s+of)?(?:\s+fiscal)?(?:\s+(?:year\s+)?\d{4})?))",
+    re.I,
+)
+_RESPECTIVELY = re.compile(r"\brespectively\b", re.I)
+_LAST_YEARS = re.compile(r"\b(?:last|prior|previous) year['’]s\b|\bin the prior year\b", re.I)
+_COMPARE = re.compile(r",?\s*\b(?:compared\s+(?:with|to)|versus|vs\.?|from)\s+", re.I)
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+(?=[A-Z$“\"(-])|\n\s*[-•▪\uf0b7]\s+")
+
+
+def _sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans; a short title-case line without closing punctuation (a heading, a headline) ends one
+    too."""
+    cuts: list[tuple[int, int]] = [m.span() for m in _SENTENCE.finditer(text)]
+    pos = 0
+    for line in text.split("\n"):
+        end = pos + len(line)
+        stripped = line.strip()
+        short = bool(stripped) and len(stripped) <= 80 and not stripped.endswith((".", ",", ";", ":", "-"))
+        if short and _title_case(stripped) and end < len(text):  # a heading or a headline
+            cuts.append((end, end + 1))
+        pos = end + 1
+    spans = []
+    start = 0
+    for a, b in sorted(set(cuts)):
+        if a < start:
+            continue
+        spans.append((start, a))
+        start = b
+    spans.append((start, len(text)))
+    return [(a, b) for a, b in spans if b > a]
+
+
+def _clean_phrase(phrase: str) -> str | None:
+    """The metric words of a noun phrase: determiners, possessives and clause words before it dropped."""
+    words = phrase.replace("\n", " ").split()
+    keep: list[str] = []
+    for i in range(len(words) - 1, -1, -1):
+        word = words[i]
+        bare = word.lower().strip(",;:")
+        if bare in ("and", "&") and keep and i + 1 < len(words):
+            pair = (words[i - 1].lower().strip(",") if i else "", keep[-1].lower())
+            if pair in _COMPOUNDS:
+                keep.append(word)
+                continue
+        if bare in _STOP and not _KEEP_TOTAL.match(
+            " ".join([bare, *(w.lower() for w in reversed(keep))][:2])
+        ):
+            break
+        if word.endswith((",", ";", ":")) or re.search(r"['’]s$", word) or bare.isdigit():
+            break
+        keep.append(word)
+    if not keep:
+        return None
+    metric = " ".join(reversed(keep))
+    metric = re.sub(r"\(\d\)", "", metric).strip(" -")
+    if re.match(r"(?:of|for|to|in|on|at|by|from|with)\b", metric, re.I) or "\ufffd" in metric:
+        return None  # a fragment ("of certain assets"), not a metric
+    return metric if re.search(_HEADS, metric, re.I) else None
+
+
+def _prose_unit(num: Num, after: str, metric: str) -> tuple[str, Decimal, Decimal] | None:
+    """(unit, value as written, scale) for a prose number, or None when its unit is unclear."""
+    count = re.match(rf"\s+(?:{'|'.join(_COUNT_NOUNS)})\b", after, re.I)
+    if num.kind == "percent":
+        return "%", num.value, Decimal(1)
+    if num.kind == "currency":
+        if re.match(r"\s+per (?:diluted |basic )?share", after, re.I) or _PER_SHARE.search(metric):
+            return (
+                "per share USD" if num.currency == "USD" else f"per share {num.currency}",
+                num.mantissa,
+                num.scale,
+            )
+        return num.currency or "", num.mantissa, num.scale
+    if count:
+        return count.group(0).strip().lower(), num.mantissa, num.scale
+    return None
+
+
+def prose_facts(page_text: str, identity: DocIdentity | None, page_no: int = 1) -> list[Fact]:
+    """Numeric statements in prose, each tied to the metric and period of its own clause."""
+    subject = identity.subject if identity else None
+    doc_period = identity.period if identity else None
+    facts: list[Fact] = []
+    in_outlook = outlook_list = False
+    section_period = doc_period  # "For the First Six Months of Fiscal 2023" changes it until the next heading
+    for s_start, s_end in _sentences(page_text):
+        sentence = page_text[s_start:s_end]
+        if _is_heading(sentence.strip()):
+            in_outlook = bool(_OUTLOOK_HEADING.search(sentence))
+            section_period = _section_period(sentence, doc_period)
+        bullet = bool(re.search(r"[-•▪\uf0b7]\s*$", page_text[max(0, s_start - 3) : s_start]))
+        if outlook_list and not bullet:
+            outlook_list = False
+        if _OUTLOOK.search(sentence) and sentence.rstrip().endswith(":"):
+            outlook_list = True  # "guidance ... is as follows:" and the bullets under it
+        if in_outlook or outlook_list or _OUTLOOK.search(sentence) or _RESPECTIVELY.search(sentence):
+            continue  # forward-looking, or figures paired with metrics by "respectively"
+        for c_start, c_end in _clauses(sentence):
+            facts += _clause_facts(
+                page_text, s_start + c_start, s_start + c_end, subject, section_period, page_no
+            )
+    return facts
+
+
+_YEAR_TO_DATE = re.compile(
+    r"\b(?:first|1st)\s+(?P<n>six|nine|6|9)\s+months\b|\b(?P<half>first half)\b|\b(?P<ytd>year[\s-]to[\s-]date)\b",
+    re.I,
+)
+
+
+def _section_period(heading: str, doc_period: Period | None) -> Period | None:
+    """The period a section heading sets: year to date ("For the First Six Months of Fiscal 2023"), else
+    the document's."""
+    m = _YEAR_TO_DATE.search(heading)
+    if not m or doc_period is None or doc_period.fiscal_year is None:
+        return doc_period
+    if m.group("n"):
+        months = 6 if m.group("n").lower() in ("six", "6") else 9
+    elif m.group("half"):
+        months = 6
+    else:
+        months = 3 * doc_period.quarter if doc_period.quarter else None
+    if months is None:
+        return None
+    words = {6: "six", 9: "nine", 12: "twelve", 3: "three"}[months]
+    fiscal = "fiscal " if doc_period.fiscal else ""
+    return Period(f"the first {words} months of {fiscal}{doc_period.fiscal_year}", months, doc_period.end,
+                  doc_period.fiscal_year, None, doc_period.fiscal)  # fmt: skip
+
+
+def _is_heading(line: str) -> bool:
+    """A section heading ("FY24 Financial Guidance", "Cash Flow and Balance Sheet"): short, title case."""
+    return bool(_SECTION_HEADING.match(line)) and line[:1].isalnum() and _title_case(line)
+
+
+def _title_case(line: str) -> bool:
+    long_words = [w for w in line.split() if len(w) >= 4 and w[0].isalpha()]
+    return bool(long_words) and sum(w[0].isupper() for w in long_words) >= 0.6 * len(long_words)
+
+
+def _clauses(sentence: str) -> list[tuple[int, int]]:
+    spans = []
+    start = 0
+    for m in re.finditer(r";\s*", sentence):
+        spans.append((start, m.start()))
+        start = m.end()
+    spans.append((start, len(sentence)))
+    return spans
+
+
+def _clause_facts(
+    text: str, start: int, end: int, subject: str | None, doc_period: Period | None, page_no: int
+) -> list[Fact]:
+    clause = text[start:end]
+    nums = extract_numbers(clause, words=False)
+    if not nums:
+        return []
+    facts: list[Fact] = []
+    current: str | None = None  # the clause's metric so far
+    clause_period: Period | None = None  # the period of the clause's current figures ("for the first half")
+    comparing = False  # after "compared with" / "from": figures of another period
+    prev_end = 0
+    for i, num in enumerate(nums):
+        before = clause[prev_end : num.span[0]]
+        if i and nums[i - 1].kind == num.kind and re.fullmatch(r"\s*(?:to|-|–|—)\s*\$?", before):
+            # a range ("$370 million to $430 million") is an estimate, not a figure: drop both ends
+            facts = [f for f in facts if f.char_start != start + nums[i - 1].span[0]]
+            prev_end = num.span[1]
+            continue
+        next_start = nums[i + 1].span[0] if i + 1 < len(nums) else len(clause)
+        after = clause[num.span[1] : next_start]
+        prev_end = num.span[1]
+        if _COMPARE.search(before):
+            comparing = True
+        metric: str | None = None
+        period: Period | None = doc_period
+        found = _PRIMARY.search(before)
+        growth = _GROWTH.search(before) if num.kind == "percent" else None
+        if growth:
+            base = _clean_phrase(growth.group("metric")) if growth.group("metric") else current
+            if base is None:
+                continue
+            current = base
+            if re.search(
+                r"\b(?:down|decrease|decreased|decline|declined|fell|lower)\b", growth.group(0), re.I
+            ):
+                num = Num(
+                    -num.value, num.kind, num.raw, num.span, num.unit, num.scale, num.scaled, num.currency
+                )
+            if re.match(
+                r"\s*(?:sequentially|quarter[- ]over[- ]quarter|from the prior quarter)", after, re.I
+            ):
+                metric = f"{base} growth (sequential)"
+            elif re.match(
+                r"\s*(?:year[- ]over[- ]year|from (?:a year ago|the year-ago))", after, re.I
+            ) or re.search(
+                r"\byear[- ]over[- ]year\b|\ba year ago\b|\byear-ago\b", clause[num.span[1] :], re.I
+            ):
+                metric = f"{base} growth (year over year)"
+            else:
+                continue  # growth against what is not said in the clause
+        elif re.search(r"(?:,\s*or|\()\s*$", before) and current:
+            if re.match(r"\s+per (?:diluted )?share", after, re.I) and not re.search(
+                r"income|earnings|profit|loss", current, re.I
+            ):
+                metric = f"{current} per share"  # "expenses of $127 million, or $0.13 per share"
+            elif re.match(r"\s+per (?:diluted )?share", after, re.I):
+                prefix = re.match(r"(?i)(GAAP|non-GAAP|adjusted)\s", current)
+                metric = f"{prefix.group(1) + ' ' if prefix else ''}diluted earnings per share"
+                if "diluted" not in after.lower()[:25]:
+                    metric = metric.replace("diluted ", "")
+            elif num.kind == "percent" and re.match(
+                r"\s+of (?:total )?(?:net )?(?:revenues?|sales)", after, re.I
+            ):
+                metric = re.sub(r"\s+income$", "", current) + " margin"
+            else:
+                continue
+        elif found:
+            metric = _clean_phrase(found.group("metric"))
+            if metric is None:
+                continue
+            current = metric
+        elif current and (
+            (comparing and re.search(r"(?:compared\s+(?:with|to)|versus|vs\.?|from|and)\s*$", before, re.I))
+            or re.search(r"\b(?:to|at)\s*$", before)
+        ):
+            metric = current
+        elif re.search(r"\bshipped\s*$", before, re.I):
+            unit_word = re.match(rf"\s+({'|'.join(_COUNT_NOUNS)})\b", after, re.I)
+            if not unit_word:
+                continue
+            metric = f"{unit_word.group(1).lower()} shipped"
+        else:
+            continue
+        leading = _LEADING_PERIOD.match(metric)
+        said_before = clause[: num.span[0]]
+        if leading:
+            metric = metric[leading.end() :]
+        ytd = _YEAR_TO_DATE.search(said_before)
+        if (leading and leading.group("fy")) or (not leading and _FULL_YEAR.search(said_before)):
+            period = _full_year(doc_period)
+        elif ytd:
+            period = _section_period(ytd.group(0), doc_period)
+        if period is not None and _LAST_YEARS.search(said_before):
+            period = period.prior_year()
+        years = {int(y) for y in re.findall(r"\b((?:19|20)\d\d)\b", said_before)}
+        if period is not None and years and not comparing and not years & _years_of(period):
+            continue  # the clause names another year ("Results for 2022 included ...")
+        if period is None and doc_period is not None:
+            continue
+        if (comparing or _COMPARE.search(before)) and growth is None:  # a growth rate is the current period's
+            relative = _relative_period(after, clause[num.span[1] :], clause_period or doc_period)
+            if relative is None:
+                continue  # a comparison figure whose period the clause does not say
+            period = relative
+        else:
+            dated = _AT_DATE.match(after.lstrip(" ,")) or _AT_DATE.search(after[:40])
+            stated = _STATED_PERIOD.search(after)
+            if dated and not metric.endswith(")"):
+                period = Period(
+                    dated.group(0).split(maxsplit=1)[1], None, parse_date(dated.group(0)), instant=True
+                )
+            elif stated and stated.group("ytd"):
+                period = _section_period(stated.group("ytd"), doc_period)
+            elif stated:
+                period = parse_period(stated.group("quarter"), doc_period)
+                if (
+                    period is None or period.fiscal_year is None
+                ):  # "for the first quarter": the document's year?
+                    same = (
+                        doc_period is not None and period is not None and period.quarter == doc_period.quarter
+                    )
+                    period = doc_period if same else None
+                if period is None:
+                    continue
+            clause_period = period
+        unit = _prose_unit(num, after, metric)
+        if unit is None:
+            continue
+        unit_name, value, scale = unit
+        if unit_name.startswith("per share") and not _PER_SHARE.search(metric):
+            metric += " per diluted share" if re.match(r"\s+per diluted share", after, re.I) else " per share"
+        if num.kind == "percent" and not (
+            re.search(r"margin|rate|growth|percent|%|share of", metric, re.I) or "% of" in after[:8]
+        ):
+            continue  # a percentage of what is not said
+        problems = () if period is not None else ("period unknown",)
+        facts.append(
+            Fact(
+                subject=subject,
+                metric=metric[0].upper() + metric[1:],
+                period=period,
+                value=value,
+                unit=unit_name,
+                scale=scale,
+                raw=num.raw,
+                page_no=page_no,
+                char_start=start + num.span[0],
+                char_end=start + num.span[1],
+                table_cell=None,
+                source="prose",
+                problems=problems,
+            )
+        )
+    return facts
+
+
+def _years_of(period: Period) -> set[int]:
+    return {y for y in (period.fiscal_year, period.end.year if period.end else None) if y}
+
+
+def _full_year(doc_period: Period | None) -> Period | None:
+    if doc_period is None or doc_period.fiscal_year is None:
+        return None
+    return Period(f"fiscal {doc_period.fiscal_year}" if doc_period.fiscal else str(doc_period.fiscal_year), 12,
+                  doc_period.end if doc_period.quarter == 4 else None, doc_period.fiscal_year, None, doc_period.fiscal)  # fmt: skip
+
+
+def _relative_period(after: str, rest: str, doc_period: Period | None) -> Period | None:
+    """The period a comparison figure belongs to: said right after it, else later in the clause."""
+    for text in (after, rest):
+        explicit = _EXPLICIT.search(text)
+        year_ago = _YEAR_AGO.search(text)
+        prior_q = _PRIOR_QUARTER.search(text)
+        found = sorted(
+            (m.start(), kind, m)
+            for kind, m in (("explicit", explicit), ("year", year_ago), ("prior", prior_q))
+            if m
+        )
+        if not found:
+            continue
+        _, kind, m = found[0]
+        if kind == "explicit":
+            return parse_period(m.group(0).split(maxsplit=1)[1], doc_period)
+        if doc_period is None:
+            return None
+        return doc_period.prior_year() if kind == "year" else doc_period.prior_quarter()
+    return None

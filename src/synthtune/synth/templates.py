@@ -1,0 +1,203 @@
+"""Numeric questions made from facts, without an LLM: several phrasings per fact, each naming the
+subject and the period, and a reference answer that states value, unit and period.
+
+Why several phrasings: a fact is learned so that it can be recalled when it was seen in several
+wordings (Allen-Zhu & Li, *Physics of Language Models 3.1*; Yang et al., *Synthetic continued
+pretraining*), and a question that does not name whom and when ("What is the gross margin?") cannot be
+answered without its source.
+
+:func:`question_keeps_fact` is the check an LLM paraphrase must pass: it still names the subject, the
+metric and the period of its fact, and names no other year or quarter.
+
+Pure functions: no store, no model.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+from synthtune.synth.facts import Fact, short_name
+from synthtune.synth.periods import Period
+
+
+@dataclass(frozen=True)
+class TemplateQuestion:
+    question: str
+    answer: str  # the reference answer: value, unit and period in one sentence
+    template: str  # which phrasing ("what_was", "how_much", ...), for balancing and lineage
+
+
+_SCALE_WORDS = {Decimal(10) ** 3: "thousand", Decimal(10) ** 6: "million", Decimal(10) ** 9: "billion"}
+_CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+
+
+def format_value(fact: Fact) -> str:
+    """The value as a sentence states it: "$7.1 million", "41.9%", "$0.16 per diluted share"... kept at
+    the written precision ("45.0" stays "45.0")."""
+    written = _written_figure(fact)
+    negative = written.startswith("-")
+    figure = written.lstrip("-")
+    sign = "-" if negative else ""
+    if fact.unit == "%":
+        return f"{sign}{figure}%"
+    if fact.unit in ("basis points", "percentage points"):
+        return f"{sign}{figure} {fact.unit}"
+    scale = _SCALE_WORDS.get(fact.scale)
+    scaled = f"{figure} {scale}" if scale else figure
+    if fact.unit.startswith("per share"):
+        currency = fact.unit.removeprefix("per share").strip() or "USD"
+        return f"{sign}{_CURRENCY_SIGNS.get(currency, currency + ' ')}{figure} per share"
+    if fact.unit in _CURRENCY_SIGNS:
+        return f"{sign}{_CURRENCY_SIGNS[fact.unit]}{scaled}"
+    if fact.unit:
+        return f"{sign}{scaled} {fact.unit}"
+    return f"{sign}{scaled}"
+
+
+def _written_figure(fact: Fact) -> str:
+    """The figure with the decimals it was written with ("45.0"), sign first."""
+    digits = re.search(r"\d[\d,]*(?:\.\d+)?", fact.raw)
+    decimals = len(digits.group().split(".")[1]) if digits and "." in digits.group() else 0
+    value = fact.value.quantize(Decimal(1).scaleb(-decimals)) if decimals else fact.value
+    text = f"{abs(value):,f}" if decimals else f"{abs(value.to_integral_value()):,}"
+    return ("-" if value < 0 else "") + text
+
+
+def _possessive(name: str) -> str:
+    if name.endswith(("'s", "’s")):
+        return name  # "McDonald's"
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
+
+
+def _metric_phrase(metric: str) -> str:
+    """A row label as it reads inside a sentence: "Net income (loss) per share, diluted" stays, "Gross
+    margin" -> "gross margin" (acronyms and proper nouns kept)."""
+    words = metric.split()
+    if words and words[0][:1].isupper() and not any(ch.isupper() for ch in words[0][1:]):
+        words[0] = words[0].lower()
+    return " ".join(words)
+
+
+def template_questions(fact: Fact) -> list[TemplateQuestion]:
+    """At least three phrasings of a question about ``fact``, each naming subject and period, with the
+    reference answer. Empty when the fact lacks a subject or a period (never guessed)."""
+    if not fact.subject or fact.period is None or fact.problems:
+        return []
+    name = short_name(fact.subject)
+    metric = _metric_phrase(fact.metric)
+    names = fact.period.names()
+    long_period = names[0]
+    short_period = names[1] if len(names) > 1 else names[0]
+    alt_period = names[-1]
+    value = format_value(fact)
+    at = "at" if fact.period.instant else "in"
+    at_short = "as of" if fact.period.instant else "for"
+    money = fact.unit in _CURRENCY_SIGNS and not fact.unit.startswith("per share")
+    questions = [
+        ("what_was", f"What was {_possessive(name)} {metric} {at} {long_period}?"),
+        ("report", f"What {metric} did {name} report {at_short} {short_period}?"),
+        (
+            "according",
+            f"According to its results, what was {_possessive(name)} {metric} {at_short} {alt_period}?",
+        ),
+        ("in_period", f"{at.capitalize()} {long_period}, what was the {metric} of {name}?"),
+    ]
+    if money:
+        questions.append(("how_much", f"How much {metric} did {name} report {at_short} {short_period}?"))
+    if fact.period.instant:
+        when = f"at {long_period}"
+    elif len(names) > 1 and names[-1] != long_period:
+        when = f"in {long_period} ({names[-1]})"
+    else:
+        when = f"in {long_period}"
+    answer = f"{_possessive(name)} {metric} was {value} {when}."
+    if not any(ch.isupper() for ch in name.split()[0][1:]):  # "eBay" stays as written
+        answer = answer[0].upper() + answer[1:]
+    return [TemplateQuestion(q, answer, key) for key, q in questions]
+
+
+# ---------------------------------------------------------------------------------- paraphrase check
+
+_STOPWORDS = {
+    "the", "a", "an", "of", "and", "or", "in", "for", "to", "its", "on", "at", "by", "as", "per", "net", "total",
+    "reported", "gaap", "non-gaap", "(loss)", "loss", "income", "&",
+}  # fmt: skip
+_SYNONYMS = [
+    {"eps", "earnings per share", "net income per share", "income per share", "per share"},
+    {"revenue", "revenues", "sales", "net sales", "net revenue"},
+    {"diluted", "per diluted share"},
+    {"ebitda", "earnings before interest, taxes, depreciation and amortization"},
+]
+_QUARTER_MENTION = re.compile(r"\b(?:Q([1-4])|(first|second|third|fourth)[\s-]+quarter)\b", re.I)
+_YEAR_MENTION = re.compile(r"\b(?:FY\s?'?)?((?:19|20)\d\d)\b|\bFY\s?'?(\d{2})\b", re.I)
+_ORD = {"first": 1, "second": 2, "third": 3, "fourth": 4}
+
+
+def _norm(text: str) -> str:
+    return " " + " ".join(re.sub(r"[^\w%$&'.-]+", " ", text.lower().replace("’", "'")).split()) + " "
+
+
+def _metric_terms(metric: str) -> list[str]:
+    words = re.sub(r"\([^)]*\)|—|-{2}", " ", metric.lower()).replace(",", " ").split()
+    return [w for w in words if w not in _STOPWORDS and len(w) > 1]
+
+
+def _has_term(question: str, term: str) -> bool:
+    if (
+        f" {term} " in question
+        or f" {term}s " in question
+        or (term.endswith("s") and f" {term[:-1]} " in question)
+    ):
+        return True
+    for group in _SYNONYMS:
+        if any(term in g.split() or term == g for g in group) and any(f" {g} " in question for g in group):
+            return True
+    return False
+
+
+def _names_subject(question: str, subject: str) -> bool:
+    name = _norm(short_name(subject)).strip()
+    if f" {name} " in question or f" {name}'s " in question or f" {name}' " in question:
+        return True
+    first = name.split()[0] if name else ""
+    return len(first) >= 4 and f" {first}" in question  # "Acme's" for Acme Robotics
+
+
+def _period_mentions(question: str) -> tuple[set[int], set[int]]:
+    quarters = {int(q) if q else _ORD[o.lower()] for q, o in _QUARTER_MENTION.findall(question)}
+    years = set()
+    for y4, y2 in _YEAR_MENTION.findall(question):
+        years.add(int(y4) if y4 else 2000 + int(y2))
+    return quarters, years
+
+
+def _names_period(question: str, period: Period) -> bool:
+    words = set(re.findall(r"\w+", re.sub(r"['’]s\b", "", question.lower())))
+    for keys in period.keywords():
+        if keys <= words:
+            return True
+    return any(_norm(name).strip() in question for name in period.names())
+
+
+def question_keeps_fact(question: str, fact: Fact) -> str | None:
+    """Why ``question`` (a paraphrase of a question about ``fact``) no longer asks for that fact, or None
+    when it still names the subject, the metric and the period, and no other year or quarter."""
+    q = _norm(question)
+    if fact.subject and not _names_subject(q, fact.subject):
+        return f"drops the subject ({short_name(fact.subject)})"
+    missing = [t for t in _metric_terms(fact.metric) if not _has_term(q, t)]
+    if missing:
+        return f"drops or changes the metric ({fact.metric}: no {', '.join(missing)})"
+    if fact.period is not None:
+        quarters, years = _period_mentions(question)
+        p = fact.period
+        expected_years = {y for y in (p.fiscal_year, p.end.year if p.end else None) if y}
+        if quarters and p.quarter and p.quarter not in quarters:
+            return f"changes the period (asks about another quarter than {p.label})"
+        if years and expected_years and not years & expected_years:
+            return f"changes the period (asks about {sorted(years)}, the fact is {p.label})"
+        if not _names_period(q, p):
+            return f"drops the period ({p.label})"
+    return None

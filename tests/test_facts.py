@@ -1,0 +1,334 @@
+"""Facts with their meaning attached: document identity, table facts, prose facts, periods."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from synthtune.ingest.loaders import load_document
+from synthtune.ingest.tables import Cell, Row, Table, pdf_tables
+from synthtune.synth.facts import (
+    DocIdentity,
+    Fact,
+    clean_metric,
+    document_identity,
+    prose_facts,
+    short_name,
+    table_facts,
+)
+from synthtune.synth.periods import Period, parse_period
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "examples" / "acme" / "docs"
+RELEASES = REPO.parent / "shared" / "data" / "earnings_releases"
+
+Q3 = Period("Q3 FY2025", 3, date(2025, 9, 30), 2025, 3, fiscal=True)
+ACME = DocIdentity("Acme Robotics, Inc.", Q3, "earnings release", "ACMR")
+
+
+def _facts(name: str) -> tuple[DocIdentity, list[Fact]]:
+    path = DEMO / name
+    doc = load_document(path)
+    identity = document_identity(doc.title, doc.pages[0].text, path.name)
+    pages = [p.text for p in doc.pages]
+    facts = [f for i, t in enumerate(pdf_tables(path, pages)) for f in table_facts(t, identity, i)]
+    facts += [f for p in doc.pages for f in prose_facts(p.text, identity, p.page_no)]
+    return identity, facts
+
+
+@pytest.fixture(scope="module")
+def q3_release() -> tuple[DocIdentity, list[Fact]]:
+    return _facts("acme_q3_fy2025_earnings_release.pdf")
+
+
+def _find(facts: list[Fact], value: str, **where) -> list[Fact]:
+    return [
+        f
+        for f in facts
+        if f.value == Decimal(value)
+        and all(getattr(f, k) == v for k, v in where.items() if k != "period")
+        and ("period" not in where or (f.period is not None and f.period.label == where["period"]))
+    ]
+
+
+# ------------------------------------------------------------------------------------------ identity
+
+
+def test_demo_release_identity(q3_release) -> None:
+    identity, _ = q3_release
+    assert identity.subject == "Acme Robotics, Inc."
+    assert identity.name == "Acme Robotics"
+    assert identity.ticker == "ACMR"
+    assert identity.form == "earnings release"
+    assert identity.period is not None
+    assert (identity.period.quarter, identity.period.fiscal_year, identity.period.end) == (
+        3,
+        2025,
+        date(2025, 9, 30),
+    )
+    assert identity.period.names()[:2] == ["the third quarter of fiscal 2025", "Q3 FY2025"]
+
+
+def test_identity_of_a_transcript_in_capitals() -> None:
+    text = (DEMO / "acme_q3_fy2025_earnings_call.txt").read_text()
+    identity = document_identity("acme_q3_fy2025_earnings_call", text, "acme_q3_fy2025_earnings_call.txt")
+    assert identity.name == "Acme Robotics"
+    assert identity.form == "earnings call transcript"
+    assert identity.period is not None and identity.period.label == "Q3 FY2025"
+
+
+def test_identity_not_found_says_why_instead_of_guessing() -> None:
+    identity = document_identity("Notes", "Meeting notes about the office move.", "notes.txt")
+    assert identity.subject is None and identity.period is None and identity.form is None
+    assert any(r.startswith("subject: not found") for r in identity.reasons)
+    assert any(r.startswith("period: no quarter") for r in identity.reasons)
+    from_file = document_identity(
+        "Update", "Widget Corp. (NYSE: WDGT) reported today.", "WIDGET_2024Q2_EARNINGS.pdf"
+    )
+    assert from_file.period is not None and from_file.period.label == "Q2 2024"
+    assert any("from the file name" in r for r in from_file.reasons)  # said, not silent
+
+
+def test_short_names() -> None:
+    assert short_name("Best Buy Co., Inc.") == "Best Buy"
+    assert short_name("Costco Wholesale Corporation") == "Costco Wholesale"
+    assert short_name("ACME ROBOTICS, INC.") == "Acme Robotics"
+
+
+# ----------------------------------------------------------------------------- periods from headers
+
+
+def test_column_headers_are_tied_to_the_fiscal_calendar() -> None:
+    assert parse_period("Three months ended Sep 30, 2025", Q3).label == "Q3 FY2025"
+    assert parse_period("Three months ended Sep 30, 2024", Q3).label == "Q3 FY2024"
+    nine = parse_period("Nine months ended Sep 30, 2025", Q3)
+    assert nine.months == 9 and nine.names() == ["the nine months ended September 30, 2025"]
+    assert parse_period("September 30, 2025", Q3).instant
+    assert parse_period("Fiscal 2024", Q3).label == "FY2024"
+    assert parse_period("Q4 FY23").label == "Q4 FY2023"
+    assert parse_period("12 Weeks Ended 6/17/2023").names() == ["the 12 weeks ended June 17, 2023"]
+    assert parse_period("Change", Q3) is None and parse_period("% of revenue", Q3) is None
+    assert Q3.prior_year().label == "Q3 FY2024" and Q3.prior_quarter().label == "Q2 FY2025"
+
+
+# ------------------------------------------------------------------- the issue's wrong accepted examples
+
+
+def test_nine_month_operating_margin_is_not_the_gross_margin(q3_release) -> None:
+    """Issue 10: "What is the gross margin?" -> "4.3%" was accepted; 4.3% is the nine-month operating margin."""
+    _, facts = q3_release
+    four_three = _find(facts, "4.3", unit="%")
+    assert [(f.metric, f.period.text) for f in four_three] == [
+        ("Operating margin", "Nine months ended Sep 30, 2025")
+    ]
+    gross_q3 = [f for f in facts if f.metric == "Gross margin" and f.period and f.period.label == "Q3 FY2025"]
+    assert gross_q3 and {f.value for f in gross_q3} == {Decimal("43.4")}
+    assert {f.source for f in gross_q3} == {"table", "prose"}
+
+
+def test_net_income_ebitda_margin_and_diluted_eps_are_told_apart(q3_release) -> None:
+    """Issue 10: "$7.1 million, or 14.8% of revenue" was given as diluted EPS; it is net income and an EBITDA
+    margin, and diluted EPS is $0.16."""
+    _, facts = q3_release
+    seven = [f for f in _find(facts, "7.1", period="Q3 FY2025") if f.unit == "USD"]
+    assert {f.metric for f in seven} == {"Net income (loss)", "GAAP net income"}
+    assert all(f.scale == Decimal(10) ** 6 for f in seven)
+    margin = _find(facts, "14.8", unit="%", period="Q3 FY2025")
+    assert {f.metric for f in margin} == {"Adjusted EBITDA margin"}
+    eps = _find(facts, "0.16", period="Q3 FY2025")
+    assert {f.metric for f in eps} == {
+        "Net income (loss) per share, diluted",
+        "GAAP diluted earnings per share",
+    }
+    assert {f.unit for f in eps} == {"per share USD"}
+    assert not [
+        f for f in facts if "per share" in f.metric.lower() and f.value in (Decimal("7.1"), Decimal("14.8"))
+    ]
+
+
+# ---------------------------------------------------------------------------------------- table facts
+
+
+def test_table_fact_places_and_units(q3_release) -> None:
+    _, facts = q3_release
+    page3 = load_document(DEMO / "acme_q3_fy2025_earnings_release.pdf").pages[2].text
+    for fact in (f for f in facts if f.source == "table" and f.page_no == 3):
+        assert page3[fact.char_start : fact.char_end] == fact.raw
+    loss = _find(facts, "-3.5", period=None) or [f for f in facts if f.raw == "(3.5)"]
+    assert loss[0].metric == "Operating income (loss)" and loss[0].unit == "USD"
+    shares = [f for f in facts if f.metric == "Weighted-average diluted shares"]
+    assert {(f.unit, f.scale) for f in shares} == {("shares", Decimal(10) ** 6)}
+    robots = [f for f in facts if f.metric == "Robots shipped" and f.source == "table"]
+    assert {(f.unit, f.scale) for f in robots} == {("robots", Decimal(1))}
+    assert {f.period.label for f in robots} == {"Q3 FY2025", "Q2 FY2025", "Q3 FY2024"}
+    arr = [f for f in facts if f.metric == "Software ARR" and f.period.label == "Q3 FY2025"]
+    assert [(f.value, f.unit, f.scale) for f in arr] == [(Decimal("157.9"), "USD", Decimal(10) ** 6)]
+    cash = [f for f in facts if f.metric == "Cash and cash equivalents" and f.source == "table"]
+    assert {f.period.label for f in cash} == {"September 30, 2025", "December 31, 2024"}
+    segment = [f for f in facts if f.metric == "Fleet Systems revenue" and f.source == "table"]
+    assert {f.period.label for f in segment} == {"Q3 FY2025", "Q3 FY2024"}
+
+
+def test_table_facts_on_a_table_built_in_code() -> None:
+    table = Table(
+        page_no=2,
+        source="html",
+        columns=("Fiscal 2025", ""),
+        rows=(
+            Row("Revenue", (Cell("$ 1,200", 0, 10, 17), Cell("1,000", 1, None, None))),
+            Row("Diluted", (Cell("(0.10)", 0, None, None),), parent="Earnings per share:", indented=True),
+            Row("Gross margin", (Cell("41.9", 0, None, None),)),
+        ),
+        scale_note="(in millions)",
+    )
+    facts = table_facts(table, ACME, table_index=4)
+    revenue = facts[0]
+    assert (revenue.metric, revenue.period.label, revenue.value, revenue.unit, revenue.scale) == (
+        "Revenue", "FY2025", Decimal(1200), "USD", Decimal(10) ** 6,
+    )  # fmt: skip
+    assert revenue.table_cell == (4, 0, 0) and (revenue.char_start, revenue.char_end) == (10, 17)
+    assert facts[1].problems == ("no column header: period unknown",) and facts[1].period is None
+    eps = facts[2]
+    assert (eps.metric, eps.value, eps.unit, eps.scale) == (
+        "Earnings per share — Diluted",
+        Decimal("-0.10"),
+        "per share USD",
+        1,
+    )
+    assert (
+        facts[3].unit == "" and "ambiguous unit" in facts[3].problems[0]
+    )  # margin without %, in a money table
+
+
+def test_metric_labels_are_cleaned() -> None:
+    assert clean_metric("Backlog ($ in millions)") == "Backlog"
+    assert clean_metric("Robots shipped (units)") == "Robots shipped"
+    assert clean_metric("Enterprise comparable sales % change1") == "Enterprise comparable sales % change"
+    assert clean_metric("Net income (loss)") == "Net income (loss)"
+
+
+# ----------------------------------------------------------------------------------------- prose facts
+
+
+def test_prose_clauses_give_metric_and_period() -> None:
+    text = (
+        "Total revenue was $152.2 million, an increase of 24.9% from $121.9 million in the third quarter of "
+        "fiscal 2024, and up 6.7% sequentially from $142.7 million in the prior quarter.\n"
+        "Gross margin was 43.4%, compared with 39.9% in the year-ago quarter and 41.9% in the prior quarter.\n"
+        "GAAP net income of $7.1 million, or $0.16 per diluted share, compared with net income of $1.2 million, "
+        "or $0.03 per diluted share, a year ago.\n"
+        "Adjusted EBITDA(2) was $22.6 million, or 14.8% of revenue.\n"
+        "Cash and cash equivalents were $209.8 million at September 30, 2025.\n"
+        "For the fourth quarter, Acme expects revenue of $158 million to $165 million.\n"
+        "The team grew by 12 people and 3 new sites opened."
+    )
+    got = {
+        (f.metric, f.period.label if f.period else None, str(f.value), f.unit)
+        for f in prose_facts(text, ACME)
+    }
+    assert got == {
+        ("Total revenue", "Q3 FY2025", "152.2", "USD"),
+        ("Total revenue", "Q3 FY2024", "121.9", "USD"),
+        ("Total revenue growth (sequential)", "Q3 FY2025", "6.7", "%"),
+        ("Total revenue", "Q2 FY2025", "142.7", "USD"),
+        ("Gross margin", "Q3 FY2025", "43.4", "%"),
+        ("Gross margin", "Q3 FY2024", "39.9", "%"),
+        ("Gross margin", "Q2 FY2025", "41.9", "%"),
+        ("GAAP net income", "Q3 FY2025", "7.1", "USD"),
+        ("GAAP diluted earnings per share", "Q3 FY2025", "0.16", "per share USD"),
+        ("Net income", "Q3 FY2024", "1.2", "USD"),
+        ("Diluted earnings per share", "Q3 FY2024", "0.03", "per share USD"),
+        ("Adjusted EBITDA", "Q3 FY2025", "22.6", "USD"),
+        ("Adjusted EBITDA margin", "Q3 FY2025", "14.8", "%"),
+        ("Cash and cash equivalents", "September 30, 2025", "209.8", "USD"),
+    }  # the 24.9% (growth against a stated figure) is not claimed; outlook and unclear numbers are skipped
+
+
+def test_prose_fact_spans_point_at_the_number() -> None:
+    text = "Highlights\n- Gross margin was 43.4%, up from 39.9% a year ago."
+    (first, second) = prose_facts(text, ACME, page_no=7)
+    assert text[first.char_start : first.char_end] == "43.4%" and first.page_no == 7
+    assert second.period.label == "Q3 FY2024"
+
+
+def test_prose_without_document_period_is_skipped_not_guessed() -> None:
+    identity = DocIdentity("Acme Robotics, Inc.", None, None)
+    assert [f.period for f in prose_facts("Gross margin was 43.4%.", identity)] == [None]
+    assert prose_facts("Gross margin was 43.4%, compared with 39.9% a year ago.", identity)[1:] == []
+
+
+@pytest.mark.shared_data
+@pytest.mark.skipif(not RELEASES.is_dir(), reason="needs ../shared/data/earnings_releases")
+def test_real_releases_identity_and_facts() -> None:
+    path = RELEASES / "BESTBUY_2023Q4_EARNINGS.pdf"
+    doc = load_document(path)
+    identity = document_identity(doc.title, doc.pages[0].text, path.name)
+    assert (identity.name, identity.ticker, identity.period.label) == ("Best Buy", "BBY", "Q4 FY2023")
+    facts = [
+        f
+        for i, t in enumerate(pdf_tables(path, [p.text for p in doc.pages]))
+        for f in table_facts(t, identity, i)
+    ]
+    revenue = [f for f in facts if f.metric == "Revenue" and f.page_no == 6]
+    assert {(f.period.label, f.value) for f in revenue} == {
+        ("Q4 FY2023", Decimal(14735)),
+        ("Q4 FY2022", Decimal(16365)),
+        ("FY2023", Decimal(46298)),  # twelve months ended January 28, 2023: the fiscal year of the release
+        ("FY2022", Decimal(51761)),
+    }
+    assert {(f.unit, f.scale) for f in revenue} == {("USD", Decimal(10) ** 6)}
+    prose = [f for p in doc.pages for f in prose_facts(p.text, identity, p.page_no)]
+    assert ("Dividends", "FY2023", Decimal(789)) in {(f.metric, f.period.label, f.value) for f in prose}
+    assert not [f for f in prose if f.metric == "Capital expenditures"]  # $850 million is FY24 guidance
+    intel = RELEASES / "INTEL_2023Q1_EARNINGS.pdf"
+    doc = load_document(intel)
+    identity = document_identity(doc.title, doc.pages[0].text, intel.name)
+    revenue = [f for f in prose_facts(doc.pages[0].text, identity, 1) if f.metric.startswith("Revenue")]
+    assert [(f.metric, f.value, f.unit) for f in revenue] == [
+        ("Revenue", Decimal("11.7"), "USD"),
+        ("Revenue growth (year over year)", Decimal(-36), "%"),  # "down 36%"
+    ]
+
+
+def _labels(text: str, identity: DocIdentity = ACME) -> set[tuple[str, str | None, str]]:
+    return {
+        (f.metric, f.period.label if f.period else None, str(f.value)) for f in prose_facts(text, identity)
+    }
+
+
+def test_prose_periods_from_the_words_around_the_figure() -> None:
+    # "compared\nto" across a wrapped line; a growth rate followed by "to $X" is not a range
+    assert _labels(
+        "Operating income increased 1.0% to $442.1 million, or 16.8% of revenue, compared\n"
+        "to $437.7 million, or 18.7% of revenue, in the third quarter of fiscal 2024."
+    ) == {
+        ("Operating income", "Q3 FY2025", "442.1"),
+        ("Operating margin", "Q3 FY2025", "16.8"),
+        ("Operating income", "Q3 FY2024", "437.7"),
+        ("Operating margin", "Q3 FY2024", "18.7"),
+    }
+    assert _labels("Last year’s third quarter net income was $1.35 billion.") == {
+        ("Net income", "Q3 FY2024", "1.35")
+    }
+    assert _labels("Recorded GAAP earnings were $0.46 per diluted share for the first half of 2025.") == {
+        ("GAAP earnings per diluted share", "the first six months of fiscal 2025", "0.46")
+    }
+    ytd = (
+        "For the First Nine Months of Fiscal 2025\nNet income increased to $16.0 million compared to a loss."
+    )
+    assert _labels(ytd) == {("Net income", "the first nine months of fiscal 2025", "16")}
+
+
+def test_prose_skips_what_it_cannot_tie_to_a_metric_and_period() -> None:
+    assert _labels("Interest expense of $370 million to $430 million after tax.") == set()  # a range
+    assert _labels("GAAP and non-GAAP operating margin of 6.2% and 9.0%, respectively.") == set()
+    guidance = "Guidance for fiscal 2026 is as follows:\n- Revenue of approximately $700 million\n- Capital expenditures of $80 million"
+    assert _labels(guidance) == set()
+    assert _labels("Results for 2022 included pre-tax expenses of $127 million, or $0.13 per share.") == set()
+    assert _labels("Pre-tax expenses of $127 million, or $0.13 per share.") == {
+        ("Pre-tax expenses", "Q3 FY2025", "127"),
+        ("Pre-tax expenses per share", "Q3 FY2025", "0.13"),
+    }

@@ -1,0 +1,141 @@
+"""Numeric questions from facts without an LLM, and the check that a paraphrase keeps its fact."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from synthtune.ingest.loaders import load_document
+from synthtune.ingest.tables import pdf_tables
+from synthtune.synth.facts import Fact, document_identity, prose_facts, table_facts
+from synthtune.synth.periods import Period
+from synthtune.synth.templates import format_value, question_keeps_fact, template_questions
+
+DEMO = Path(__file__).resolve().parents[1] / "examples" / "acme" / "docs"
+Q2 = Period("Q2 FY2025", 3, date(2025, 6, 30), 2025, 2, fiscal=True)
+M = Decimal(10) ** 6
+
+
+def fact(
+    metric: str, value: str, unit: str, scale: Decimal = Decimal(1), raw: str | None = None, **kw
+) -> Fact:
+    defaults = dict(
+        subject="Acme Robotics, Inc.",
+        period=Q2,
+        page_no=1,
+        char_start=0,
+        char_end=4,
+        table_cell=None,
+        source="table",
+    )
+    defaults.update(kw)
+    return Fact(metric=metric, value=Decimal(value), unit=unit, scale=scale, raw=raw or value, **defaults)
+
+
+GROSS = fact("Gross margin", "41.9", "%", raw="41.9%")
+REVENUE = fact("Revenue", "142.7", "USD", M)
+EPS = fact("Net income (loss) per share, diluted", "0.12", "per share USD", raw="$0.12")
+
+
+def test_several_phrasings_each_naming_subject_and_period() -> None:
+    questions = template_questions(GROSS)
+    assert len(questions) >= 3
+    assert (
+        questions[0].question == "What was Acme Robotics' gross margin in the second quarter of fiscal 2025?"
+    )
+    assert "What gross margin did Acme Robotics report for Q2 FY2025?" in [q.question for q in questions]
+    for q in questions:
+        assert "Acme Robotics" in q.question
+        assert any(name in q.question for name in Q2.names())
+    assert questions[0].answer == (
+        "Acme Robotics' gross margin was 41.9% in the second quarter of fiscal 2025 "
+        "(the three months ended June 30, 2025)."
+    )
+    assert len({q.question for q in questions}) == len(questions)
+
+
+def test_money_questions_and_answers_state_unit_and_scale() -> None:
+    questions = template_questions(REVENUE)
+    assert "How much revenue did Acme Robotics report for Q2 FY2025?" in [q.question for q in questions]
+    assert questions[0].answer.startswith("Acme Robotics' revenue was $142.7 million in the second quarter")
+    assert format_value(EPS) == "$0.12 per share"
+    assert format_value(fact("Operating income (loss)", "-3.5", "USD", M, raw="(3.5)")) == "-$3.5 million"
+    assert format_value(fact("Sales and marketing", "45.0", "USD", M)) == "$45.0 million"
+    assert format_value(fact("Robots shipped", "1210", "robots", raw="1,210")) == "1,210 robots"
+
+
+def test_balance_at_a_date_is_asked_as_of_that_date() -> None:
+    cash = fact(
+        "Cash and cash equivalents",
+        "209.8",
+        "USD",
+        M,
+        period=Period("September 30, 2025", end=date(2025, 9, 30), instant=True),
+    )
+    questions = template_questions(cash)
+    assert questions[0].question == "What was Acme Robotics' cash and cash equivalents at September 30, 2025?"
+    assert (
+        questions[0].answer
+        == "Acme Robotics' cash and cash equivalents was $209.8 million at September 30, 2025."
+    )
+
+
+def test_no_question_without_subject_period_or_with_a_problem() -> None:
+    assert template_questions(fact("Gross margin", "41.9", "%", subject=None)) == []
+    assert template_questions(fact("Gross margin", "41.9", "%", period=None)) == []
+    assert template_questions(fact("Gross margin", "41.9", "", problems=("ambiguous unit",))) == []
+
+
+@pytest.mark.parametrize(
+    ("question", "reason"),
+    [
+        # the issue's accepted examples: no subject, no period
+        ("What is the gross margin of the company?", "drops the subject"),
+        ("What is the gross margin?", "drops the subject"),
+        ("What was Acme Robotics' gross margin?", "drops the period"),
+        ("What was Acme Robotics' operating margin in Q2 FY2025?", "drops or changes the metric"),
+        ("What was Acme Robotics' gross margin in Q2 FY2024?", "changes the period"),
+        ("What was Acme Robotics' gross margin in the third quarter of fiscal 2025?", "changes the period"),
+    ],
+)
+def test_paraphrases_that_lose_the_fact_are_rejected(question: str, reason: str) -> None:
+    assert (question_keeps_fact(question, GROSS) or "").startswith(reason)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What was Acme's gross margin in the second quarter of fiscal 2025?",
+        "For Q2 FY2025, what gross margin did Acme Robotics post?",
+        "What was the gross margin of Acme Robotics for the three months ended June 30, 2025?",
+        "In fiscal 2025's second quarter, what was Acme Robotics's gross margin?",
+    ],
+)
+def test_paraphrases_that_keep_the_fact_pass(question: str) -> None:
+    assert question_keeps_fact(question, GROSS) is None
+
+
+def test_eps_paraphrase_may_say_eps() -> None:
+    assert question_keeps_fact("What was Acme Robotics' diluted EPS in Q2 FY2025?", EPS) is None
+    assert question_keeps_fact("What was Acme Robotics' net income per share in Q2 FY2025?", EPS) is not None
+
+
+def test_every_template_question_of_the_demo_releases_keeps_its_fact() -> None:
+    n_questions = 0
+    for path in sorted(DEMO.glob("*_earnings_release.pdf")):
+        doc = load_document(path)
+        identity = document_identity(doc.title, doc.pages[0].text, path.name)
+        facts = [
+            f
+            for i, t in enumerate(pdf_tables(path, [p.text for p in doc.pages]))
+            for f in table_facts(t, identity, i)
+        ]
+        facts += [f for p in doc.pages for f in prose_facts(p.text, identity, p.page_no)]
+        for f in facts:
+            for q in template_questions(f):
+                n_questions += 1
+                assert question_keeps_fact(q.question, f) is None, q.question
+    assert n_questions > 1000
