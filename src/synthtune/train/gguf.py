@@ -104,6 +104,7 @@ class GGUFExport:
     chat_template_sha256: str
     ollama_template: str | None  # "chatml" when the Modelfile carries a TEMPLATE, else None
     pre_tokenizer: str
+    notes: tuple[str, ...] = ()  # what a user of the file should know (shown by the CLI)
     files: dict[str, str] = field(default_factory=dict)  # Modelfile, README.md, manifest.json
 
     def to_dict(self) -> dict[str, Any]:
@@ -153,8 +154,11 @@ def export_gguf(
     vocab = _vocabulary(tokenizer, config.vocab_size)
     tensors = _plan(source, config, arch, quant)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    except OSError as exc:
+        raise SynthtuneError(f"cannot write {out}: {exc.strerror or exc}") from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -176,6 +180,7 @@ def export_gguf(
             chat_template_sha256=fmt.template_sha256,
             ollama_template="chatml" if ollama else None,
             pre_tokenizer=vocab.pre,
+            notes=_notes(vocab, ollama),
             files={name: str(out.parent / name) for name in (*files, MANIFEST)},
         )
         files[MANIFEST] = json.dumps(_manifest(result, source, meta or {}), indent=2, sort_keys=True) + "\n"
@@ -214,18 +219,20 @@ def export_model(
     training = project.store.latest_training(adapter) if adapter else None
     name = _safe_name(project.dir.resolve().name or "model")
     target = Path(out) if out else project.dir / "gguf" / quant / f"{name}-{quant}.gguf"
+    trained_with = merged_meta.get("adapter", {})
     meta = {
         "base_model": merged_meta.get("base_model"),
         "adapter": adapter,
         "training_id": training.id if training else None,
-        "training_data": merged_meta.get("adapter", {}).get("data"),
+        "training_data": trained_with.get("data"),
+        "training_chat_template_sha256": trained_with.get("chat_template_sha256"),
     }
     result = export_gguf(source, target, quant=quant, meta=meta)
     export_id = project.store.record_model_export(
         fmt, quant, result.path, result.sha256, result.size_bytes, str(source.resolve()),
         training.id if training else None,
     )  # fmt: skip
-    return {"id": export_id, "source_model": str(source), **result.to_dict()}
+    return {"id": export_id, "source_model": str(source.resolve()), **result.to_dict()}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -340,6 +347,21 @@ def _pre_tokenizer(pre: dict[str, Any] | None) -> str:
             if regex in _PRE_BY_SPLIT:
                 return _PRE_BY_SPLIT[regex]
     return "default"
+
+
+def _notes(vocab: _Vocab, ollama: OllamaChat | None) -> tuple[str, ...]:
+    notes = []
+    if vocab.pre == "default":
+        notes.append(
+            "the tokenizer splits text in a way llama.cpp has no name for: written as 'default' (llama.cpp's "
+            "generic split), so llama.cpp may tokenize some text differently from training"
+        )
+    if ollama is None:
+        notes.append(
+            "the chat template is not ChatML: the Modelfile has no TEMPLATE and Ollama falls back on the "
+            "template stored in the file"
+        )
+    return tuple(notes)
 
 
 def _shards(source: Path) -> dict[str, Path]:
@@ -656,18 +678,17 @@ class OllamaChat:
 def ollama_template(tokenizer: Any) -> OllamaChat | None:
     """:data:`CHATML_GO` when it renders every probe conversation exactly as the chat template does
     (with the template's default system prompt as the Modelfile's SYSTEM), else None."""
-    system = default_system(tokenizer)
-    for probe in _PROBES:
-        messages = [{"role": r, "content": c} for r, c in probe]
-        ollama_messages = messages
-        if system is not None and messages[0]["role"] != "system":
-            ollama_messages = [{"role": "system", "content": system}, *messages]
-        try:
-            rendered = render(tokenizer, messages, add_generation_prompt=True)
-        except Exception:  # noqa: BLE001 - a template that refuses a probe is simply not ChatML
-            return None
-        if rendered != _chatml(ollama_messages):
-            return None
+    try:
+        system = default_system(tokenizer)
+        for probe in _PROBES:
+            messages = [{"role": r, "content": c} for r, c in probe]
+            ollama_messages = messages
+            if system is not None and messages[0]["role"] != "system":
+                ollama_messages = [{"role": "system", "content": system}, *messages]
+            if render(tokenizer, messages, add_generation_prompt=True) != _chatml(ollama_messages):
+                return None
+    except Exception:  # noqa: BLE001 - a template that refuses a probe conversation is not ChatML
+        return None
     return OllamaChat(CHATML_GO, system)
 
 
@@ -723,6 +744,7 @@ def _manifest(result: GGUFExport, source: Path, meta: dict[str, Any]) -> dict[st
         "architecture": result.architecture,
         "n_tensors": result.n_tensors,
         "pre_tokenizer": result.pre_tokenizer,
+        "notes": list(result.notes),
         "chat_template_sha256": result.chat_template_sha256,
         "ollama_template": result.ollama_template,
         "source_model": str(source.resolve()),
