@@ -19,6 +19,7 @@ import pytest
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (
+    AutoConfig,
     AutoModelForCausalLM,
     AutoTokenizer,
     GPT2Config,
@@ -332,6 +333,61 @@ def test_unsupported_architecture_is_named(tokenizer, tmp_path):
     assert "\n" not in str(err.value) and not out.parent.exists()
     with pytest.raises(SynthtuneError, match="q5_k"):
         export_gguf(src, out, quant="q5_k")
+
+
+def test_sentencepiece_tokenizer_is_refused_clearly(tiny_dir, tmp_path):
+    spm = Tokenizer(
+        models.BPE(vocab={"<unk>": 0, "\u2581": 1, "a": 2}, merges=[], unk_token="<unk>", byte_fallback=True)
+    )
+    tok = PreTrainedTokenizerFast(tokenizer_object=spm, unk_token="<unk>", eos_token="<|im_end|>")
+    tok.add_special_tokens({"additional_special_tokens": ["<|im_start|>"]})
+    tok.chat_template = CHATML
+    src = tmp_path / "spm"
+    shutil.copytree(tiny_dir, src)
+    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json"):
+        (src / name).unlink(missing_ok=True)
+    tok.save_pretrained(src)
+    with pytest.raises(SynthtuneError, match="not byte-level BPE.*sentencepiece"):
+        export_gguf(src, tmp_path / "out" / "m.gguf")
+    assert not (tmp_path / "out").exists()
+
+
+def test_pre_tokenizer_names_follow_llama_cpp():
+    byte_level = {"type": "ByteLevel", "add_prefix_space": False, "use_regex": True}
+    split = lambda regex: {"type": "Sequence", "pretokenizers": [  # noqa: E731
+        {"type": "Split", "pattern": {"Regex": regex}, "behavior": "Isolated"},
+        {"type": "ByteLevel", "add_prefix_space": False, "use_regex": False}]}  # fmt: skip
+    digits = {
+        "type": "Sequence",
+        "pretokenizers": [{"type": "Digits", "individual_digits": True}, byte_level],
+    }
+    assert gguf_mod._pre_tokenizer(byte_level) == "gpt-2"
+    assert gguf_mod._pre_tokenizer(digits) == "smollm"
+    assert gguf_mod._pre_tokenizer(split(gguf_mod._LLAMA3_SPLIT)) == "llama-bpe"
+    assert gguf_mod._pre_tokenizer(split(gguf_mod._QWEN2_SPLIT)) == "qwen2"
+    assert gguf_mod._pre_tokenizer(split(r"\s+")) == "default"
+
+
+def test_llama3_rope_factors_match_transformers(tokenizer, tmp_path):
+    """llama.cpp divides each rotary frequency by ``rope_freqs``: the ratio of plain to llama3 frequencies."""
+    from transformers.modeling_rope_utils import _compute_llama3_parameters
+
+    rope = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+            "original_max_position_embeddings": 8192, "rope_theta": 500000.0}  # fmt: skip
+    config = LlamaConfig(hidden_size=256, num_attention_heads=4, rope_parameters=rope)
+    scaled, _ = _compute_llama3_parameters(config)
+    plain = 1.0 / (500000.0 ** (torch.arange(0, 64, 2, dtype=torch.float64) / 64))
+    factors = torch.from_numpy(gguf_mod._llama3_rope_factors(config))
+    torch.testing.assert_close(factors, (plain / scaled.double()).float())
+    assert factors[0] == 1.0 and factors[-1] == 8.0
+
+    small = rope | {"original_max_position_embeddings": 64}  # so that the tiny model's frequencies are scaled
+    source = save_tiny(tmp_path / "m", tokenizer, rope_parameters=small)
+    result = export_gguf(source, tmp_path / "out" / "m.gguf")
+    tensors = {t.name: t for t in gguf.GGUFReader(result.path).tensors}
+    expected = gguf_mod._llama3_rope_factors(AutoConfig.from_pretrained(source))
+    np.testing.assert_array_equal(tensors["rope_freqs.weight"].data, expected)
+    assert len(set(expected.tolist())) > 2  # scaled, partly scaled and untouched frequencies
 
 
 def test_failure_mid_write_leaves_no_file(tiny_dir, tmp_path, monkeypatch):
