@@ -7,7 +7,8 @@ operations written once in portable SQL (``?`` placeholders, ``INSERT ... RETURN
   candidates, ingest failures;
 - :class:`~synthtune.store.dataset.DatasetOps`: model calls, generation units, questions, answers,
   judgments, examples with their frozen passages;
-- :class:`~synthtune.store.runs.RunOps`: stage runs, exports, trainings, merges, evaluations.
+- :class:`~synthtune.store.runs.RunOps`: stage runs, exports, trainings, merges, evaluations;
+- :class:`~synthtune.store.models.ModelExportOps`: model files written for other runtimes (GGUF).
 
 A backend subclasses :class:`Store` and provides the primitives below (a connection, a transaction, and
 statement execution); where a database needs other SQL for an operation (full-text search, vectors), the
@@ -18,11 +19,12 @@ from __future__ import annotations
 
 from synthtune.store.dataset import DatasetOps
 from synthtune.store.kb import KnowledgeBaseOps
+from synthtune.store.models import ModelExportOps
 from synthtune.store.primitives import Primitives
 from synthtune.store.runs import RunOps
 
 
-class Store(KnowledgeBaseOps, DatasetOps, RunOps, Primitives):
+class Store(KnowledgeBaseOps, DatasetOps, RunOps, ModelExportOps, Primitives):
     """A project's database. Use as a context manager or call :meth:`close`."""
 
     def __enter__(self) -> Store:

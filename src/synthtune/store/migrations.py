@@ -280,11 +280,32 @@ def m004_frozen_passages_and_chunking(conn: sqlite3.Connection) -> None:
     )
 
 
+def m005_model_exports(conn: sqlite3.Connection) -> None:
+    run_script(
+        conn,
+        """
+        -- a model file written for other runtimes (GGUF for llama.cpp, Ollama, LM Studio)
+        CREATE TABLE model_exports(
+            id            INTEGER PRIMARY KEY,
+            format        TEXT    NOT NULL,              -- gguf
+            quant         TEXT    NOT NULL,              -- f16 | q8_0 | q4_0
+            path          TEXT    NOT NULL,              -- the model file
+            sha256        TEXT    NOT NULL,              -- of the model file's bytes
+            size_bytes    INTEGER NOT NULL,
+            source_model  TEXT    NOT NULL,              -- the transformers folder it was converted from
+            training_id   INTEGER REFERENCES trainings(id),  -- the training behind it, when known
+            created_at    TEXT    NOT NULL
+        );
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_knowledge_base,
     m002_synthetic_dataset,
     m003_exports_trainings_evaluations,
     m004_frozen_passages_and_chunking,
+    m005_model_exports,
 ]
 
 
