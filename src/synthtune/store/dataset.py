@@ -190,6 +190,15 @@ class Example:
 
 
 @dataclass(frozen=True)
+class UncoveredChunk:
+    """A chunk generation worked on that has no accepted example."""
+
+    chunk_id: int
+    title: str
+    page_start: int
+
+
+@dataclass(frozen=True)
 class DatasetCounts:
     """What ``synthtune status`` says about the dataset."""
 
@@ -201,8 +210,7 @@ class DatasetCounts:
     splits: dict[str, int]
     rejections_by_check: dict[str, int]
     chunks_attempted: int
-    uncovered: list[dict[str, Any]] = field(default_factory=list)
-    """Chunks generation worked on that have no accepted example: chunk_id, title, page_start."""
+    uncovered: list[UncoveredChunk] = field(default_factory=list)
     generation_failures: int = 0
     llm_calls: dict[str, int] = field(default_factory=dict)
 
@@ -513,12 +521,15 @@ class DatasetOps(Primitives):
         for (reasons,) in self._iter("SELECT reasons FROM examples WHERE status = 'rejected' ORDER BY id"):
             for r in json.loads(reasons):
                 by_check[r] = by_check.get(r, 0) + 1
-        uncovered = self._rows(
-            "SELECT c.id AS chunk_id, d.title, c.page_start FROM chunks c JOIN documents d ON d.id = c.document_id"
-            " WHERE c.id IN (SELECT chunk_id FROM generation_units) AND NOT EXISTS (SELECT 1 FROM examples e"
-            " JOIN questions q ON q.id = e.question_id WHERE q.chunk_id = c.id AND e.status = 'accepted')"
-            " ORDER BY c.id"
-        )
+        uncovered = [
+            UncoveredChunk(**r)
+            for r in self._rows(
+                "SELECT c.id AS chunk_id, d.title, c.page_start FROM chunks c JOIN documents d ON d.id = c.document_id"
+                " WHERE c.id IN (SELECT chunk_id FROM generation_units) AND NOT EXISTS (SELECT 1 FROM examples e"
+                " JOIN questions q ON q.id = e.question_id WHERE q.chunk_id = c.id AND e.status = 'accepted')"
+                " ORDER BY c.id"
+            )
+        ]
 
         def grouped(sql: str) -> dict[Any, int]:
             return {r[0]: r[1] for r in self._iter(sql)}

@@ -53,7 +53,7 @@ def dataset_status(store: Store) -> dict[str, Any]:
         "coverage": {
             "chunks_attempted": n.chunks_attempted,
             "chunks_uncovered": len(n.uncovered),
-            "uncovered": n.uncovered,
+            "uncovered": [asdict(u) for u in n.uncovered],
         },
         "generation_failures": n.generation_failures,
         "llm_calls": n.llm_calls,
