@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import shutil
-import sqlite3
 import sys
 import tempfile
 import time
@@ -28,6 +27,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from common import machine_header  # noqa: E402
+
+from synthtune.store import open_store  # noqa: E402
 
 ECTSUM = ROOT.parent / "shared" / "data" / "ectsum" / "test"
 
@@ -55,32 +56,16 @@ def run_pipeline(project: Path, docs: list[Path], settings: dict, limit_chunks: 
 
 
 def dataset_numbers(project: Path) -> dict:
-    c = sqlite3.connect(project / "synthtune.db")
-    one = lambda sql: c.execute(sql).fetchone()[0]  # noqa: E731
-    attempted = one("SELECT COUNT(DISTINCT chunk_id) FROM generation_units")
-    covered = one(
-        "SELECT COUNT(DISTINCT q.chunk_id) FROM examples e JOIN questions q ON q.id = e.question_id"
-        " WHERE e.status = 'accepted'"
-    )
-    generated = one("SELECT COUNT(*) FROM questions")
-    accepted = one("SELECT COUNT(*) FROM examples WHERE status = 'accepted'")
-    parse_rejects = dict(
-        c.execute(
-            "SELECT reject_reason, COUNT(*) FROM questions WHERE status = 'rejected'"
-            " GROUP BY 1 ORDER BY 2 DESC"
-        ).fetchall()
-    )
-    curate_rejects: dict[str, int] = {}
-    for (reasons,) in c.execute("SELECT reasons FROM examples WHERE status = 'rejected'"):
-        for r in json.loads(reasons):
-            curate_rejects[r] = curate_rejects.get(r, 0) + 1
-    samples = [
-        dict(zip(("question", "answer"), r, strict=True))
-        for r in c.execute(
-            "SELECT q.text, a.text FROM examples e JOIN questions q ON q.id = e.question_id JOIN answers a"
-            " ON a.id = e.answer_id WHERE e.status = 'accepted' ORDER BY e.id LIMIT 8"
-        )
-    ]
+    with open_store(project) as store:
+        counts = store.dataset_counts()
+        accepted_examples = store.examples(status="accepted")
+    attempted = counts.chunks_attempted
+    covered = len({ex.chunk_id for ex in accepted_examples})
+    parse_rejects = dict(sorted(counts.questions_rejected_at_parse.items(), key=lambda kv: -kv[1]))
+    generated = counts.questions + sum(parse_rejects.values())
+    accepted = counts.accepted
+    curate_rejects = counts.rejections_by_check
+    samples = [{"question": ex.question, "answer": ex.answer} for ex in accepted_examples[:8]]
     return {
         "chunks_attempted": attempted,
         "chunks_with_accepted_example": covered,
@@ -98,11 +83,8 @@ def dataset_numbers(project: Path) -> dict:
 def ectsum_facts(project: Path, summaries: dict[str, str]) -> dict:
     from synthtune.text.numbers import extract_numbers, number_supported
 
-    c = sqlite3.connect(project / "synthtune.db")
-    rows = c.execute(
-        "SELECT d.source_path, a.text FROM examples e JOIN answers a ON a.id = e.answer_id"
-        " JOIN documents d ON d.id = e.document_id WHERE e.status = 'accepted'"
-    ).fetchall()
+    with open_store(project) as store:
+        rows = [(ex.source_path, ex.answer or "") for ex in store.examples(status="accepted")]
     stating = 0
     with_numbers = 0
     for path, answer in rows:

@@ -32,15 +32,15 @@ def test_uncovered_documents_get_more_chunks_and_covered_ones_do_not(make_projec
     write(tmp_path / "docs" / "covered.md", doc("Alpha", 6))
     write(tmp_path / "docs" / "lacking.md", doc("Beta", 6))
     p.ingest([tmp_path / "docs"])
+    by_doc = p.store.chunk_ids_by_document()
+    paths = {d.id: d.source_path for d in p.store.documents_info(by_doc)}
     chunks = {
-        name: [r[0] for r in p.store.execute(
-            "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.source_path LIKE ?"
-            " ORDER BY c.ordinal", (f"%{name}",))]
+        name: next(ids for doc, ids in by_doc.items() if paths[doc].endswith(name))
         for name in ("covered.md", "lacking.md")
-    }  # fmt: skip
+    }
     assert all(len(ids) >= 4 for ids in chunks.values()), chunks
     generate(p)
-    tried = {r[0] for r in p.store.execute("SELECT DISTINCT chunk_id FROM generation_units")}
+    tried = p.store.attempted_chunk_ids()
     assert len(tried & set(chunks["covered.md"])) == 1 and len(tried & set(chunks["lacking.md"])) == 1
     # the first document has an accepted example; the random model gives the second none
     first = chunks["covered.md"][0]
@@ -48,7 +48,7 @@ def test_uncovered_documents_get_more_chunks_and_covered_ones_do_not(make_projec
 
     report = curate(p)
 
-    tried_after = {r[0] for r in p.store.execute("SELECT DISTINCT chunk_id FROM generation_units")}
+    tried_after = p.store.attempted_chunk_ids()
     assert tried_after & set(chunks["covered.md"]) == {first} | (tried & set(chunks["covered.md"]))
     new = (tried_after - tried) & set(chunks["lacking.md"])
     assert len(new) == 2, "two extra rounds, one new chunk each, for the document without an example"

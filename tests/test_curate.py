@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from conftest import write
 
-from synthtune.store import utcnow
+from synthtune.config import BackendSettings
+from synthtune.llm.backends import ChatRequest, Completion
+from synthtune.store import GenerationUnit, NewAnswer, NewQuestion
 from synthtune.synth.curate import Curator, curate
 from synthtune.synth.examples import dataset_status, get_example, list_examples
 from synthtune.text.citations import cite
@@ -39,35 +39,26 @@ def kb(make_project, tmp_path):
 
 
 def add_qa(p, chunk_id: int, question: str, answer: str, kind: str = "factual", cites=None, retrieved=None):
-    s = p.store
-    with s.transaction():
-        key = f"test:{chunk_id}:{question}"
-        s.execute(
-            "INSERT INTO generation_units(work_key, chunk_id, kind, attempt, status, n_questions, created_at)"
-            " VALUES (?, ?, ?, 0, 'ok', 1, ?)",
-            (key, chunk_id, kind, utcnow()),
-        )
-        qid = s.execute(
-            "INSERT INTO questions(chunk_id, text, kind, status, generator, prompt_sha, work_key,"
-            " created_at) VALUES (?, ?, ?, 'ok', 'test-writer', 'sha-q', ?, ?)",
-            (chunk_id, question, kind, key, utcnow()),
-        ).lastrowid
-        cites = [chunk_id] if cites is None else cites
-        retrieved = cites if retrieved is None else retrieved
-        s.execute(
-            "INSERT INTO answers(question_id, text, citations, retrieved, status, generator, prompt_sha,"
-            " created_at) VALUES (?, ?, ?, ?, 'ok', 'test-answerer', 'sha-a', ?)",
-            (qid, answer, json.dumps(cites), json.dumps(retrieved), utcnow()),
-        )
+    """A question and its answer, written through the store's operations as generation writes them."""
+    cites = [chunk_id] if cites is None else cites
+    unit = GenerationUnit(
+        f"test:{chunk_id}:{question}", chunk_id, None, kind, 0, "test-writer", "sha-q", "ok", 1
+    )
+    [qid] = p.store.record_generation_unit(unit, [], [NewQuestion(question, "ok")])
+    p.store.record_answer(
+        NewAnswer(
+            qid, answer, cites, cites if retrieved is None else retrieved, "ok", "test-answerer", "sha-a"
+        ),
+        None,
+    )
     return qid
 
 
 def chunk_of(p, name: str) -> int:
-    return p.store.scalar(
-        "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id"
-        " WHERE d.source_path LIKE ? ORDER BY c.ordinal LIMIT 1",
-        (f"%{name}",),
-    )
+    """The first chunk of the document whose file is ``name``."""
+    chunks = p.store.source_chunks()
+    paths = {d.id: d.source_path for d in p.store.documents_info({c.document_id for c in chunks})}
+    return next(c.id for c in chunks if paths[c.document_id].endswith(name))
 
 
 def test_deterministic_checks(kb):
@@ -143,13 +134,14 @@ def test_explicit_test_documents_and_test_leak_removal(kb):
     kb.settings.curate.test_documents = ["doc1.md"]
     c0, c1 = chunk_of(kb, "doc0.md"), chunk_of(kb, "doc1.md")
     leak = add_qa(kb, c0, "How many employees does the company have?", "It has staff.")
-    add_qa(kb, c1, "How many employees does the company have?", "It has staff, too.")
+    tested = add_qa(kb, c1, "How many employees does the company have?", "It has staff, too.")
     curate(kb, coverage=False)
-    rows = {r["question_id"]: r for r in list_examples(kb.store)}
-    test_docs = {r["document_id"] for r in rows.values() if r["split"] == "test"}
-    assert kb.store.scalar("SELECT id FROM documents WHERE source_path LIKE '%doc1.md'") in test_docs
-    assert rows[leak]["status"] == "rejected"
-    assert "test_leak" in rows[leak]["reasons"] or "duplicate" in rows[leak]["reasons"]
+    rows = {ex.question_id: ex for ex in kb.store.examples()}
+    assert rows[tested].status == "accepted" and rows[tested].split == "test"
+    assert rows[tested].source_path.endswith("doc1.md")
+    # the leak is caught by the split check, before dedup could call it a mere duplicate
+    assert rows[leak].status == "rejected" and rows[leak].split is None
+    assert rows[leak].reasons == ["test_leak"] and rows[leak].checks["test_leak"] is False
 
 
 def test_examples_show_and_status(kb):
@@ -176,6 +168,7 @@ def test_examples_show_and_status(kb):
     ):
         assert key in ex
     shown = get_example(kb.store, ex["id"])
+    assert [p["chunk_id"] for p in shown["passages"]] == [c0]
     assert shown["passages"][0]["text"].count("152.2") == 1
     st = dataset_status(kb.store)
     assert st["examples"]["accepted"] == 1
@@ -196,29 +189,84 @@ def test_curator_without_judge_has_no_judge_checks(kb):
     c0 = chunk_of(kb, "doc0.md")
     add_qa(kb, c0, "What was Company Alpha's revenue in fiscal 2025?", "It was $152.2 million.")
     rows, scores = Curator(kb).evaluate()
-    assert scores == {} and "judge_question" not in rows[0]["checks"]
+    assert scores == {} and "judge_question" not in rows[0].checks
+
+
+class ScriptedJudge:
+    """A judge whose replies are known: question quality 4; faithfulness 5, or 1 for an answer that names
+    Austin. Replies go through the real parsing, thresholds, caching and call log."""
+
+    name = "scripted-judge"
+
+    def settings_dict(self) -> dict:
+        return {"backend": "scripted", "model": self.name}
+
+    def generate(self, requests: list[ChatRequest], progress=None) -> list[Completion]:
+        return [self._reply(r.messages[-1]["content"]) for r in requests]
+
+    def _reply(self, prompt: str) -> Completion:
+        if "faithfulness" not in prompt:
+            text = "Score: 4\nReason: clear and specific."
+        elif "Answer: In Austin." in prompt:
+            text = "Score: 1\nReason: the sources do not place the company."
+        else:
+            text = "Score: 5\nReason: every number is in the sources."
+        return Completion(text, self.name, 0.01, len(prompt.split()), 8, 1, "ok", finish_reason="stop")
+
+    def close(self) -> None:
+        pass
+
+
+def test_judge_scores_are_parsed_stored_and_decide(kb):
+    """Judgments carry the scores the judge gave (not None), decide acceptance by the thresholds, and are
+    read back from the store instead of judged again."""
+    kb.settings.llm.judge = BackendSettings(model="scripted-judge")
+    c0 = chunk_of(kb, "doc0.md")
+    good = add_qa(kb, c0, "What was Company Alpha's revenue in fiscal 2025?", "It was $152.2 million.")
+    unfaithful = add_qa(kb, c0, "Where are Company Alpha's people employed?", "In Austin.")
+    report = curate(kb, coverage=False, judge=ScriptedJudge())
+    examples = {e.question_id: e for e in kb.store.examples()}
+    scores = {
+        qid: {
+            j.criterion: (j.score, j.passed, j.judge)
+            for j in kb.store.judgments(qid, examples[qid].answer_id)
+        }
+        for qid in (good, unfaithful)
+    }
+    assert scores[good] == {
+        "quality": (4, True, "scripted-judge"),
+        "faithfulness": (5, True, "scripted-judge"),
+    }
+    assert scores[unfaithful]["faithfulness"] == (1, False, "scripted-judge")
+    assert examples[good].status == "accepted"
+    assert examples[good].checks["judge_question"] and examples[good].checks["judge_faithfulness"]
+    assert examples[unfaithful].reasons == ["judge_faithfulness"]
+    assert report.by_check == {"judge_faithfulness": 1}
+    assert kb.store.llm_call_count("judge") == 4
+    curate(kb, coverage=False, judge=ScriptedJudge())
+    assert kb.store.llm_call_count("judge") == 4
 
 
 @pytest.mark.slow
 def test_llm_judges_with_the_bundled_model(kb):
     """The judges run on a real model; every judgment is stored with its rationale and logged call."""
-    from synthtune.config import BackendSettings
 
     kb.settings.llm.judge = BackendSettings(max_new_tokens=32)
     c0 = chunk_of(kb, "doc0.md")
     q = add_qa(kb, c0, "What was Company Alpha's revenue in fiscal 2025?", "It was $152.2 million.")
     report = curate(kb, coverage=False)
-    rows = kb.store.query(
-        "SELECT criterion, score, passed, rationale, judge FROM judgments ORDER BY criterion"
-    )
-    assert [r["criterion"] for r in rows] == ["faithfulness", "quality"]
-    assert all(r["judge"] == "HuggingFaceTB/SmolLM2-135M-Instruct" and r["rationale"] for r in rows)
-    assert all(r["score"] is None or 1 <= r["score"] <= 5 for r in rows)
-    ex = {r["question_id"]: r for r in list_examples(kb.store)}[q]
-    assert "judge_question" in ex["checks"] and "judge_faithfulness" in ex["checks"]
-    assert ex["status"] == ("accepted" if all(r["passed"] for r in rows) else "rejected")
-    assert kb.store.scalar("SELECT COUNT(*) FROM llm_calls WHERE role = 'judge'") == 2
+    rows = kb.store.judgments()
+    assert [r.criterion for r in rows] == ["faithfulness", "quality"]
+    assert all(r.judge == "HuggingFaceTB/SmolLM2-135M-Instruct" and r.rationale for r in rows)
+    # the 135M model does not always follow the reply format: what it scored is in range, and an
+    # unparsed reply fails its check (the parsing itself is asserted with a scripted judge above)
+    assert all(r.score is None or 1 <= r.score <= 5 for r in rows)
+    assert all(r.passed == (r.score is not None and r.score >= 3) for r in rows)
+    ex = {e.question_id: e for e in kb.store.examples()}[q]
+    assert "judge_question" in ex.checks and "judge_faithfulness" in ex.checks
+    assert ex.status == ("accepted" if all(r.passed for r in rows) else "rejected")
+    assert kb.store.llm_call_count("judge") == 2
     # judged once: a second curate reads the judgments from the store
     curate(kb, coverage=False)
-    assert kb.store.scalar("SELECT COUNT(*) FROM llm_calls WHERE role = 'judge'") == 2
+    assert kb.store.llm_call_count("judge") == 2
     assert report.accepted + report.rejected == 1

@@ -8,10 +8,12 @@ tests/test_export.py`` and read the diff before committing it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -27,7 +29,7 @@ from synthtune.errors import ConfigError, SynthtuneError
 from synthtune.export import export_dataset
 from synthtune.export.formats import ChatTemplateRenderer
 from synthtune.project import Project
-from synthtune.store import utcnow
+from synthtune.store import GenerationUnit, NewAnswer, NewQuestion
 from synthtune.synth.curate import curate
 
 GOLDEN = Path(__file__).parent / "golden" / "export"
@@ -70,57 +72,49 @@ BOS_CHATML = "{{ bos_token }}" + CHATML
 def add_qa(
     p: Project, chunk_id: int, question: str, answer: str, kind: str, cites: list[int], retrieved: list[int]
 ):
-    s = p.store
-    with s.transaction():
-        key = f"test:{chunk_id}:{question}"
-        s.execute(
-            "INSERT INTO generation_units(work_key, chunk_id, kind, attempt, status, n_questions, created_at)"
-            " VALUES (?, ?, ?, 0, 'ok', 1, ?)",
-            (key, chunk_id, kind, utcnow()),
-        )
-        qid = s.execute(
-            "INSERT INTO questions(chunk_id, text, kind, status, generator, prompt_sha, work_key, created_at)"
-            " VALUES (?, ?, ?, 'ok', 'test-writer', ?, ?, ?)",
-            (chunk_id, question, kind, "q" * 64, key, utcnow()),
-        ).lastrowid
-        s.execute(
-            "INSERT INTO answers(question_id, text, citations, retrieved, status, generator, prompt_sha,"
-            " created_at) VALUES (?, ?, ?, ?, 'ok', 'test-answerer', ?, ?)",
-            (qid, answer, json.dumps(cites), json.dumps(retrieved), "a" * 64, utcnow()),
-        )
+    """A question and its answer (shown the ``retrieved`` passages), written as generation writes them."""
+    unit = GenerationUnit(
+        f"test:{chunk_id}:{question}", chunk_id, None, kind, 0, "test-writer", "q" * 64, "ok", 1
+    )
+    [qid] = p.store.record_generation_unit(unit, [], [NewQuestion(question, "ok")])
+    p.store.record_answer(NewAnswer(qid, answer, cites, retrieved, "ok", "test-answerer", "a" * 64), None)
     return qid
 
 
-@pytest.fixture(scope="module")
-def kb(tmp_path_factory, embedder):
-    root = tmp_path_factory.mktemp("export")
+def build_kb(root: Path, embedder) -> Project:
+    """Six company reports with accepted examples in every split (and one rejected), curated."""
     for name, text in DOCS.items():
         write(root / "docs" / name, text)
     (root / "proj").mkdir()
     p = Project(root / "proj", parse_settings(SETTINGS))
     p._embedder = embedder
     p.ingest([root / "docs"])
-    chunk = {
-        Path(r["source_path"]).name: r["id"]
-        for r in p.store.query(
-            "SELECT c.id, d.source_path FROM chunks c JOIN documents d ON d.id = c.document_id ORDER BY c.id"
-        )
-    }
+    chunks = p.store.source_chunks()
+    paths = {d.id: d.source_path for d in p.store.documents_info({c.document_id for c in chunks})}
+    chunk = {Path(paths[c.document_id]).name: c.id for c in chunks}
     names = sorted(chunk)
     for i, (name, rev, _margin, _staff, city) in enumerate(COMPANIES):
-        own, other = chunk[names[i]], chunk[names[(i + 1) % len(names)]]
-        # the answerer saw another document's chunk first: its [2] is the own chunk
+        own, other, third = (chunk[names[(i + j) % len(names)]] for j in range(3))
+        # the answerer was shown three passages (generate.answer_k), another document's chunk first: its
+        # [2] is the own chunk
         add_qa(p, own, f"What was {name} Corp's revenue in fiscal 2025?",
-               f"{name} Corp's revenue was ${rev} million in fiscal 2025 [2].", "numeric", [own], [other, own])  # fmt: skip
+               f"{name} Corp's revenue was ${rev} million in fiscal 2025 [2].", "numeric", [own],
+               [other, own, third])  # fmt: skip
         add_qa(p, own, f"Where do most of {name} Corp's employees work?", f"Most of them work in {city}.",
-               "factual", [own], [own])  # fmt: skip
+               "factual", [own], [third, other, own])  # fmt: skip
         if i == 0:
             add_qa(p, own, f"Who audits {name} Corp's accounts?", "The documents do not say.", "unanswerable",
-                   [own], [own, other])  # fmt: skip
+                   [own], [own, other, third])  # fmt: skip
             # rejected: the number is not in the cited text
             add_qa(p, own, f"What was {name} Corp's net income in fiscal 2025?",
                    "Net income was $17.5 million.", "numeric", [own], [own])  # fmt: skip
     curate(p, coverage=False)
+    return p
+
+
+@pytest.fixture(scope="module")
+def kb(tmp_path_factory, embedder):
+    p = build_kb(tmp_path_factory.mktemp("export"), embedder)
     yield p
     p.close()
 
@@ -194,11 +188,8 @@ def check_golden(out: Path, name: str, files: tuple[str, ...]) -> None:
 
 
 def test_store_has_examples_in_every_split(kb):
-    counts = dict(
-        kb.store.query("SELECT split, COUNT(*) FROM examples WHERE status = 'accepted' GROUP BY split")
-    )
-    assert set(counts) == {"train", "val", "test"}
-    assert kb.store.scalar("SELECT COUNT(*) FROM examples WHERE status = 'rejected'") >= 1
+    assert {ex.split for ex in kb.store.examples(status="accepted")} == {"train", "val", "test"}
+    assert len(kb.store.examples(status="rejected")) >= 1
 
 
 @pytest.mark.parametrize("fmt", ["messages", "sharegpt", "alpaca"])
@@ -290,7 +281,7 @@ def test_context_rows_show_cited_passage_and_distractors(kb, tmp_path):
     out = Path(export_dataset(kb, format="messages", out=tmp_path / "ctx", with_context=True)["out"])
     lineage = read_jsonl(out / "lineage.jsonl")
     rows = {s: read_jsonl(out / f"{s}.jsonl") for s in ("train", "val", "test")}
-    chunk_text = dict(kb.store.query("SELECT id, text FROM chunks"))
+    chunk_text = {c.id: c.text for c in kb.store.source_chunks()}
     for info in lineage:
         user, answer = (m["content"] for m in rows[info["split"]][info["row"]]["messages"][1:])
         shown = info["context_chunk_ids"]
@@ -504,17 +495,38 @@ def test_llamafactory_reads_the_same_conversation(kb, tmp_path, fmt):
         assert got["_prompt"] == [user] and got["_response"] == [assistant]
 
 
-def test_export_is_recorded_once_the_store_has_an_exports_table(kb, tmp_path):
-    with kb.store.transaction():  # the columns DESIGN.md gives the table; a no-op once a migration adds it
-        kb.store.execute(
-            "CREATE TABLE IF NOT EXISTS exports(id INTEGER PRIMARY KEY, format TEXT NOT NULL, path TEXT NOT NULL,"
-            " sha256 TEXT NOT NULL, n_rows INTEGER NOT NULL, created_at TEXT NOT NULL)"
-        )
+def test_export_is_recorded(kb, tmp_path):
     result = export_dataset(kb, format="sharegpt", out=tmp_path / "rec")
-    row = kb.store.query("SELECT format, path, sha256, n_rows FROM exports ORDER BY id DESC LIMIT 1")[0]
-    assert tuple(row) == (
+    # RunOps has no read of exports yet: read the table the way test_store reads the schema
+    with contextlib.closing(sqlite3.connect(kb.store.path)) as db:
+        recorded = db.execute(
+            "SELECT format, path, sha256, n_rows FROM exports ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    assert recorded == (
         "sharegpt",
         str(Path(result["out"]).resolve()),
         result["sha256"],
         sum(result["rows"].values()),
     )
+
+
+def test_exports_read_the_passages_frozen_at_curate(tmp_path, embedder):
+    """Another document ingested and a search setting changed after curation: the same examples export to
+    byte-identical files (context rows show the passages the answers were given, not a new search)."""
+    p = build_kb(tmp_path, embedder)
+    before = export_dataset(p, format="messages", out=tmp_path / "before", with_context=True)
+    write(
+        tmp_path / "more" / "industry.md",
+        "# Industry overview\n\n" + " ".join(
+            f"{name} Corp revenue was ${rev} million in fiscal 2025; most {name} Corp employees work in {city}; "
+            f"who audits {name} Corp's accounts is public."
+            for name, rev, _m, _s, city in COMPANIES
+        ),
+    )  # fmt: skip
+    p.ingest([tmp_path / "more"])
+    p.settings.search.mode = "hybrid"
+    after = export_dataset(p, format="messages", out=tmp_path / "after", with_context=True)
+    assert after["files"] == before["files"]
+    for name in before["files"]:
+        assert (tmp_path / "after" / name).read_bytes() == (tmp_path / "before" / name).read_bytes(), name
+    p.close()

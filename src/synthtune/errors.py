@@ -49,3 +49,7 @@ class DependencyMissing(SynthtuneError):
 
 class TrainingDataError(SynthtuneError):
     """The rows, once tokenized with the model's chat template, are not fit to train on."""
+
+
+class CheckpointMismatch(ConfigError):
+    """A training checkpoint was made from other data or settings, so training cannot resume from it."""

@@ -488,10 +488,10 @@ def aggregate(
 
 def dataset_summary(project: Project, questions: list[Question]) -> dict[str, Any]:
     from synthtune.export.writer import check_stats
-    from synthtune.synth.examples import dataset_status, list_examples
+    from synthtune.synth.examples import dataset_status
 
     status = dataset_status(project.store)
-    stats = check_stats(list_examples(project.store))
+    stats = check_stats(project.store.examples())
     sets: dict[str, int] = {}
     for q in questions:
         sets[q.set] = sets.get(q.set, 0) + 1

@@ -15,7 +15,9 @@ The export folder holds:
 - ``manifest.json``: sha256, size and row count of every other file, the settings used, versions.
 
 Everything is a function of the store and the settings: no timestamps and no absolute paths, so the same
-store and settings give byte-identical files wherever they are written.
+store and settings give byte-identical files wherever they are written. Context rows show the passages
+frozen with each example when it was curated: export never searches, so ingesting other documents or
+changing search settings does not change an exported row.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any
 import yaml
 
 from synthtune.chat import Conversation, Passage, renumber_markers, strip_markers
+from synthtune.config import Settings
 from synthtune.errors import ConfigError, SynthtuneError
 from synthtune.export.formats import (
     FORMATS,
@@ -41,8 +44,8 @@ from synthtune.export.formats import (
     to_row,
 )
 from synthtune.project import Project
-from synthtune.store import Store, utcnow
-from synthtune.synth.examples import list_examples
+from synthtune.stages import Stage, StageProgress
+from synthtune.store import Example, Store
 
 SPLITS = ("train", "val", "test")
 LINEAGE = "lineage.jsonl"
@@ -75,11 +78,16 @@ def export_dataset(
     out_dir = project.resolve_path(out if out is not None else cfg.out)
     store = project.store
 
-    examples = {split: list_examples(store, split, "accepted") for split in SPLITS}
+    examples = {split: store.examples(status="accepted", split=split) for split in SPLITS}
     n_total = sum(len(v) for v in examples.values())
     if n_total == 0:
         raise SynthtuneError(
             "no accepted examples to export: run `synthtune generate` and then `synthtune curate` first"
+        )
+    if context and any(ex.answer_id is not None and not ex.passages for v in examples.values() for ex in v):
+        raise SynthtuneError(
+            "these examples were curated before their passages were stored with them: run `synthtune curate` "
+            "again, then export with context"
         )
     renderer = (
         ChatTemplateRenderer(load_tokenizer(project.settings.train.base_model))
@@ -95,7 +103,7 @@ def export_dataset(
     for split in SPLITS:
         lines = []
         for i, ex in enumerate(examples[split]):
-            conv, shown = conversation(project, ex, context)
+            conv, shown = conversation(project.settings, ex, context)
             lines.append(_jsonl(to_row(fmt, conv, renderer)))
             lineage.append(_jsonl(_lineage(split, i, ex, shown if context else None)))
             if progress:
@@ -105,7 +113,7 @@ def export_dataset(
     files[LINEAGE] = "".join(lineage).encode("utf-8")
 
     has_system = bool(cfg.system_prompt)
-    all_examples = list_examples(store)
+    all_examples = store.examples()
     files[CARD] = render_card(project, fmt, context, examples, all_examples, renderer).encode("utf-8")
     files[AXOLOTL] = render_axolotl(project, fmt, rows, has_system).encode("utf-8")
     files[LLAMAFACTORY] = _json(llamafactory_info(cfg.dataset_name, fmt, rows, has_system)).encode("utf-8")
@@ -116,7 +124,7 @@ def export_dataset(
     for name, data in files.items():
         _write_atomic(out_dir / name, data)
     sha = hashlib.sha256(files[MANIFEST]).hexdigest()
-    record_export(store, fmt, out_dir, sha, sum(rows.values()))
+    store.record_export(fmt, str(out_dir.resolve()), sha, sum(rows.values()))
     return {
         "out": str(out_dir),
         "format": fmt,
@@ -131,91 +139,50 @@ def export_dataset(
 # Rows
 
 
-def conversation(project: Project, ex: dict[str, Any], with_context: bool) -> tuple[Conversation, list[int]]:
+def conversation(settings: Settings, ex: Example, with_context: bool) -> tuple[Conversation, list[int]]:
     """An example as a :class:`Conversation` and the chunk ids of the passages it shows (context rows)."""
-    system = project.settings.export.system_prompt or None
-    answer = ex["answer"] or ""
+    system = settings.export.system_prompt or None
+    answer = ex.answer or ""
     if not with_context:
-        return Conversation(question=ex["question"], answer=strip_markers(answer), system=system), []
-    cited = [] if ex["kind"] == "unanswerable" else list(dict.fromkeys(ex["citations"]))
-    passages = context_passages(project, ex, cited)
+        return Conversation(question=ex.question, answer=strip_markers(answer), system=system), []
+    cited = [] if ex.kind == "unanswerable" else list(dict.fromkeys(ex.citations))
+    passages = context_passages(ex, cited, settings.export.context_k)
     shown = [p.chunk_id for p in passages]
-    seen = _retrieved(project.store, ex["answer_id"])
+    seen = [p.chunk_id for p in ex.passages]
     answer = renumber_markers(answer, seen, shown, cited)
-    return Conversation(
-        question=ex["question"], answer=answer, system=system, passages=tuple(passages)
-    ), shown
+    return Conversation(question=ex.question, answer=answer, system=system, passages=tuple(passages)), shown
 
 
-def context_passages(project: Project, ex: dict[str, Any], cited: list[int]) -> list[Passage]:
-    """``export.context_k`` passages for a context row: every cited chunk, and the best-ranked other search
-    results for the question as distractors, in search order. A cited chunk the search did not return is
-    put at a position fixed by the example id, so the answer's passage is not always first or last."""
-    k = project.settings.export.context_k
-    hits = project.search(ex["question"], k=k + len(cited))
-    ranked = [h.chunk_id for h in hits]
-    distractors = [c for c in ranked if c not in cited][: max(k - len(cited), 0)]
+def context_passages(ex: Example, cited: list[int], k: int) -> list[Passage]:
+    """Up to ``k`` passages for a context row, from those frozen with the example (the ones its answer was
+    given): every cited one, then the others as distractors in the order they were shown; listed in
+    that order too, so the cited passage sits where the answerer saw it, not always first."""
+    frozen = [p.chunk_id for p in ex.passages]
+    distractors = [c for c in frozen if c not in cited][: max(k - len(cited), 0)]
     keep = set(cited) | set(distractors)
-    order = [c for c in ranked if c in keep]
-    for c in cited:
-        if c not in order:
-            at = int(hashlib.sha256(f"{ex['id']}:{c}".encode()).hexdigest()[:8], 16) % (len(order) + 1)
-            order.insert(at, c)
-    return _passages(project.store, order)
+    return [p for p in ex.passages if p.chunk_id in keep]
 
 
-def _passages(store: Store, ids: list[int]) -> list[Passage]:
-    if not ids:
-        return []
-    rows = {
-        r["id"]: r
-        for r in store.query(
-            "SELECT c.id, c.text, c.page_start, c.page_end, d.title FROM chunks c"
-            f" JOIN documents d ON d.id = c.document_id WHERE c.id IN ({','.join('?' * len(ids))})",
-            ids,
-        )
-    }
-    return [
-        Passage(
-            chunk_id=i,
-            title=rows[i]["title"],
-            page_start=rows[i]["page_start"],
-            page_end=rows[i]["page_end"],
-            text=rows[i]["text"],
-        )  # fmt: skip
-        for i in ids
-        if i in rows
-    ]
-
-
-def _retrieved(store: Store, answer_id: int | None) -> list[int]:
-    """The chunk ids the answerer was shown, in the order its ``[n]`` markers count."""
-    if answer_id is None:
-        return []
-    raw = store.scalar("SELECT retrieved FROM answers WHERE id = ?", (answer_id,))
-    return [int(c) for c in json.loads(raw or "[]")]
-
-
-def _lineage(split: str, row: int, ex: dict[str, Any], shown: list[int] | None) -> dict[str, Any]:
+def _lineage(split: str, row: int, ex: Example, shown: list[int] | None) -> dict[str, Any]:
     out = {
         "split": split,
         "row": row,
-        "example_id": ex["id"],
-        "question_id": ex["question_id"],
-        "answer_id": ex["answer_id"],
-        "kind": ex["kind"],
-        "document_id": ex["document_id"],
-        "document": Path(ex["source_path"]).name,
-        "title": ex["title"],
-        "page_start": ex["page_start"],
-        "page_end": ex["page_end"],
-        "chunk_id": ex["chunk_id"],
-        "chunk2_id": ex["chunk2_id"],
-        "cited_chunk_ids": list(ex["citations"]),
-        "question_generator": ex["question_generator"],
-        "question_prompt_sha": ex["prompt_sha"],
-        "answer_generator": ex["answer_generator"],
-        "answer_prompt_sha": ex["answer_prompt_sha"],
+        "example_id": ex.id,
+        "question_id": ex.question_id,
+        "answer_id": ex.answer_id,
+        "kind": ex.kind,
+        "document_id": ex.document_id,
+        "document": Path(ex.source_path).name,
+        "title": ex.title,
+        "page_start": ex.page_start,
+        "page_end": ex.page_end,
+        "chunk_id": ex.chunk_id,
+        "chunk2_id": ex.chunk2_id,
+        "cited_chunk_ids": list(ex.citations),
+        "question_generator": ex.question_generator,
+        "question_prompt_sha": ex.question_prompt_sha,
+        "answer_generator": ex.answer_generator,
+        "answer_prompt_sha": ex.answer_prompt_sha,
     }
     if shown is not None:
         out["context_chunk_ids"] = shown
@@ -299,63 +266,51 @@ def render_axolotl(project: Project, fmt: str, rows: dict[str, int], has_system:
 # Card and manifest
 
 
-def _generators(examples: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, int]]]:
+def _generators(examples: list[Example]) -> dict[str, dict[str, dict[str, int]]]:
     """{role: {model: {prompt_sha: n}}} over the exported examples."""
     out: dict[str, dict[str, dict[str, int]]] = {"question_writer": {}, "answerer": {}}
     for ex in examples:
         for role, model, sha in (
-            ("question_writer", ex["question_generator"], ex["prompt_sha"]),
-            ("answerer", ex["answer_generator"], ex["answer_prompt_sha"]),
+            ("question_writer", ex.question_generator, ex.question_prompt_sha),
+            ("answerer", ex.answer_generator, ex.answer_prompt_sha),
         ):
             per = out[role].setdefault(model or "", {})
             per[sha or ""] = per.get(sha or "", 0) + 1
     return {role: {m: dict(sorted(s.items())) for m, s in sorted(v.items())} for role, v in out.items()}
 
 
-def check_stats(all_examples: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def check_stats(all_examples: list[Example]) -> dict[str, dict[str, Any]]:
     """Per check: examples it was run on, passed, pass rate, and examples it rejected (duplicate and
     test_leak are applied after the checks and only appear as rejections)."""
     stats: dict[str, dict[str, Any]] = {}
     for ex in all_examples:
-        for name, ok in ex["checks"].items():
+        for name, ok in ex.checks.items():
             s = stats.setdefault(name, {"evaluated": 0, "passed": 0, "rejected": 0})
             s["evaluated"] += 1
             s["passed"] += 1 if ok else 0
-        for name in ex["reasons"]:
+        for name in ex.reasons:
             stats.setdefault(name, {"evaluated": 0, "passed": 0, "rejected": 0})["rejected"] += 1
     for s in stats.values():
         s["pass_rate"] = round(s["passed"] / s["evaluated"], 4) if s["evaluated"] else None
     return dict(sorted(stats.items()))
 
 
-def _documents(store: Store, examples: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+def _documents(store: Store, examples: dict[str, list[Example]]) -> list[dict[str, Any]]:
     per: dict[int, Counter[str]] = {}
     for split, exs in examples.items():
         for ex in exs:
-            per.setdefault(ex["document_id"], Counter())[split] += 1
-    if not per:
-        return []
-    ids = sorted(per)
-    rows = store.query(
-        f"SELECT id, title, source_path, n_pages, sha256 FROM documents WHERE id IN ({','.join('?' * len(ids))})"
-        " ORDER BY id",
-        ids,
-    )
+            per.setdefault(ex.document_id, Counter())[split] += 1
     return [
         {
-            "id": r["id"],
-            "title": r["title"],
-            "file": Path(r["source_path"]).name,
-            "pages": r["n_pages"],
-            "sha256": r["sha256"],
-            "examples": {s: per[r["id"]][s] for s in SPLITS},
+            "id": d.id,
+            "title": d.title,
+            "file": Path(d.source_path).name,
+            "pages": d.n_pages,
+            "sha256": d.sha256,
+            "examples": {s: per[d.id][s] for s in SPLITS},
         }  # fmt: skip
-        for r in rows
+        for d in store.documents_info(per)
     ]
-
-
-def _judges(store: Store) -> list[str]:
-    return [r[0] for r in store.query("SELECT DISTINCT judge FROM judgments ORDER BY judge")]
 
 
 def build_manifest(
@@ -364,8 +319,8 @@ def build_manifest(
     with_context: bool,
     rows: dict[str, int],
     files: dict[str, bytes],
-    examples: dict[str, list[dict[str, Any]]],
-    all_examples: list[dict[str, Any]],
+    examples: dict[str, list[Example]],
+    all_examples: list[Example],
     renderer: ChatTemplateRenderer | None,
 ) -> dict[str, Any]:
     from synthtune import __version__
@@ -373,9 +328,6 @@ def build_manifest(
     s = project.settings
     export = s.export.model_dump(mode="json", exclude={"out"}) | {"format": fmt, "with_context": with_context}
     settings: dict[str, Any] = {"export": export, "train": s.train.model_dump(mode="json")}
-    if with_context:
-        settings["search"] = s.search.model_dump(mode="json")
-        settings["embedding_model"] = s.embedding.model
     flat = [ex for split in SPLITS for ex in examples[split]]
     return {
         "schema": MANIFEST_SCHEMA,
@@ -394,12 +346,12 @@ def build_manifest(
         "base_model": s.train.base_model,
         "chat_template_sha256": renderer.template_sha256 if renderer else None,
         "source": {
-            "documents": len({ex["document_id"] for ex in flat}),
+            "documents": len({ex.document_id for ex in flat}),
             "examples_accepted": len(flat),
-            "examples_rejected": sum(1 for ex in all_examples if ex["status"] == "rejected"),
+            "examples_rejected": sum(1 for ex in all_examples if ex.status == "rejected"),
         },
         "generators": _generators(flat),
-        "judges": _judges(project.store),
+        "judges": project.store.judges(),
         "settings": settings,
         "settings_sha256": hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest(),
         "synthtune_version": __version__,
@@ -462,8 +414,8 @@ def render_card(
     project: Project,
     fmt: str,
     with_context: bool,
-    examples: dict[str, list[dict[str, Any]]],
-    all_examples: list[dict[str, Any]],
+    examples: dict[str, list[Example]],
+    all_examples: list[Example],
     renderer: ChatTemplateRenderer | None,
 ) -> str:
     """The dataset card: a Hugging Face style front matter, then what the data is and where it came from."""
@@ -472,7 +424,7 @@ def render_card(
     name = cfg.dataset_name
     flat = [ex for split in SPLITS for ex in examples[split]]
     docs = _documents(project.store, examples)
-    judges = _judges(project.store)
+    judges = project.store.judges()
     front = {
         "pretty_name": name,
         "license": cfg.license,
@@ -526,8 +478,8 @@ def render_card(
     if with_context:
         blocks.append(
             "Each user turn is the question, then `Passages:` and the numbered passages (`[n] title, page p:` "
-            "and the text): the cited ones and other search results as distractors. The answer cites them as "
-            "`[n]`. Ask a model tuned on it the same way (`synthtune.export.user_content`).\n"
+            "and the text): the cited ones and, as distractors, the other passages the answer was written "
+            "from. The answer cites them as `[n]`. Ask a model tuned on it the same way (`synthtune.export.user_content`).\n"
         )
 
     blocks.append("## Sources\n")
@@ -538,7 +490,7 @@ def render_card(
         )
     )
 
-    kinds = Counter(ex["kind"] for ex in flat)
+    kinds = Counter(ex.kind for ex in flat)
     blocks.append("## Questions\n")
     blocks.append(_table(["kind", "rows"], [[k, kinds[k]] for k in sorted(kinds)]))
 
@@ -553,7 +505,7 @@ def render_card(
     blocks.append("The full prompt hashes of every row are in `lineage.jsonl`.\n")
 
     stats = check_stats(all_examples)
-    accepted = sum(1 for ex in all_examples if ex["status"] == "accepted")
+    accepted = sum(1 for ex in all_examples if ex.status == "accepted")
     blocks.append("## Checks\n")
     blocks.append(
         f"{len(all_examples)} candidate examples: {accepted} accepted ({accepted / len(all_examples):.1%}), "
@@ -619,10 +571,19 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def record_export(store: Store, fmt: str, out_dir: Path, sha256: str, n_rows: int) -> None:
-    """One row in ``exports`` (id, format, path, sha256 of the manifest, rows, created_at)."""
-    with store.transaction():
-        store.execute(
-            "INSERT INTO exports(format, path, sha256, n_rows, created_at) VALUES (?, ?, ?, ?, ?)",
-            (fmt, str(out_dir.resolve()), sha256, n_rows, utcnow()),
-        )
+def _run(project: Project, progress: StageProgress | None) -> dict[str, Any]:
+    result = export_dataset(project)
+    return {k: result[k] for k in ("out", "format", "with_context", "rows")}
+
+
+STAGE = Stage(
+    name="export",
+    # export: format, context rows, card; train: axolotl.yaml and the completion format's tokenizer. No
+    # search: context rows show the passages frozen at curate.
+    settings=("export", "train"),
+    inputs=lambda project: project.store.fingerprint(
+        "examples", ("id", "question_id", "answer_id", "split", "status", "passages")
+    ),
+    run=_run,
+    output_key="out",
+)

@@ -8,7 +8,6 @@ generation by its work keys. The outcome of every check is stored on the example
 from __future__ import annotations
 
 import fnmatch
-import json
 import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -18,10 +17,12 @@ from typing import Any
 import numpy as np
 
 from synthtune.llm.backends import Backend, ChatRequest, make_backend
-from synthtune.llm.calls import log_call
+from synthtune.llm.calls import llm_call
 from synthtune.llm.prompts import load_prompt
 from synthtune.project import Project
-from synthtune.store import utcnow
+from synthtune.stages import Stage
+from synthtune.store import Candidate, CuratedExample, Judgment
+from synthtune.store.dataset import DocumentInfo
 from synthtune.synth.generate import GenerateReport, Generator
 from synthtune.text.judgments import parse_judgment
 from synthtune.text.numbers import extract_numbers, unsupported_numbers
@@ -57,6 +58,17 @@ class CurateReport:
         return asdict(self)
 
 
+@dataclass
+class Row:
+    """A candidate under curation: what the checks found, why it is rejected, its split and judge score."""
+
+    c: Candidate
+    checks: dict[str, bool] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+    split: str | None = None
+    score: float = 0
+
+
 class Curator:
     def __init__(self, project: Project, generator: Generator | None = None, judge: Backend | None = None):
         self.project = project
@@ -77,135 +89,94 @@ class Curator:
 
     # -- rows ---------------------------------------------------------------------------------------
 
-    def rows(self) -> list[dict]:
+    def rows(self) -> list[Row]:
         """Every ok question with its latest answer, chunk and document."""
-        return [
-            dict(r)
-            for r in self.store.query(
-                """
-            SELECT q.id AS question_id, q.text AS question, q.kind, q.chunk_id, q.chunk2_id,
-                   c.text AS chunk_text, c.document_id, d.source_path, d.title,
-                   a.id AS answer_id, a.text AS answer, a.status AS answer_status, a.citations, a.retrieved
-            FROM questions q
-            JOIN chunks c ON c.id = q.chunk_id
-            JOIN documents d ON d.id = c.document_id
-            LEFT JOIN answers a ON a.id = (SELECT MAX(id) FROM answers WHERE question_id = q.id)
-            WHERE q.status = 'ok'
-            ORDER BY q.id
-            """
-            )
-        ]
+        return [Row(c) for c in self.store.candidates()]
 
     def chunk_texts(self, ids: list[int]) -> dict[int, str]:
-        if not ids:
-            return {}
-        return {
-            r[0]: r[1]
-            for r in self.store.execute(
-                f"SELECT id, text FROM chunks WHERE id IN ({','.join('?' * len(ids))})", ids
-            )
-        }
+        return {p.chunk_id: p.text for p in self.store.passages(ids)}
 
     # -- deterministic checks -----------------------------------------------------------------------
 
-    def check(self, row: dict) -> dict[str, bool]:
+    def check(self, row: Candidate) -> dict[str, bool]:
         c = self.settings.curate
         out: dict[str, bool] = {}
-        answer = row["answer"] or ""
+        answer = row.answer or ""
         out["answer_failed"] = (
-            row["answer_id"] is not None and row["answer_status"] == "ok" and bool(answer.strip())
+            row.answer_id is not None and row.answer_status == "ok" and bool(answer.strip())
         )
         if not out["answer_failed"]:
             return out
         n_words = len(answer.split())
         out["length"] = c.min_answer_words <= n_words <= c.max_answer_words
         refused = is_refusal(answer)
-        unanswerable = row["kind"] == "unanswerable"
+        unanswerable = row.kind == "unanswerable"
         out["refusal"] = refused if unanswerable else not refused
         if unanswerable:
             return out
-        cites = json.loads(row["citations"] or "[]")
-        retrieved = set(json.loads(row["retrieved"] or "[]"))
+        cites = row.citations
+        retrieved = set(row.retrieved)
         out["citations_retrieved"] = bool(cites) and set(cites) <= retrieved
         texts = list(self.chunk_texts(cites).values())
         out["numbers_grounded"] = bool(texts) and not unsupported_numbers(answer, texts)
-        if row["kind"] == "numeric":
+        if row.kind == "numeric":
             out["numeric_answer"] = bool(extract_numbers(answer))
         return out
 
     # -- judges -------------------------------------------------------------------------------------
 
-    def judge_rows(self, rows: list[dict], progress: Progress | None) -> dict[tuple[str, int], int | None]:
+    def judge_rows(self, rows: list[Row], progress: Progress | None) -> dict[tuple[str, int], int | None]:
         """Scores by (criterion, subject id); judged once per judge and prompt, then read from the store."""
         judge = self.judge
-        if judge is None:
+        if judge is None or self.settings.llm.judge is None:
             return {}
         name = self.settings.llm.judge.model
         jq, ja = self.judge_prompts["judge_question"], self.judge_prompts["judge_answer"]
-        have = {
-            (r["criterion"], r["subject_id"]): r["score"]
-            for r in self.store.query(
-                "SELECT criterion, subject_id, score FROM judgments WHERE judge = ? AND prompt_sha IN (?, ?)",
-                (name, jq.sha, ja.sha),
-            )
-        }
+        have = self.store.judgment_scores(name, [jq.sha, ja.sha])
         work = []
-        for r in rows:
-            if ("quality", r["question_id"]) not in have:
+        for row in rows:
+            r = row.c
+            if ("quality", r.question_id) not in have:
                 work.append(
                     (
                         "quality",
                         "question",
-                        r["question_id"],
+                        r.question_id,
                         jq,
-                        jq.messages(text=r["chunk_text"], question=r["question"]),
+                        jq.messages(text=r.chunk_text, question=r.question),
                     )
                 )
-            if r["answer_id"] and ("faithfulness", r["answer_id"]) not in have:
-                ps = [{"text": t} for t in self.chunk_texts(json.loads(r["citations"] or "[]")).values()]
-                work.append(
-                    (
-                        "faithfulness",
-                        "answer",
-                        r["answer_id"],
-                        ja,
-                        ja.messages(
-                            passages=ps or [{"text": r["chunk_text"]}],
-                            question=r["question"],
-                            answer=r["answer"],
-                        ),
-                    )
+            if r.answer_id and ("faithfulness", r.answer_id) not in have:
+                ps = [{"text": t} for t in self.chunk_texts(r.citations).values()]
+                messages = ja.messages(
+                    passages=ps or [{"text": r.chunk_text}], question=r.question, answer=r.answer
                 )
+                work.append(("faithfulness", "answer", r.answer_id, ja, messages))
         if progress:
             progress("judge", len(work), 0)
         c = self.settings.curate
         for i in range(0, len(work), 32):
             batch = work[i : i + 32]
             outs = judge.generate([ChatRequest(messages=w[4]) for w in batch])
-            with self.store.transaction():
-                for (criterion, subject, sid, prompt, _), comp in zip(batch, outs, strict=True):
-                    score, why = (
-                        parse_judgment(comp.text) if comp.outcome != "failed" else (None, comp.error or "")
-                    )
-                    threshold = c.judge_min_question if criterion == "quality" else c.judge_min_faithfulness
-                    call_id = log_call(self.store, "judge", judge, prompt, comp)
-                    self.store.execute(
-                        "INSERT OR REPLACE INTO judgments(subject, subject_id, judge, criterion, score, passed,"
-                        " rationale, prompt_sha, call_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                        (
-                            subject,
-                            sid,
-                            name,
-                            criterion,
-                            score,
-                            int(score is not None and score >= threshold),
-                            why,
-                            prompt.sha,
-                            call_id,
-                            utcnow(),
-                        ),
-                    )
-                    have[(criterion, sid)] = score
+            judged = []
+            for (criterion, subject, sid, prompt, _), comp in zip(batch, outs, strict=True):
+                score, why = (
+                    parse_judgment(comp.text) if comp.outcome != "failed" else (None, comp.error or "")
+                )
+                threshold = c.judge_min_question if criterion == "quality" else c.judge_min_faithfulness
+                verdict = Judgment(
+                    subject=subject,
+                    subject_id=sid,
+                    judge=name,
+                    criterion=criterion,
+                    score=score,
+                    passed=score is not None and score >= threshold,
+                    rationale=why,
+                    prompt_sha=prompt.sha,
+                )
+                judged.append((verdict, llm_call("judge", judge, prompt, comp)))
+                have[(criterion, sid)] = score
+            self.store.record_judgments(judged)
             if progress:
                 progress("judge", None, len(batch))
         return have
@@ -218,17 +189,17 @@ class Curator:
             emb.encode([f"{emb.query_prefix}{t}" for t in texts]) if texts else np.zeros((0, 1), np.float32)
         )
 
-    def split_documents(self, docs: list[dict]) -> dict[int, str]:
+    def split_documents(self, docs: list[DocumentInfo]) -> dict[int, str]:
         c = self.settings.curate
         forced = {
-            d["id"]
+            d.id
             for d in docs
             if any(
-                fnmatch.fnmatch(Path(d["source_path"]).name, p) or fnmatch.fnmatch(d["source_path"], p)
+                fnmatch.fnmatch(Path(d.source_path).name, p) or fnmatch.fnmatch(d.source_path, p)
                 for p in c.test_documents
             )
         }
-        rest = sorted((d for d in docs if d["id"] not in forced), key=lambda d: d["sha256"])
+        rest = sorted((d for d in docs if d.id not in forced), key=lambda d: d.sha256)
         random.Random(c.seed).shuffle(rest)
         total = sum(c.split_ratios.values()) or 1.0
         n = len(rest)
@@ -242,111 +213,95 @@ class Curator:
                 n_val = max(n_val, 1)
         out = {d: "test" for d in forced}
         for i, d in enumerate(rest):
-            out[d["id"]] = "test" if i < n_test else "val" if i < n_test + n_val else "train"
+            out[d.id] = "test" if i < n_test else "val" if i < n_test + n_val else "train"
         return out
 
     # -- the stage ----------------------------------------------------------------------------------
 
-    def evaluate(self, progress: Progress | None = None) -> tuple[list[dict], dict]:
+    def evaluate(self, progress: Progress | None = None) -> tuple[list[Row], dict]:
         rows = self.rows()
         scores = self.judge_rows(rows, progress)
         c = self.settings.curate
-        for r in rows:
+        for row in rows:
+            r = row.c
             checks = self.check(r)
             if scores:
-                qs = scores.get(("quality", r["question_id"]))
+                qs = scores.get(("quality", r.question_id))
                 checks["judge_question"] = qs is not None and qs >= c.judge_min_question
-                if r["answer_id"]:
-                    fs = scores.get(("faithfulness", r["answer_id"]))
+                if r.answer_id:
+                    fs = scores.get(("faithfulness", r.answer_id))
                     checks["judge_faithfulness"] = fs is not None and fs >= c.judge_min_faithfulness
-                r["score"] = (qs or 0) + (scores.get(("faithfulness", r["answer_id"])) or 0)
+                row.score = (qs or 0) + (scores.get(("faithfulness", r.answer_id)) or 0)
             else:
-                r["score"] = 0
-            r["checks"] = checks
-            r["reasons"] = [k for k, ok in checks.items() if not ok]
+                row.score = 0
+            row.checks = checks
+            row.reasons = [k for k, ok in checks.items() if not ok]
         return rows, scores
 
-    def dedup(self, rows: list[dict]) -> int:
+    def dedup(self, rows: list[Row]) -> int:
         """Near-duplicate questions collapse to the best-scored one (then the earliest)."""
-        live = [r for r in rows if not r["reasons"]]
+        live = [r for r in rows if not r.reasons]
         if len(live) < 2:
             return 0
-        vecs = self.question_vectors([r["question"] for r in live])
+        vecs = self.question_vectors([r.c.question for r in live])
         # test questions win ties, so a duplicate pair across splits never costs the test split its row
         order = sorted(
             range(len(live)),
-            key=lambda i: (-live[i]["score"], live[i].get("split") != "test", live[i]["question_id"]),
+            key=lambda i: (-live[i].score, live[i].split != "test", live[i].c.question_id),
         )
         kept: list[int] = []
         removed = 0
         for i in order:
             if kept and float(np.max(vecs[kept] @ vecs[i])) >= self.settings.curate.dedup_threshold:
-                live[i]["checks"]["duplicate"] = False
-                live[i]["reasons"].append("duplicate")
+                live[i].checks["duplicate"] = False
+                live[i].reasons.append("duplicate")
                 removed += 1
             else:
                 kept.append(i)
         return removed
 
-    def assign_splits(self, rows: list[dict]) -> None:
-        accepted = [r for r in rows if not r["reasons"]]
-        doc_ids = sorted({r["document_id"] for r in accepted})
-        docs = [
-            dict(d)
-            for d in self.store.query(
-                f"SELECT id, sha256, source_path FROM documents WHERE id IN ({','.join('?' * len(doc_ids))})",
-                doc_ids,
-            )
-        ]
-        split_of = self.split_documents(docs)
+    def assign_splits(self, rows: list[Row]) -> None:
+        accepted = [r for r in rows if not r.reasons]
+        split_of = self.split_documents(self.store.documents_info(r.c.document_id for r in accepted))
         for r in rows:
-            r["split"] = split_of.get(r["document_id"]) if not r["reasons"] else None
-        test = [r for r in accepted if r["split"] == "test"]
-        other = [r for r in accepted if r["split"] in ("train", "val")]
+            r.split = split_of.get(r.c.document_id) if not r.reasons else None
+        test = [r for r in accepted if r.split == "test"]
+        other = [r for r in accepted if r.split in ("train", "val")]
         if test and other:
-            tv = self.question_vectors([r["question"] for r in test])
-            ov = self.question_vectors([r["question"] for r in other])
+            tv = self.question_vectors([r.c.question for r in test])
+            ov = self.question_vectors([r.c.question for r in other])
             sims = ov @ tv.T
             for r, best in zip(other, sims.max(axis=1), strict=True):
                 if best >= self.settings.curate.dedup_threshold:
-                    r["checks"]["test_leak"] = False
-                    r["reasons"].append("test_leak")
-                    r["split"] = None
+                    r.checks["test_leak"] = False
+                    r.reasons.append("test_leak")
+                    r.split = None
 
-    def write(self, rows: list[dict]) -> None:
-        now = utcnow()
-        with self.store.transaction():
-            keep = [r["question_id"] for r in rows]
-            self.store.execute(
-                f"DELETE FROM examples WHERE question_id NOT IN ({','.join('?' * len(keep)) or 'NULL'})", keep
-            )
-            self.store.conn.executemany(
-                "INSERT INTO examples(question_id, answer_id, document_id, split, status, reasons, checks, updated_at)"
-                " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(question_id) DO UPDATE SET answer_id = excluded.answer_id,"
-                " document_id = excluded.document_id, split = excluded.split, status = excluded.status,"
-                " reasons = excluded.reasons, checks = excluded.checks, updated_at = excluded.updated_at",
-                [
-                    (
-                        r["question_id"],
-                        r["answer_id"],
-                        r["document_id"],
-                        r["split"],
-                        "rejected" if r["reasons"] else "accepted",
-                        json.dumps(r["reasons"]),
-                        json.dumps(r["checks"], sort_keys=True),
-                        now,
-                    )
-                    for r in rows
-                ],
-            )
+    def write(self, rows: list[Row]) -> None:
+        """The curated set, each example with the passages its answer was given, frozen in the order shown."""
+        self.store.write_examples(
+            [
+                CuratedExample(
+                    question_id=r.c.question_id,
+                    answer_id=r.c.answer_id,
+                    document_id=r.c.document_id,
+                    split=r.split,
+                    status="rejected" if r.reasons else "accepted",
+                    reasons=r.reasons,
+                    checks=r.checks,
+                    passages=self.store.passages(r.c.retrieved),
+                )
+                for r in rows
+            ]
+        )
 
-    def uncovered_chunks(self, rows: list[dict], limit_ids: set[int] | None = None) -> list[int]:
+    def uncovered_chunks(self, rows: list[Row], limit_ids: set[int] | None = None) -> list[int]:
         need = self.settings.curate.min_examples_per_chunk
         good: dict[int, int] = {}
         for r in rows:
-            if not r["reasons"]:
-                good[r["chunk_id"]] = good.get(r["chunk_id"], 0) + 1
-        ids = [row[0] for row in self.store.execute("SELECT id FROM chunks ORDER BY id")]
+            if not r.reasons:
+                good[r.c.chunk_id] = good.get(r.c.chunk_id, 0) + 1
+        ids = sorted(i for ids in self.store.chunk_ids_by_document().values() for i in ids)
         if limit_ids is not None:
             ids = [i for i in ids if i in limit_ids]
         return [i for i in ids if good.get(i, 0) < need]
@@ -364,7 +319,7 @@ def curate(
     report = CurateReport()
     rows, _ = cur.evaluate(progress)
     # coverage: chunks that were worked on but have too few accepted examples get new attempts
-    attempted = {r[0] for r in project.store.execute("SELECT DISTINCT chunk_id FROM generation_units")}
+    attempted = project.store.attempted_chunk_ids()
     max_attempts = project.settings.curate.max_attempts_per_chunk
     if coverage and attempted:
         gen = generator or Generator(project)
@@ -372,12 +327,7 @@ def curate(
         for attempt in range(1, max_attempts):
             cur.dedup(rows)  # duplicates do not count as coverage
             missing = cur.uncovered_chunks(rows, attempted)
-            done = {
-                r[0]
-                for r in project.store.execute(
-                    "SELECT DISTINCT chunk_id FROM generation_units WHERE attempt >= ?", (attempt,)
-                )
-            }
+            done = project.store.attempted_chunk_ids(min_attempt=attempt)
             missing = [m for m in missing if m not in done]
             if not missing:
                 break
@@ -387,19 +337,19 @@ def curate(
     cur.assign_splits(rows)
     cur.dedup(rows)
     # counted from the rows: the coverage rounds above dedup too, marking some before this last pass
-    report.duplicates_removed = sum("duplicate" in r["reasons"] for r in rows)
+    report.duplicates_removed = sum("duplicate" in r.reasons for r in rows)
     for r in rows:
-        if r["reasons"]:
-            r["split"] = None
+        if r.reasons:
+            r.split = None
     cur.write(rows)
     for r in rows:
-        if r["reasons"]:
+        if r.reasons:
             report.rejected += 1
-            for reason in r["reasons"]:
+            for reason in r.reasons:
                 report.by_check[reason] = report.by_check.get(reason, 0) + 1
         else:
             report.accepted += 1
-            report.splits[r["split"]] += 1
+            report.splits[r.split or ""] += 1
     total = len(attempted)
     uncovered = cur.uncovered_chunks(rows, attempted)
     report.coverage = {
@@ -425,19 +375,17 @@ def _cover_documents(
     project: Project,
     cur: Curator,
     gen: Generator,
-    rows: list[dict],
+    rows: list[Row],
     attempted: set[int],
     report: CurateReport,
     progress: Progress | None,
-) -> list[dict]:
+) -> list[Row]:
     """Documents without an accepted example get new chunks tried, one per document per round, up to
     ``curate.extra_chunks_per_document`` rounds; ``attempted`` grows with the chunks used."""
-    by_doc: dict[int, list[int]] = {}
-    for cid, doc in project.store.execute("SELECT id, document_id FROM chunks ORDER BY document_id, ordinal"):
-        by_doc.setdefault(doc, []).append(cid)
+    by_doc = project.store.chunk_ids_by_document()
     for _ in range(project.settings.curate.extra_chunks_per_document):
         cur.dedup(rows)
-        covered = {r["document_id"] for r in rows if not r["reasons"]}
+        covered = {r.c.document_id for r in rows if not r.reasons}
         picks = []
         for doc, ids in sorted(by_doc.items()):
             fresh = [c for c in ids if c not in attempted]
@@ -450,3 +398,17 @@ def _cover_documents(
         attempted.update(picks)
         rows, _ = cur.evaluate(progress)
     return rows
+
+
+def _inputs(project: Project) -> list[str]:
+    store = project.store
+    return [store.fingerprint("questions", ("id", "status")), store.fingerprint("answers", ("id", "status"))]
+
+
+STAGE = Stage(
+    name="curate",
+    # generate, llm, search: coverage writes more questions and answers; embedding: dedup and leaks
+    settings=("curate", "generate", "llm", "embedding", "search"),
+    inputs=_inputs,
+    run=lambda project, progress: curate(project, progress=progress).to_json(),
+)

@@ -17,10 +17,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from synthtune.llm.backends import Backend, ChatRequest, Completion, make_backend
-from synthtune.llm.calls import log_call
+from synthtune.llm.calls import llm_call
 from synthtune.llm.prompts import Prompt, load_prompt
 from synthtune.project import Project
-from synthtune.store import utcnow
+from synthtune.stages import Stage
+from synthtune.store import GenerationUnit, NewAnswer, NewQuestion
+from synthtune.store.dataset import Question, SourceChunk
 from synthtune.synth.parsing import normalise_question, parse_answer, parse_questions
 from synthtune.text.citations import cite
 
@@ -46,11 +48,11 @@ class GenerateReport:
 
 @dataclass
 class Unit:
-    chunk: dict
+    chunk: SourceChunk
     kind: str
     n: int  # questions asked for
     attempt: int
-    chunk2: dict | None = None
+    chunk2: SourceChunk | None = None
     work_key: str = ""
 
 
@@ -103,23 +105,14 @@ class Generator:
 
     # -- planning -----------------------------------------------------------------------------------
 
-    def chunks(self, limit: int | None = None, chunk_ids: list[int] | None = None) -> list[dict]:
-        sql = (
-            "SELECT c.id, c.document_id, c.ordinal, c.text, c.sha256, c.page_start, c.page_end, d.title"
-            " FROM chunks c JOIN documents d ON d.id = c.document_id"
-        )
-        params: list[Any] = []
-        if chunk_ids is not None:
-            sql += f" WHERE c.id IN ({','.join('?' * len(chunk_ids))})"
-            params = list(chunk_ids)
-        sql += " ORDER BY d.id, c.ordinal"
-        rows = [dict(r) for r in self.store.query(sql, params)]
+    def chunks(self, limit: int | None = None, chunk_ids: list[int] | None = None) -> list[SourceChunk]:
+        rows = self.store.source_chunks(chunk_ids)
         per_doc = self.settings.generate.max_chunks_per_document
         if per_doc and chunk_ids is None:
             rows = spread_per_document(rows, per_doc)
         return rows[:limit] if limit else rows
 
-    def plan(self, chunks: list[dict], attempt: int) -> list[Unit]:
+    def plan(self, chunks: list[SourceChunk], attempt: int) -> list[Unit]:
         """One unit per (chunk, kind): the chunk's question slots are spread over the kinds (seeded),
         and each unit asks for its share in one call; small models write real questions far more
         often when asked for a short list than for a single one."""
@@ -127,13 +120,13 @@ class Generator:
         qw = self.settings.llm.question_writer
         kinds = [k for k in KINDS if g.kinds.get(k, 0) > 0]
         weights = [g.kinds[k] for k in kinds]
-        by_doc: dict[int, list[dict]] = {}
+        by_doc: dict[int, list[SourceChunk]] = {}
         for c in self.chunks():
-            by_doc.setdefault(c["document_id"], []).append(c)
+            by_doc.setdefault(c.document_id, []).append(c)
         units = []
         for c in chunks:
-            rng = random.Random(f"{g.seed}:{c['sha256']}:{attempt}")
-            siblings = [s for s in by_doc.get(c["document_id"], []) if s["id"] != c["id"]]
+            rng = random.Random(f"{g.seed}:{c.sha256}:{attempt}")
+            siblings = [s for s in by_doc.get(c.document_id, []) if s.id != c.id]
             counts: dict[str, int] = {}
             for _ in range(g.questions_per_chunk):
                 kind = rng.choices(kinds, weights)[0]
@@ -145,13 +138,13 @@ class Generator:
                     continue
                 chunk2 = None
                 if kind == "reasoning":
-                    near = [s for s in siblings if abs(s["ordinal"] - c["ordinal"]) <= 2] or siblings
+                    near = [s for s in siblings if abs(s.ordinal - c.ordinal) <= 2] or siblings
                     chunk2 = rng.choice(near)
                 prompt = self.prompts[f"question_{kind}"]
                 key = _sha(
                     "q",
-                    c["sha256"],
-                    chunk2["sha256"] if chunk2 else None,
+                    c.sha256,
+                    chunk2.sha256 if chunk2 else None,
                     kind,
                     counts[kind],
                     attempt,
@@ -165,10 +158,10 @@ class Generator:
 
     def _question_messages(self, u: Unit) -> list[dict]:
         return self.prompts[f"question_{u.kind}"].messages(
-            title=u.chunk["title"],
-            text=u.chunk["text"],
-            text2=u.chunk2["text"] if u.chunk2 else "",
-            subject=_subject(u.chunk["title"]),
+            title=u.chunk.title,
+            text=u.chunk.text,
+            text2=u.chunk2.text if u.chunk2 else "",
+            subject=_subject(u.chunk.title),
             kind=u.kind,
             n=u.n,
         )
@@ -183,7 +176,7 @@ class Generator:
     def generate_questions(
         self, units: list[Unit], report: GenerateReport, progress: Progress | None
     ) -> None:
-        done = {r[0] for r in self.store.execute("SELECT work_key FROM generation_units")}
+        done = self.store.done_work_keys()
         todo = [u for u in units if u.work_key not in done]
         report.units_skipped += len(units) - len(todo)
         if progress:
@@ -205,7 +198,7 @@ class Generator:
                     calls[id(u)].append((c, self.prompts[f"question_{u.kind}"]))
                     prompt_text = "\n".join(m["content"] for m in self._question_messages(u))
                     kept, rejected = (
-                        parse_questions(c.text, u.chunk["text"], prompt_text)
+                        parse_questions(c.text, u.chunk.text, prompt_text)
                         if c.outcome != "failed"
                         else ([], [])
                     )
@@ -232,100 +225,71 @@ class Generator:
         report: GenerateReport,
         seen: dict[int, set[str]],
     ) -> None:
-        model = self.question_backend.name
         prompt = self.prompts[f"question_{u.kind}"]
+        unit = GenerationUnit(
+            work_key=u.work_key,
+            chunk_id=u.chunk.id,
+            chunk2_id=u.chunk2.id if u.chunk2 else None,
+            kind=u.kind,
+            attempt=u.attempt,
+            generator=self.question_backend.name,
+            prompt_sha=prompt.sha,
+            status="ok" if kept else "failed",
+            n_questions=len(kept),
+        )
+        # one transaction: the duplicate check reads what is committed, and the unit is written once
         with self.store.transaction():
-            if self.store.scalar("SELECT 1 FROM generation_units WHERE work_key = ?", (u.work_key,)):
+            if self.store.generation_unit_done(u.work_key):
                 report.units_skipped += 1  # another process finished this unit while we worked on it
                 return
-            call_ids = [
-                log_call(self.store, "question_writer", self.question_backend, p, c) for c, p in calls
-            ]
-            status = "ok" if kept else "failed"
-            self.store.execute(
-                "INSERT INTO generation_units(work_key, chunk_id, kind, attempt, status, call_id, n_questions,"
-                " created_at) VALUES (?,?,?,?,?,?,?,?)",
-                (
-                    u.work_key,
-                    u.chunk["id"],
-                    u.kind,
-                    u.attempt,
-                    status,
-                    call_ids[-1] if call_ids else None,
-                    len(kept),
-                    utcnow(),
-                ),
+            questions = self._verdicts(u, kept, rejected, seen)
+            self.store.record_generation_unit(
+                unit, [llm_call("question_writer", self.question_backend, p, c) for c, p in calls], questions
             )
-            rows = []
-            chunk_seen = seen.setdefault(u.chunk["id"], set())
-            for q in kept:
-                norm = normalise_question(q)
-                if norm in chunk_seen or self._exists(u.chunk["id"], norm):
-                    rows.append((q, "rejected", "duplicate"))
-                else:
-                    chunk_seen.add(norm)
-                    rows.append((q, "ok", None))
-            rows += [(r.text, "rejected", r.reason) for r in rejected]
-            # a line the model repeated (within a reply or across retries) is stored once per unit,
-            # with the verdict it got the first time
-            first = {text: (st, reason) for text, st, reason in reversed(rows)}
-            for text, (st, reason) in first.items():
-                self.store.execute(
-                    "INSERT INTO questions(chunk_id, chunk2_id, text, kind, status, reject_reason, generator,"
-                    " prompt_sha, work_key, call_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        u.chunk["id"],
-                        u.chunk2["id"] if u.chunk2 else None,
-                        text,
-                        u.kind,
-                        st,
-                        reason,
-                        model,
-                        prompt.sha,
-                        u.work_key,
-                        call_ids[-1] if call_ids else None,
-                        utcnow(),
-                    ),
-                )
-                if st == "ok":
-                    report.questions_added += 1
-                else:
-                    report.rejected_questions += 1
-                    report.by_reason[reason] = report.by_reason.get(reason, 0) + 1
+        for q in questions:
+            if q.status == "ok":
+                report.questions_added += 1
+            else:
+                report.rejected_questions += 1
+                reason = q.reject_reason or ""
+                report.by_reason[reason] = report.by_reason.get(reason, 0) + 1
         report.units_done += 1
         if not kept:
             report.failed += 1
 
-    def _exists(self, chunk_id: int, norm: str) -> bool:
-        return any(
-            normalise_question(r[0]) == norm
-            for r in self.store.execute(
-                "SELECT text FROM questions WHERE chunk_id = ? AND status = 'ok'", (chunk_id,)
-            )
-        )
+    def _verdicts(
+        self, u: Unit, kept: list[str], rejected: list[Any], seen: dict[int, set[str]]
+    ) -> list[NewQuestion]:
+        """Each question line once, with its verdict: kept, a duplicate of one the chunk has, or the
+        parse rejection it got. A line the model repeated (within a reply or across retries) is stored once
+        per unit, with the verdict it got the first time."""
+        rows = []
+        chunk_seen = seen.setdefault(u.chunk.id, set())
+        stored = {normalise_question(t) for t in self.store.ok_question_texts(u.chunk.id)}
+        for q in kept:
+            norm = normalise_question(q)
+            if norm in chunk_seen or norm in stored:
+                rows.append(NewQuestion(q, "rejected", "duplicate"))
+            else:
+                chunk_seen.add(norm)
+                rows.append(NewQuestion(q, "ok"))
+        rows += [NewQuestion(r.text, "rejected", r.reason) for r in rejected]
+        first = {q.text: q for q in reversed(rows)}
+        return list(first.values())
 
     # -- answers ------------------------------------------------------------------------------------
 
-    def passages(self, question: dict) -> list[dict]:
+    def passages(self, question: Question) -> list[dict]:
         """The passages an answer may use: search results for the question, plus its source chunk(s)."""
         k = self.settings.generate.answer_k
-        hits = self.project.search(question["text"], k=k)
+        hits = self.project.search(question.text, k=k)
         ids = [h.chunk_id for h in hits]
-        for cid in (question["chunk_id"], question["chunk2_id"]):
-            if cid is not None and cid not in ids and question["kind"] != "unanswerable":
+        for cid in (question.chunk_id, question.chunk2_id):
+            if cid is not None and cid not in ids and question.kind != "unanswerable":
                 ids.insert(0, cid)
-        rows = {
-            r["id"]: r
-            for r in self.store.query(
-                f"SELECT c.id, c.text, c.page_start, d.title FROM chunks c JOIN documents d ON d.id = c.document_id"
-                f" WHERE c.id IN ({','.join('?' * len(ids))})",
-                ids,
-            )
-        }
         return [
-            {"id": i, "text": rows[i]["text"], "page": rows[i]["page_start"], "title": rows[i]["title"]}
-            for i in ids
-            if i in rows
+            {"id": p.chunk_id, "text": p.text, "page": p.page_start, "title": p.title}
+            for p in self.store.passages(ids)
         ]
 
     def generate_answers(
@@ -333,16 +297,7 @@ class Generator:
     ) -> None:
         prompt = self.prompts["answer"]
         model = self.settings.llm.answerer.model
-        sql = (
-            "SELECT q.id, q.text, q.kind, q.chunk_id, q.chunk2_id FROM questions q WHERE q.status = 'ok'"
-            " AND NOT EXISTS (SELECT 1 FROM answers a WHERE a.question_id = q.id AND a.generator = ?"
-            " AND a.prompt_sha = ?)"
-        )
-        params: list[Any] = [model, prompt.sha]
-        if chunk_ids is not None:
-            sql += f" AND q.chunk_id IN ({','.join('?' * len(chunk_ids))})"
-            params += chunk_ids
-        todo = [dict(r) for r in self.store.query(sql + " ORDER BY q.id", params)]
+        todo = self.store.questions_to_answer(model, prompt.sha, chunk_ids)
         if progress:
             progress("answers", len(todo), 0)
         step = ROUND * self.settings.llm.answerer.batch_size
@@ -350,7 +305,7 @@ class Generator:
             batch = todo[i : i + step]
             contexts = [self.passages(q) for q in batch]
             reqs = [
-                ChatRequest(messages=prompt.messages(passages=ps, question=q["text"]))
+                ChatRequest(messages=prompt.messages(passages=ps, question=q.text))
                 for q, ps in zip(batch, contexts, strict=True)
             ]
             outs = self.answer_backend.generate(reqs)
@@ -361,24 +316,16 @@ class Generator:
                     else ""
                 )
                 ok = bool(text.strip())
-                cites = cite(text, ps) if ok else []
-                with self.store.transaction():
-                    call_id = log_call(self.store, "answerer", self.answer_backend, prompt, c)
-                    self.store.execute(
-                        "INSERT OR IGNORE INTO answers(question_id, text, citations, retrieved, status, generator,"
-                        " prompt_sha, call_id, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                        (
-                            q["id"],
-                            text,
-                            json.dumps(cites),
-                            json.dumps([p["id"] for p in ps]),
-                            "ok" if ok else "failed",
-                            model,
-                            prompt.sha,
-                            call_id,
-                            utcnow(),
-                        ),
-                    )
+                answer = NewAnswer(
+                    question_id=q.id,
+                    text=text,
+                    citations=cite(text, ps) if ok else [],
+                    retrieved=[p["id"] for p in ps],
+                    status="ok" if ok else "failed",
+                    generator=model,
+                    prompt_sha=prompt.sha,
+                )
+                self.store.record_answer(answer, llm_call("answerer", self.answer_backend, prompt, c))
                 if ok:
                     report.answers_added += 1
                 else:
@@ -393,12 +340,12 @@ class _Extra:
     reason: str
 
 
-def spread_per_document(rows: list[dict], n: int) -> list[dict]:
+def spread_per_document(rows: list[SourceChunk], n: int) -> list[SourceChunk]:
     """At most ``n`` chunks of each document, evenly spaced from its first to its last chunk, so the
     later parts of long documents are covered too."""
-    by_doc: dict[int, list[dict]] = {}
+    by_doc: dict[int, list[SourceChunk]] = {}
     for r in rows:
-        by_doc.setdefault(r["document_id"], []).append(r)
+        by_doc.setdefault(r.document_id, []).append(r)
     out = []
     for doc_rows in by_doc.values():
         m = len(doc_rows)
@@ -425,5 +372,19 @@ def generate(
     limit = limit_chunks or project.settings.generate.max_chunks
     chunks = gen.chunks(limit=limit, chunk_ids=chunk_ids)
     gen.generate_questions(gen.plan(chunks, attempt), report, progress)
-    gen.generate_answers(report, progress, chunk_ids=[c["id"] for c in chunks])
+    gen.generate_answers(report, progress, chunk_ids=[c.id for c in chunks])
     return report
+
+
+def _run(project: Project, progress: Progress | None) -> dict[str, Any]:
+    data = generate(project, progress=progress).to_json()
+    return {k: data[k] for k in ("questions_added", "answers_added", "failed", "rejected_questions")}
+
+
+STAGE = Stage(
+    name="generate",
+    # search: answers are written from search results (which embed the question with the embedding model)
+    settings=("generate", "llm", "search", "embedding"),
+    inputs=lambda project: project.store.fingerprint("chunks", ("id", "sha256")),
+    run=_run,
+)
