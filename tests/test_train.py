@@ -20,7 +20,13 @@ from transformers import (
 
 from synthtune.chat import chat_format
 from synthtune.config import TrainSettings, parse_settings
-from synthtune.errors import ConfigError, DependencyMissing, SynthtuneError, TrainingDataError
+from synthtune.errors import (
+    CheckpointMismatch,
+    ConfigError,
+    DependencyMissing,
+    SynthtuneError,
+    TrainingDataError,
+)
 from synthtune.train import trainer as trainer_mod
 from synthtune.train.merge import merge
 from synthtune.train.tokenize import (
@@ -403,8 +409,8 @@ def test_resume_continues_from_the_last_checkpoint(tiny_dir, tmp_path):
     for a, b in zip(resumed.loss_history, whole.loss_history, strict=True):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-4), a["step"]
     assert resumed.eval_loss == pytest.approx(whole.eval_loss, rel=1e-4)
-    # resuming on other data is refused
-    with pytest.raises(ConfigError, match="different data or settings"):
+    # resuming on other data is refused with the type that `run` catches to start afresh
+    with pytest.raises(CheckpointMismatch, match="different data or settings"):
         train(make_rows(16, seed=5), val, settings, tmp_path / "cut", base_model=tiny_dir, resume=True)
 
 

@@ -6,14 +6,15 @@ status; they never print a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -28,7 +29,12 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+# typer 0.29 raises its own copy of click's exceptions (not the `click` package's): a usage error is one
+# of these, whichever click is installed
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+
 from synthtune.errors import SynthtuneError
+from synthtune.paths import ensure_writable_dir, os_reason
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
@@ -81,6 +87,17 @@ def _open(ctx: typer.Context, project: Path | None):
     return Project(d)
 
 
+@contextlib.contextmanager
+def _writing(what: str) -> Iterator[None]:
+    """An output folder that cannot be written (permissions, a file in the way, a full disk) is a user's
+    error: one line naming the path, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        raise SynthtuneError(f"cannot write the {what}{where}: {os_reason(exc)}") from None
+
+
 def _emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
@@ -116,6 +133,7 @@ def init(
     """Write DIRECTORY/synthtune.yaml with every setting, its default and what it does."""
     from synthtune.project import init_project
 
+    ensure_writable_dir(directory, "project folder")
     path = init_project(directory, corpus=corpus, force=force)
     console.print(f"wrote [bold]{escape(str(path))}[/]")
 
@@ -305,7 +323,7 @@ def export_index(
     """Write the knowledge base as a LlamaIndex persist dir (default__vector_store.json, docstore.json, index_store.json)."""
     from synthtune.interop.llamaindex import export_index as do_export
 
-    with _open(ctx, project) as p:
+    with _open(ctx, project) as p, _writing("index folder"):
         result = do_export(p, directory)
     if as_json:
         _emit_json(result)
@@ -476,13 +494,14 @@ def export(
             prog.update(task, advance=advance)
 
         # a relative --out is relative to the current folder, like every path on the command line
-        result = export_dataset(
-            p,
-            format=format_,
-            out=out.resolve() if out else None,
-            with_context=with_context,
-            progress=progress,
-        )
+        with _writing("export folder"):
+            result = export_dataset(
+                p,
+                format=format_,
+                out=out.resolve() if out else None,
+                with_context=with_context,
+                progress=progress,
+            )
     if as_json:
         _emit_json(
             {
@@ -853,15 +872,32 @@ def _quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def _usage_error(exc: UsageError) -> NoReturn:
+    """A command-line mistake as one line and a pointer to the help, exit status 2 (click's own
+    rendering prints the whole usage block)."""
+    if isinstance(exc, NoArgsIsHelpError):  # `synthtune` or a group alone: the help is the answer
+        exc.show()
+        sys.exit(exc.exit_code)
+    err_console.print(f"[red]error:[/] {escape(exc.format_message())}", highlight=False, soft_wrap=True)
+    if exc.ctx is not None:
+        err_console.print(f"Try '{exc.ctx.command_path} --help'", highlight=False, soft_wrap=True)
+    sys.exit(exc.exit_code)
+
+
 def main() -> None:
     _quiet_libraries()
     try:
         # without standalone mode, click returns the exit status of typer.Exit instead of raising it
-        code = app(standalone_mode=False)
+        code = app(prog_name="synthtune", standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
     except SynthtuneError as exc:
         err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except UsageError as exc:
+        _usage_error(exc)
+    except ClickException as exc:
+        err_console.print(f"[red]error:[/] {escape(exc.format_message())}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -871,9 +907,6 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted; finished work is stored, run the command again to go on")
         sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":

@@ -49,3 +49,7 @@ class DependencyMissing(SynthtuneError):
 
 class TrainingDataError(SynthtuneError):
     """The rows, once tokenized with the model's chat template, are not fit to train on."""
+
+
+class CheckpointMismatch(ConfigError):
+    """The checkpoints to resume from were made with other data or settings; training must start afresh."""

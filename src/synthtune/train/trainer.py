@@ -30,7 +30,13 @@ from typing import Any
 
 from synthtune.chat import ChatFormat, chat_format
 from synthtune.config import TrainSettings
-from synthtune.errors import ConfigError, DependencyMissing, ModelNotFoundError, TrainingDataError
+from synthtune.errors import (
+    CheckpointMismatch,
+    ConfigError,
+    DependencyMissing,
+    ModelNotFoundError,
+    TrainingDataError,
+)
 from synthtune.train.tokenize import TokenizedSplit, tokenize_rows
 
 META_NAME = "synthtune_meta.json"
@@ -379,7 +385,7 @@ def train(
     if resume_from is not None:
         recorded = json.loads((ckpt_dir / RUN_NAME).read_text()) if (ckpt_dir / RUN_NAME).exists() else None
         if recorded != fingerprint:
-            raise ConfigError(
+            raise CheckpointMismatch(
                 f"cannot resume from {resume_from}: it was trained on different data or settings "
                 "(run without --resume to start afresh)"
             )
