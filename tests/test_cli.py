@@ -160,7 +160,10 @@ def test_unwritable_output_paths_are_one_line_errors(tmp_path):
 
     proj = tmp_path / "proj"
     gold = write(tmp_path / "gold.jsonl", json.dumps({"question": "Q?", "answer": "A."}) + "\n")
-    write(proj / "synthtune.yaml", f"train:\n  base_model: {tmp_path / 'no-such-model'}\neval:\n  gold: {gold}\n")
+    write(
+        proj / "synthtune.yaml",
+        f"train:\n  base_model: {tmp_path / 'no-such-model'}\neval:\n  gold: {gold}\n",
+    )
     proc = synthtune_cmd("-C", proj, "export-index", blocker / "index")
     assert proc.returncode == 1
     one_line_error(proc, f"cannot write the index folder {blocker / 'index'}")

@@ -135,7 +135,11 @@ def run_pipeline(
             and (last.settings_sha, last.inputs_sha) == (s_sha, i_sha)
             and output_exists(stage, last.counters)
         ):
-            done(StageResult(stage.name, "skipped", reason="inputs and settings unchanged", summary=last.counters))
+            done(
+                StageResult(
+                    stage.name, "skipped", reason="inputs and settings unchanged", summary=last.counters
+                )
+            )
             continue
         done(_run_stage(project, stage, s_sha, i_sha, progress, results, on_stage))
     return results

@@ -54,7 +54,6 @@ SCORED = (
 )
 
 
-
 class GoldFileError(SynthtuneError):
     """A gold question file with a row that cannot be used; the message names the file and line."""
 
@@ -610,7 +609,10 @@ def evaluate(
     tmp.replace(results_path)
     report = render_report(results, out_dir)
     project.store.record_evaluation(
-        [{"name": x.name, "kind": x.kind, "rag": x.rag, **x.backend.model_dump(mode="json")} for x in systems],
+        [
+            {"name": x.name, "kind": x.kind, "rag": x.rag, **x.backend.model_dump(mode="json")}
+            for x in systems
+        ],
         {"systems": per_system, "comparisons": comparisons},
         results["dataset"],
         str(Path(report).resolve()),

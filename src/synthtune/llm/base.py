@@ -25,7 +25,6 @@ Progress = Callable[[int], None]
 """Called with the number of requests just finished (an increment, as ``rich``'s ``advance`` takes)."""
 
 
-
 @dataclass
 class ChatRequest:
     messages: list[dict]
