@@ -3,6 +3,7 @@ QLoRA test (skipped without CUDA + bitsandbytes) and one slow test on the bundle
 
 from __future__ import annotations
 
+import importlib
 import json
 import random
 
@@ -440,6 +441,26 @@ def test_qlora_without_cuda_fails_before_loading_anything(monkeypatch, tmp_path)
     with pytest.raises(DependencyMissing, match=r"train.qlora needs a CUDA GPU .*train.qlora: false"):
         train(make_rows(4), [], TrainSettings(qlora=True), tmp_path)
     assert issubclass(DependencyMissing, SynthtuneError)
+
+
+def test_unwritable_output_folders_fail_before_loading_anything(monkeypatch, trained, tmp_path):
+    """A path under a regular file cannot be written (even by root): said at once, not after training."""
+
+    def must_not_load(_):
+        raise AssertionError("a model was loaded")
+
+    monkeypatch.setattr(trainer_mod, "resolve_base", must_not_load)
+    # the package exports the function `merge` under the submodule's name
+    monkeypatch.setattr(importlib.import_module("synthtune.train.merge"), "resolve_base", must_not_load)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(
+        SynthtuneError, match=r"cannot write the adapter folder .*a-file/adapter: Not a directory"
+    ):
+        train(make_rows(4), [], TrainSettings(), blocker / "adapter")
+    adapter = trained[3]
+    with pytest.raises(SynthtuneError, match=r"cannot write the folder for the merged model .*a-file: "):
+        merge(adapter, blocker / "merged")
 
 
 @pytest.mark.gpu

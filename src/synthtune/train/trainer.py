@@ -37,6 +37,7 @@ from synthtune.errors import (
     ModelNotFoundError,
     TrainingDataError,
 )
+from synthtune.paths import ensure_writable_dir
 from synthtune.train.tokenize import TokenizedSplit, tokenize_rows
 
 META_NAME = "synthtune_meta.json"
@@ -353,9 +354,9 @@ def train(
     """
     if settings.qlora:
         require_qlora()  # before anything is loaded
+    out = ensure_writable_dir(out_dir, "adapter folder")  # before anything is loaded, too
     base = base_model or settings.base_model
     steps_cap = max_steps if max_steps is not None else settings.max_steps
-    out = Path(out_dir)
 
     import torch
     from transformers import AutoTokenizer
