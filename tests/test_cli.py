@@ -191,3 +191,16 @@ def test_every_command_has_help(run):
         c, help_out, _ = run(name, "--help")
         assert c == 0, name
         assert name == "init" or "--project" in help_out, f"{name} lacks -C/--project"
+
+
+def test_examples_list_and_show_text_views(dataset, run):  # noqa: F811
+    dataset.close()
+    code, out, err = run("-C", dataset.dir, "examples", "list", "--status", "accepted", "--json")
+    assert code == 0, err
+    ex = json.loads(out)[0]
+    code, out, _ = run("-C", dataset.dir, "examples", "list", "--limit", "1")
+    assert code == 0 and str(ex["id"]) in out and "accepted" in out and "Company" in out
+    code, out, _ = run("-C", dataset.dir, "examples", "show", ex["id"])
+    assert code == 0
+    assert f"example {ex['id']} · accepted" in out and f"Q: {ex['question']}" in " ".join(out.split())
+    assert "pass" in out and ex["title"] in out  # its checks and its source passage
