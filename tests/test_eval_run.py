@@ -231,3 +231,20 @@ def test_reference_systems_and_the_judge(project, run):  # noqa: F811
     assert all(c["raw_output"] and c["outcome"] == "ok" for c in calls)
     grades = [a["scores"]["judge_correctness"] for q in results["questions"] for a in q["answers"].values()]
     assert all(g is None or 1 <= g <= 5 for g in grades)
+
+
+def test_run_evaluates_once_then_skips_until_the_gold_file_changes(project, tmp_path):
+    """The eval stage of `synthtune run` on its own: it runs, is skipped while nothing it reads changed,
+    and runs again when the gold file does."""
+    from synthtune.pipeline import run_pipeline
+
+    first = run_pipeline(project, only=["eval"])
+    assert [(r.stage, r.status) for r in first] == [("eval", "ran")]
+    assert first[0].summary["report"].endswith("report.html") and first[0].summary["questions"] > len(GOLD)
+    assert set(first[0].summary["systems"]) == {"base", "base+rag"}
+    again = run_pipeline(project, only=["eval"])
+    assert [r.status for r in again] == ["skipped"] and again[0].summary == first[0].summary
+    (tmp_path / "gold.jsonl").write_text(json.dumps(GOLD[0]) + "\n")
+    third = run_pipeline(project, only=["eval"])
+    assert [r.status for r in third] == ["ran"]
+    assert project.store.latest_evaluation().id == 2
