@@ -71,7 +71,7 @@ def prompts(n: int) -> list[list[dict]]:
 
 
 def _requests(n: int):
-    from synthtune.llm.backends import ChatRequest
+    from synthtune.llm.base import ChatRequest
 
     return [ChatRequest(messages=m) for m in prompts(n)]
 
@@ -83,7 +83,7 @@ def bench_in_process(n_prompts: int, max_new_tokens: int, batch_size: int, repea
     import torch
 
     from synthtune.config import BackendSettings
-    from synthtune.llm.backends import TransformersBackend
+    from synthtune.llm.transformers_backend import TransformersBackend
 
     backend = TransformersBackend(BackendSettings(max_new_tokens=max_new_tokens, batch_size=batch_size))
     requests = _requests(n_prompts)
@@ -139,8 +139,8 @@ def bench_server(
     from llm_server import TransformersServer
 
     from synthtune.config import BackendSettings
-    from synthtune.llm.backends import OpenAIBackend
     from synthtune.llm.bundled import resolve_generator
+    from synthtune.llm.openai_backend import OpenAIBackend
 
     model = resolve_generator("bundled")
     requests = _requests(n_prompts)

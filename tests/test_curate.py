@@ -6,7 +6,7 @@ import pytest
 from conftest import write
 
 from synthtune.config import BackendSettings
-from synthtune.llm.backends import ChatRequest, Completion
+from synthtune.llm.base import ChatRequest, Completion
 from synthtune.store import GenerationUnit, NewAnswer, NewQuestion
 from synthtune.synth.curate import Curator, curate
 from synthtune.synth.examples import dataset_status, get_example, list_examples

@@ -9,12 +9,14 @@ import json
 import pytest
 import yaml
 from conftest import write
-from test_cli import run  # noqa: F401  (fixture: the CLI in process)
+from test_cli import one_line_error, run, synthtune_cmd  # noqa: F401  (run: fixture, the CLI in process)
 from test_curate import DOCS
 from test_train import bpe, tiny_dir  # noqa: F401  (module fixtures)
 from test_train_stage import add_two_questions_per_document
 
-from synthtune.evaluate.run import GoldFileError, load_gold
+from synthtune.config import BackendSettings
+from synthtune.evaluate.run import Answer, GoldFileError, Question, System, judge_answers, load_gold
+from synthtune.llm.base import Completion
 from synthtune.synth.curate import curate
 
 GOLD = [
@@ -95,8 +97,11 @@ def test_eval_compares_every_system_and_writes_the_report(project, run):  # noqa
     from synthtune.project import Project
 
     with Project(project.dir) as p:
-        row = p.store.query("SELECT systems, metrics, report_path FROM evaluations")[0]
-    assert len(json.loads(row["systems"])) == 4 and row["report_path"].endswith("report.html")
+        recorded = p.store.latest_evaluation()
+    assert (
+        recorded is not None and len(recorded.systems) == 4 and recorded.report_path.endswith("report.html")
+    )
+    assert [s["name"] for s in recorded.metrics["systems"]] == [s["name"] for s in results["systems"]]
 
 
 def test_eval_without_a_trained_model_runs_the_base_systems_and_says_why(project, run):  # noqa: F811
@@ -153,16 +158,44 @@ def test_every_bad_row_is_counted_and_good_files_load(tmp_path):
     assert qs[2].kind == "unanswerable" and qs[0].document == "doc0.md"
 
 
-def test_bad_gold_file_on_the_command_line_is_one_line_and_exit_1(project, run, tmp_path):  # noqa: F811
+def test_bad_gold_file_on_the_command_line_is_one_line_and_exit_1(project, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "Q?", "answer": "A"}\n{"question": "Q?", "answer": 3}\n')
-    d = str(project.dir)
     project.close()
-    code, _, err = run("-C", d, "eval", "--questions", str(bad))
-    assert code == 1
-    assert f"{bad}:2: 'answer' must be a non-empty string" in " ".join(err.split())
-    assert "Traceback" not in err
+    proc = synthtune_cmd("-C", project.dir, "eval", "--questions", bad)
+    assert proc.returncode == 1
+    one_line_error(proc, f"{bad}:2: 'answer' must be a non-empty string")
     assert not (project.dir / "report").exists()
+
+
+class ScriptedJudge:
+    """A judge backend that replies with the given texts, in order."""
+
+    name = "scripted-judge"
+
+    def __init__(self, replies: list[str]):
+        self.replies = replies
+
+    def settings_dict(self) -> dict:
+        return {"backend": "scripted", "model": self.name}
+
+    def generate(self, requests: list, progress=None) -> list[Completion]:
+        assert len(requests) == len(self.replies)
+        return [Completion(r, self.name, 0.0, 1, 1, 1, "ok") for r in self.replies]
+
+    def close(self) -> None:
+        pass
+
+
+def test_judge_grades_are_parsed_from_its_replies(make_project):
+    """A grade is the judge's 1-5 score where it gave one, and None (not a default) where it did not."""
+    p = make_project()
+    systems = [System("base", "base", False, BackendSettings())]
+    questions = [Question(f"g{i}", "gold", f"Q{i}?", "Alpha's revenue was $152.2 million.") for i in range(3)]
+    answers = {"base": {q.id: Answer("It was $152.2 million.") for q in questions}}
+    judge = ScriptedJudge(["Score: 4\nReason: right number", "Right figure, 5 out of 5", "no idea"])
+    judge_answers(p, judge, systems, questions, answers)
+    assert [answers["base"][q.id].scores["judge_correctness"] for q in questions] == [4.0, 5.0, None]
 
 
 @pytest.mark.slow
@@ -198,3 +231,20 @@ def test_reference_systems_and_the_judge(project, run):  # noqa: F811
     assert all(c["raw_output"] and c["outcome"] == "ok" for c in calls)
     grades = [a["scores"]["judge_correctness"] for q in results["questions"] for a in q["answers"].values()]
     assert all(g is None or 1 <= g <= 5 for g in grades)
+
+
+def test_run_evaluates_once_then_skips_until_the_gold_file_changes(project, tmp_path):
+    """The eval stage of `synthtune run` on its own: it runs, is skipped while nothing it reads changed,
+    and runs again when the gold file does."""
+    from synthtune.pipeline import run_pipeline
+
+    first = run_pipeline(project, only=["eval"])
+    assert [(r.stage, r.status) for r in first] == [("eval", "ran")]
+    assert first[0].summary["report"].endswith("report.html") and first[0].summary["questions"] > len(GOLD)
+    assert set(first[0].summary["systems"]) == {"base", "base+rag"}
+    again = run_pipeline(project, only=["eval"])
+    assert [r.status for r in again] == ["skipped"] and again[0].summary == first[0].summary
+    (tmp_path / "gold.jsonl").write_text(json.dumps(GOLD[0]) + "\n")
+    third = run_pipeline(project, only=["eval"])
+    assert [r.status for r in third] == ["ran"]
+    assert project.store.latest_evaluation().id == 2

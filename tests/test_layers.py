@@ -12,7 +12,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "synthtune"
 
 # lowest first; a module's layer is the longest prefix of its dotted name listed here
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "config", "stages"),
+    ("errors", "config", "stages", "paths"),
     ("store",),
     ("text", "chat"),
     ("llm",),

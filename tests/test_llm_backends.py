@@ -18,7 +18,9 @@ from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTraine
 
 from synthtune.config import BackendSettings
 from synthtune.errors import LLMError, ModelNotFoundError
-from synthtune.llm.backends import ChatRequest, OpenAIBackend, TransformersBackend, make_backend
+from synthtune.llm.base import ChatRequest, make_backend
+from synthtune.llm.openai_backend import OpenAIBackend
+from synthtune.llm.transformers_backend import TransformersBackend
 
 # ---------------------------------------------------------------------------------------------------
 # A tiny random llama with a word-level tokenizer and a ChatML-like template, built in code.

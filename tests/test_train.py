@@ -3,6 +3,7 @@ QLoRA test (skipped without CUDA + bitsandbytes) and one slow test on the bundle
 
 from __future__ import annotations
 
+import importlib
 import json
 import random
 
@@ -20,7 +21,13 @@ from transformers import (
 
 from synthtune.chat import chat_format
 from synthtune.config import TrainSettings, parse_settings
-from synthtune.errors import ConfigError, DependencyMissing, SynthtuneError, TrainingDataError
+from synthtune.errors import (
+    CheckpointMismatch,
+    ConfigError,
+    DependencyMissing,
+    SynthtuneError,
+    TrainingDataError,
+)
 from synthtune.train import trainer as trainer_mod
 from synthtune.train.merge import merge
 from synthtune.train.tokenize import (
@@ -403,8 +410,8 @@ def test_resume_continues_from_the_last_checkpoint(tiny_dir, tmp_path):
     for a, b in zip(resumed.loss_history, whole.loss_history, strict=True):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-4), a["step"]
     assert resumed.eval_loss == pytest.approx(whole.eval_loss, rel=1e-4)
-    # resuming on other data is refused
-    with pytest.raises(ConfigError, match="different data or settings"):
+    # resuming on other data is refused with the type that `run` catches to start afresh
+    with pytest.raises(CheckpointMismatch, match="different data or settings"):
         train(make_rows(16, seed=5), val, settings, tmp_path / "cut", base_model=tiny_dir, resume=True)
 
 
@@ -434,6 +441,26 @@ def test_qlora_without_cuda_fails_before_loading_anything(monkeypatch, tmp_path)
     with pytest.raises(DependencyMissing, match=r"train.qlora needs a CUDA GPU .*train.qlora: false"):
         train(make_rows(4), [], TrainSettings(qlora=True), tmp_path)
     assert issubclass(DependencyMissing, SynthtuneError)
+
+
+def test_unwritable_output_folders_fail_before_loading_anything(monkeypatch, trained, tmp_path):
+    """A path under a regular file cannot be written (even by root): said at once, not after training."""
+
+    def must_not_load(_):
+        raise AssertionError("a model was loaded")
+
+    monkeypatch.setattr(trainer_mod, "resolve_base", must_not_load)
+    # the package exports the function `merge` under the submodule's name
+    monkeypatch.setattr(importlib.import_module("synthtune.train.merge"), "resolve_base", must_not_load)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(
+        SynthtuneError, match=r"cannot write the adapter folder .*a-file/adapter: Not a directory"
+    ):
+        train(make_rows(4), [], TrainSettings(), blocker / "adapter")
+    adapter = trained[3]
+    with pytest.raises(SynthtuneError, match=r"cannot write the folder for the merged model .*a-file: "):
+        merge(adapter, blocker / "merged")
 
 
 @pytest.mark.gpu

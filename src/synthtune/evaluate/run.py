@@ -9,6 +9,7 @@ the same user turn (:func:`synthtune.export.formats.user_content`, with numbered
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Callable
@@ -32,7 +33,9 @@ from synthtune.evaluate.metrics import (
     token_f1,
 )
 from synthtune.evaluate.stats import bootstrap_ci, paired_bootstrap
+from synthtune.paths import ensure_writable_dir
 from synthtune.project import Project
+from synthtune.stages import Stage, StageProgress
 from synthtune.store import utcnow
 from synthtune.train.stage import HEADLINE_KEYS, latest_adapter
 
@@ -48,9 +51,6 @@ SCORED = (
     "recall_at_k",
     "mrr",
 )
-
-Progress = Callable[[str, int | None, int], None]
-"""``progress(phase, total, advance)``: a phase starts with its total, then advances."""
 
 
 class GoldFileError(SynthtuneError):
@@ -173,33 +173,32 @@ def _gold_row(line: str, no: int) -> tuple[str | None, Question | None]:
 
 
 def test_questions(project: Project) -> list[Question]:
-    """The accepted examples of the test split: documents no training row came from."""
-    from synthtune.synth.examples import list_examples
-
-    examples = list_examples(project.store, split="test", status="accepted")
-    ids = sorted({ex["chunk_id"] for ex in examples})
-    texts = dict(
-        project.store.query(f"SELECT id, text FROM chunks WHERE id IN ({','.join('?' * len(ids))})", ids)
-    )
-    return [
-        Question(
-            id=f"test-{ex['id']}",
-            set="test",
-            question=ex["question"],
-            reference=strip_markers(ex["answer"] or ""),
-            kind=ex["kind"],
-            answerable=ex["kind"] != "unanswerable",
-            document=Path(ex["source_path"]).name,
-            page=ex["page_start"],
-            source={
-                "title": ex["title"],
-                "page_start": ex["page_start"],
-                "page_end": ex["page_end"],
-                "text": texts[ex["chunk_id"]],
-            },
+    """The accepted examples of the test split: documents no training row came from. Each question's
+    source is the chunk it was written from (its page is what retrieval must find)."""
+    examples = project.store.examples(status="accepted", split="test")
+    sources = {p.chunk_id: p for p in project.store.passages(sorted({ex.chunk_id for ex in examples}))}
+    questions = []
+    for ex in examples:
+        source = sources.get(ex.chunk_id)
+        questions.append(
+            Question(
+                id=f"test-{ex.id}",
+                set="test",
+                question=ex.question,
+                reference=strip_markers(ex.answer or ""),
+                kind=ex.kind,
+                answerable=ex.kind != "unanswerable",
+                document=Path(ex.source_path).name,
+                page=ex.page_start,
+                source={
+                    "title": ex.title,
+                    "page_start": ex.page_start,
+                    "page_end": ex.page_end,
+                    "text": source.text if source else "",
+                },
+            )
         )
-        for ex in examples
-    ]
+    return questions
 
 
 def question_sets(project: Project, gold: str | Path | None) -> list[Question]:
@@ -231,9 +230,9 @@ def tuned_model(project: Project, adapter: str | Path | None, model: str | Path 
         if not (path / "adapter_config.json").exists():
             raise SynthtuneError(f"{path} is not a LoRA adapter folder (no adapter_config.json)")
         return str(path)
-    merged = project.store.scalar("SELECT merged_path FROM merges ORDER BY id DESC LIMIT 1")
-    if merged and Path(merged).exists():
-        return str(merged)
+    merge = project.store.latest_merge()
+    if merge is not None and Path(merge.merged_path).exists():
+        return merge.merged_path
     try:
         adapter_dir = latest_adapter(project)
     except SynthtuneError:
@@ -320,10 +319,10 @@ def answer_all(
     systems: list[System],
     questions: list[Question],
     hits: dict[str, list[Any]],
-    progress: Progress | None = None,
+    progress: StageProgress | None = None,
 ) -> dict[str, dict[str, Answer]]:
     """Every system's answer to every question; systems on the same model share one loaded backend."""
-    from synthtune.llm.backends import ChatRequest, make_backend
+    from synthtune.llm.base import ChatRequest, make_backend
 
     system_prompt = project.settings.export.system_prompt or None
     answers: dict[str, dict[str, Answer]] = {s.name: {} for s in systems}
@@ -352,7 +351,7 @@ def answer_all(
     return answers
 
 
-def _advance(progress: Progress | None, phase: str) -> Callable[[int], None] | None:
+def _advance(progress: StageProgress | None, phase: str) -> Callable[[int], None] | None:
     if progress is None:
         return None
     return lambda n: progress(phase, None, n)
@@ -412,7 +411,7 @@ def judge_answers(
     questions: list[Question],
     answers: dict[str, dict[str, Answer]],
 ) -> None:
-    from synthtune.llm.backends import ChatRequest
+    from synthtune.llm.base import ChatRequest
     from synthtune.llm.calls import log_call
     from synthtune.llm.prompts import load_prompt
     from synthtune.text.judgments import parse_judgment
@@ -507,19 +506,16 @@ def dataset_summary(project: Project, questions: list[Question]) -> dict[str, An
 
 
 def training_summary(project: Project, tuned: str | None) -> dict[str, Any] | None:
-    row = project.store.query(
-        "SELECT base_model, adapter_path, metrics FROM trainings WHERE status = 'ok' ORDER BY id DESC LIMIT 1"
-    )
-    if not row:
+    training = project.store.latest_training()
+    if training is None:
         return None
-    metrics = json.loads(row[0]["metrics"])
     out = {
-        "base_model": row[0]["base_model"],
-        "adapter_dir": row[0]["adapter_path"],
+        "base_model": training.base_model,
+        "adapter_dir": training.adapter_path,
         "tuned_model": tuned,
-        **{k: metrics.get(k) for k in HEADLINE_KEYS},
+        **{k: training.metrics.get(k) for k in HEADLINE_KEYS},
     }
-    history_path = Path(row[0]["adapter_path"]) / "metrics.json"
+    history_path = Path(training.adapter_path) / "metrics.json"
     if history_path.exists():
         history = json.loads(history_path.read_text())
         history = history.get("history", history)
@@ -548,14 +544,16 @@ def evaluate(
     model: str | Path | None = None,
     questions_file: str | Path | None = None,
     out: str | Path | None = None,
-    progress: Progress | None = None,
+    progress: StageProgress | None = None,
 ) -> dict[str, Any]:
     """Run the evaluation; return the results (also written to ``results.json`` beside the report)."""
     from synthtune.evaluate.report import render_report
-    from synthtune.llm.backends import make_backend
+    from synthtune.llm.base import make_backend
 
     s = project.settings.eval
     questions = question_sets(project, questions_file)
+    # before any model is loaded: a report folder that cannot be written would lose the whole evaluation
+    out_dir = ensure_writable_dir(Path(out) if out else project.resolve_path(s.out), "report folder")
     tuned = tuned_model(project, adapter, model)
     systems, notes = build_systems(project, tuned)
     if not systems:
@@ -569,8 +567,6 @@ def evaluate(
         if judge is not None:
             judge.close()
     per_system, comparisons = aggregate(project, systems, questions, answers)
-    out_dir = Path(out) if out else project.resolve_path(s.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
     results = _clean(
         {
             "created_at": utcnow(),
@@ -604,22 +600,16 @@ def evaluate(
     tmp.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
     tmp.replace(results_path)
     report = render_report(results, out_dir)
-    with project.store.transaction():
-        project.store.execute(
-            "INSERT INTO evaluations(systems, metrics, dataset, report_path, created_at) VALUES (?, ?, ?, ?, ?)",
-            (
-                json.dumps(
-                    [
-                        {"name": x.name, "kind": x.kind, "rag": x.rag, **x.backend.model_dump(mode="json")}
-                        for x in systems
-                    ]
-                ),
-                json.dumps({"systems": per_system, "comparisons": comparisons}),
-                json.dumps(results["dataset"]),
-                str(Path(report).resolve()),
-                results["created_at"],
-            ),
-        )
+    project.store.record_evaluation(
+        [
+            {"name": x.name, "kind": x.kind, "rag": x.rag, **x.backend.model_dump(mode="json")}
+            for x in systems
+        ],
+        {"systems": per_system, "comparisons": comparisons},
+        results["dataset"],
+        str(Path(report).resolve()),
+        results["created_at"],
+    )
     results["report"] = str(report)
     results["results_path"] = str(results_path)
     return results
@@ -637,3 +627,50 @@ def headline(results: dict[str, Any]) -> list[str]:
             f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}] ({mark}, n={c['n']})"
         )
     return lines
+
+
+# ---------------------------------------------------------------------------------------------------
+# The stage of ``synthtune run``
+
+
+def _stage_inputs(project: Project) -> dict[str, Any]:
+    """What an evaluation reads besides its settings: the examples (test questions, dataset summary), the
+    knowledge base (retrieval for the ``+rag`` systems), the tuned model (latest merge, else the latest
+    adapter) and the gold file."""
+    store = project.store
+    merge = store.latest_merge()
+    training = store.latest_training()
+    gold = project.settings.eval.gold
+    gold_path = project.resolve_path(gold) if gold else None
+    return {
+        "examples": store.fingerprint("examples", ("id", "question_id", "answer_id", "split", "status")),
+        "chunks": store.fingerprint("chunks", ("id", "sha256")),
+        "merge": [merge.id, merge.merged_path] if merge else None,
+        "training": [training.id, training.adapter_path] if training else None,
+        "gold": hashlib.sha256(gold_path.read_bytes()).hexdigest()
+        if gold_path is not None and gold_path.is_file()
+        else None,
+    }
+
+
+def _run_stage(project: Project, progress: StageProgress | None) -> dict[str, Any]:
+    results = evaluate(project, progress=progress)
+    return {
+        "report": results["report"],
+        "results": results["results_path"],
+        "questions": len(results["questions"]),
+        "systems": {s["name"]: s["metrics"] for s in results["systems"]},
+        "headline": headline(results),
+        "notes": results["notes"],
+    }
+
+
+STAGE = Stage(
+    name="eval",
+    # eval: the questions and systems; export: the system prompt; search, embedding: retrieval and
+    # similarity; llm: the answerer's decoding settings; train: the base model; generate: the judge prompt
+    settings=("eval", "export", "search", "embedding", "llm", "train", "generate"),
+    inputs=_stage_inputs,
+    run=_run_stage,
+    output_key="report",
+)

@@ -3,7 +3,7 @@ tokens and outcome, raw output included."""
 
 from __future__ import annotations
 
-from synthtune.llm.backends import Backend, Completion
+from synthtune.llm.base import Backend, Completion
 from synthtune.llm.prompts import Prompt
 from synthtune.store import LLMCall, Store
 

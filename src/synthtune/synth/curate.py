@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from synthtune.llm.backends import Backend, ChatRequest, make_backend
+from synthtune.llm.base import Backend, ChatRequest, make_backend
 from synthtune.llm.calls import llm_call
 from synthtune.llm.prompts import load_prompt
 from synthtune.project import Project

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from synthtune.llm.backends import Backend, ChatRequest, Completion, make_backend
+from synthtune.llm.base import Backend, ChatRequest, Completion, make_backend
 from synthtune.llm.calls import llm_call
 from synthtune.llm.prompts import Prompt, load_prompt
 from synthtune.project import Project

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from synthtune.errors import ConfigError, ModelNotFoundError
+from synthtune.paths import ensure_writable_dir
 from synthtune.train.trainer import META_NAME, TEMPLATE_NAME, _versions, read_meta, resolve_base
 
 
@@ -46,6 +47,7 @@ def merge(adapter_dir: str | Path, out_dir: str | Path, dtype: str = "auto") -> 
         raise ModelNotFoundError(f"{adapter}: cannot tell which base model the adapter belongs to")
     if out.exists() and any(out.iterdir()) and read_meta(out).get("kind") != "merged_model":
         raise ConfigError(f"{out} exists and is not a merged model from synthtune; pick another --out")
+    ensure_writable_dir(out.parent, "folder for the merged model")  # before the models are loaded
 
     from peft import PeftModel
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
@@ -76,7 +78,6 @@ def merge(adapter_dir: str | Path, out_dir: str | Path, dtype: str = "auto") -> 
         if eot_id not in eos:
             merged.generation_config.eos_token_id = [*eos, eot_id] if eos else eot_id
 
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
     try:
         merged.save_pretrained(tmp, safe_serialization=True)

@@ -30,7 +30,14 @@ from typing import Any
 
 from synthtune.chat import ChatFormat, chat_format
 from synthtune.config import TrainSettings
-from synthtune.errors import ConfigError, DependencyMissing, ModelNotFoundError, TrainingDataError
+from synthtune.errors import (
+    CheckpointMismatch,
+    ConfigError,
+    DependencyMissing,
+    ModelNotFoundError,
+    TrainingDataError,
+)
+from synthtune.paths import ensure_writable_dir
 from synthtune.train.tokenize import TokenizedSplit, tokenize_rows
 
 META_NAME = "synthtune_meta.json"
@@ -347,9 +354,9 @@ def train(
     """
     if settings.qlora:
         require_qlora()  # before anything is loaded
+    out = ensure_writable_dir(out_dir, "adapter folder")  # before anything is loaded, too
     base = base_model or settings.base_model
     steps_cap = max_steps if max_steps is not None else settings.max_steps
-    out = Path(out_dir)
 
     import torch
     from transformers import AutoTokenizer
@@ -379,7 +386,7 @@ def train(
     if resume_from is not None:
         recorded = json.loads((ckpt_dir / RUN_NAME).read_text()) if (ckpt_dir / RUN_NAME).exists() else None
         if recorded != fingerprint:
-            raise ConfigError(
+            raise CheckpointMismatch(
                 f"cannot resume from {resume_from}: it was trained on different data or settings "
                 "(run without --resume to start afresh)"
             )

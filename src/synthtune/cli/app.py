@@ -1,34 +1,43 @@
-"""The ``synthtune`` command: a thin Typer layer. Each command parses its options and calls the library.
+"""The ``synthtune`` commands: a thin Typer layer. Each command parses its options, calls the library and
+hands the result to :mod:`synthtune.cli.render`.
 
-Errors a user can cause (:class:`~synthtune.errors.SynthtuneError`) print one line and set the exit
-status; they never print a traceback.
+Errors a user can cause print one line and set the exit status, never a traceback: a
+:class:`~synthtune.errors.SynthtuneError` (exit status 1, or its own), a usage error (a mistyped command
+or option, a missing argument, a bad value: exit status 2), an output folder that cannot be written.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
-import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, NoReturn
 
-import click
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
-from rich.text import Text
 
+# typer 0.29 raises its own copy of click's exceptions (not the `click` package's): a usage error is one
+# of these, whichever click is installed
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+
+from synthtune.cli.render import (
+    PhaseProgress,
+    brief,
+    console,
+    emit_json,
+    err_console,
+    print_error,
+    print_eval,
+    print_example,
+    print_examples,
+    print_hits,
+    print_status,
+    progress_bar,
+)
 from synthtune.errors import SynthtuneError
+from synthtune.paths import ensure_writable_dir, os_reason
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
@@ -42,8 +51,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-console = Console()
-err_console = Console(stderr=True)
 
 ProjectOpt = Annotated[
     Path | None,
@@ -81,23 +88,15 @@ def _open(ctx: typer.Context, project: Path | None):
     return Project(d)
 
 
-def _emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
-
-
-def _progress(transient: bool = True) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[note]}"),
-        console=err_console,
-        transient=transient,
-        disable=not err_console.is_terminal,
-    )
+@contextlib.contextmanager
+def _writing(what: str) -> Iterator[None]:
+    """An output folder that cannot be written (permissions, a file in the way, a full disk) is a user's
+    error: one line naming the path, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        raise SynthtuneError(f"cannot write the {what}{where}: {os_reason(exc)}") from None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -116,6 +115,7 @@ def init(
     """Write DIRECTORY/synthtune.yaml with every setting, its default and what it does."""
     from synthtune.project import init_project
 
+    ensure_writable_dir(directory, "project folder")
     path = init_project(directory, corpus=corpus, force=force)
     console.print(f"wrote [bold]{escape(str(path))}[/]")
 
@@ -135,7 +135,7 @@ def ingest(
     Incremental: unchanged files are skipped, changed files replace their old version.
     Exit status 1 when any file failed (the others are still stored).
     """
-    with _open(ctx, project) as p, _progress() as prog:
+    with _open(ctx, project) as p, progress_bar() as prog:
         task = prog.add_task("ingest", total=None, note="")
         report = p.ingest(
             paths or None,
@@ -144,7 +144,7 @@ def ingest(
             on_file=lambda path, status: prog.update(task, advance=1, note=f"{status}: {path.name}"),
         )
     if as_json:
-        _emit_json(
+        emit_json(
             {
                 k: v
                 for k, v in report.to_json().items()
@@ -167,22 +167,6 @@ def ingest(
         raise typer.Exit(1)
 
 
-def _snippet(text: str, query: str, width: int = 300) -> Text:
-    from synthtune.search import _STOPWORDS, _WORD
-
-    words = {w.lower() for w in _WORD.findall(query)} - _STOPWORDS
-    flat = " ".join(text.split())
-    lower = flat.lower()
-    first = min((i for w in words if (i := lower.find(w)) >= 0), default=0)
-    start = max(0, first - width // 3)
-    piece = ("…" if start else "") + flat[start : start + width] + ("…" if start + width < len(flat) else "")
-    out = Text(piece)
-    for w in words:
-        if len(w) > 1:
-            out.highlight_regex(rf"(?i)\b{re.escape(w)}\w*", "bold yellow")
-    return out
-
-
 @app.command()
 def search(
     ctx: typer.Context,
@@ -198,20 +182,9 @@ def search(
     with _open(ctx, project) as p:
         hits = p.search(query, k=k, mode=mode)
     if as_json:
-        _emit_json({"query": query, "results": [h.to_json() for h in hits]})
+        emit_json({"query": query, "results": [h.to_json() for h in hits]})
         return
-    if not hits:
-        console.print("no results")
-        return
-    for i, h in enumerate(hits, 1):
-        pages = f"p. {h.page_start}" if h.page_start == h.page_end else f"pp. {h.page_start}–{h.page_end}"
-        console.print(
-            f"[bold cyan]{i}.[/] [bold]{escape(h.title)}[/] — {pages}  "
-            f"[dim]chars {h.char_start}–{h.char_end} · score {h.score:.4f} · chunk {h.chunk_id}[/]"
-        )
-        console.print(f"   [dim]{escape(h.source_path)}[/]")
-        console.print(Text("   ") + _snippet(h.text, query))
-        console.print()
+    print_hits(hits, query)
 
 
 @app.command()
@@ -225,59 +198,15 @@ def status(ctx: typer.Context, project: ProjectOpt = None, as_json: JsonOpt = Fa
         st["dataset"] = dataset_status(p.store)
         st["pipeline"] = pipeline_status(p)
     if as_json:
-        _emit_json(st)
+        emit_json(st)
         return
-    t = Table(title=f"synthtune project {st['project']}", show_header=False)
-    for key in ("documents", "pages", "chunks", "embedding_model"):
-        t.add_row(key, str(st[key]))
-    for m in st["embeddings"]:
-        t.add_row(
-            "embeddings",
-            f"{m['model']} (dim {m['dim']}): {m['chunks']} chunks, {m['vectors']} cached vectors",
-        )
-    console.print(t)
-    for pg in st["pages_without_text"]:
-        console.print(f"[yellow]no text layer[/] {escape(pg['document'])} p. {pg['page']} (scanned?)")
-    for f in st["failures"]:
-        console.print(f"[red]failed[/] {escape(f['path'])}: {escape(f['error'])}")
-    ds = st["dataset"]
-    if ds["questions"] or ds["examples"]["accepted"] or ds["examples"]["rejected"]:
-        ex = ds["examples"]
-        console.print(
-            f"dataset: {ds['questions']} questions, {ds['answers']} answers, "
-            f"{ex['accepted']} accepted / {ex['rejected']} rejected examples; splits {ex['splits']}"
-        )
-        if ds["rejection_rate_by_check"]:
-            console.print(
-                "rejection rate by check: "
-                + ", ".join(f"{k} {v:.0%}" for k, v in ds["rejection_rate_by_check"].items())
-            )
-        cov = ds["coverage"]
-        console.print(
-            f"coverage: {cov['chunks_attempted'] - cov['chunks_uncovered']}/{cov['chunks_attempted']} "
-            f"chunks have an accepted example; {ds['generation_failures']} generation failures"
-        )
-        for u in cov["uncovered"][:20]:
-            console.print(
-                f"  [yellow]uncovered[/] chunk {u['chunk_id']}: {escape(u['title'])} p. {u['page_start']}"
-            )
-    pipe = st["pipeline"]
-    if pipe["stages"]:
-        console.print(
-            "synthtune run: "
-            + ", ".join(
-                f"{stage} {'unfinished' if r['status'] == 'running' else r['status']}"
-                for stage, r in pipe["stages"].items()
-            )
-        )
-    if pipe["report"]:
-        console.print(f"report: {escape(pipe['report'])}")
+    print_status(st)
 
 
 @app.command()
 def reembed(ctx: typer.Context, project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
     """Embed every chunk with embedding.model and make it the model that search uses."""
-    with _open(ctx, project) as p, _progress() as prog:
+    with _open(ctx, project) as p, progress_bar() as prog:
         task = prog.add_task("embed", total=None, note="")
 
         def progress(n: int) -> None:
@@ -288,7 +217,7 @@ def reembed(ctx: typer.Context, project: ProjectOpt = None, as_json: JsonOpt = F
 
         result = p.reembed(progress=progress)
     if as_json:
-        _emit_json(result)
+        emit_json(result)
     else:
         console.print(
             f"{result['chunks']} chunks now searchable with {result['model']} ({result['embedded']} embedded)"
@@ -305,10 +234,10 @@ def export_index(
     """Write the knowledge base as a LlamaIndex persist dir (default__vector_store.json, docstore.json, index_store.json)."""
     from synthtune.interop.llamaindex import export_index as do_export
 
-    with _open(ctx, project) as p:
+    with _open(ctx, project) as p, _writing("index folder"):
         result = do_export(p, directory)
     if as_json:
-        _emit_json(result)
+        emit_json(result)
     else:
         console.print(f"wrote {result['nodes']} nodes to {escape(str(directory))}")
 
@@ -332,27 +261,11 @@ def import_index(
     with _open(ctx, project) as p:
         result = do_import(p, directory, model=model)
     if as_json:
-        _emit_json(result)
+        emit_json(result)
     else:
         console.print(
             f"imported {result['documents']} documents, {result['chunks']} chunks from {escape(str(directory))}"
         )
-
-
-class _PhaseProgress:
-    """A rich progress bar per phase, fed by the library's (phase, total, advance) callbacks."""
-
-    def __init__(self, prog: Progress):
-        self.prog = prog
-        self.tasks: dict[str, Any] = {}
-
-    def __call__(self, phase: str, total: int | None, advance: int) -> None:
-        if phase not in self.tasks:
-            self.tasks[phase] = self.prog.add_task(phase, total=total, note="")
-        elif total is not None:
-            self.prog.update(self.tasks[phase], total=total, completed=0)
-        if advance:
-            self.prog.update(self.tasks[phase], advance=advance)
 
 
 @app.command()
@@ -371,11 +284,11 @@ def generate(
     """
     from synthtune.synth.generate import generate as do_generate
 
-    with _open(ctx, project) as p, _progress() as prog:
-        report = do_generate(p, limit_chunks=limit_chunks, progress=_PhaseProgress(prog))
+    with _open(ctx, project) as p, progress_bar() as prog:
+        report = do_generate(p, limit_chunks=limit_chunks, progress=PhaseProgress(prog))
     data = report.to_json()
     if as_json:
-        _emit_json(
+        emit_json(
             {k: data[k] for k in ("questions_added", "answers_added", "failed")}
             | {
                 "rejected_questions": data["rejected_questions"],
@@ -409,11 +322,11 @@ def curate(
     give uncovered chunks more attempts, and split by document into train / val / test."""
     from synthtune.synth.curate import curate as do_curate
 
-    with _open(ctx, project) as p, _progress() as prog:
-        report = do_curate(p, progress=_PhaseProgress(prog), coverage=not no_coverage)
+    with _open(ctx, project) as p, progress_bar() as prog:
+        report = do_curate(p, progress=PhaseProgress(prog), coverage=not no_coverage)
     data = report.to_json()
     if as_json:
-        _emit_json(data)
+        emit_json(data)
         return
     console.print(
         f"accepted {report.accepted}, rejected {report.rejected}; splits "
@@ -467,7 +380,7 @@ def export(
     """
     from synthtune.export import export_dataset
 
-    with _open(ctx, project) as p, _progress() as prog:
+    with _open(ctx, project) as p, progress_bar() as prog:
         task = prog.add_task("export", total=None, note="")
 
         def progress(total: int | None, advance: int) -> None:
@@ -476,15 +389,16 @@ def export(
             prog.update(task, advance=advance)
 
         # a relative --out is relative to the current folder, like every path on the command line
-        result = export_dataset(
-            p,
-            format=format_,
-            out=out.resolve() if out else None,
-            with_context=with_context,
-            progress=progress,
-        )
+        with _writing("export folder"):
+            result = export_dataset(
+                p,
+                format=format_,
+                out=out.resolve() if out else None,
+                with_context=with_context,
+                progress=progress,
+            )
     if as_json:
-        _emit_json(
+        emit_json(
             {
                 "out": result["out"],
                 "rows": result["rows"],
@@ -538,7 +452,7 @@ def train(
     """
     from synthtune.train.stage import train_project
 
-    with _open(ctx, project) as p, _progress() as prog:
+    with _open(ctx, project) as p, progress_bar() as prog:
         task = prog.add_task("train", total=None, note="")
 
         def progress(ev) -> None:  # a synthtune.train.trainer.TrainProgress
@@ -558,7 +472,7 @@ def train(
             progress=progress,
         )
     if as_json:
-        _emit_json(result)
+        emit_json(result)
         return
     console.print(
         f"adapter {result['adapter_dir']}: {result['steps']} steps, train loss {result['train_loss_first']} -> "
@@ -591,7 +505,7 @@ def merge(
             p, adapter=adapter.resolve() if adapter else None, out=out.resolve() if out else None
         )
     if as_json:
-        _emit_json(result)
+        emit_json(result)
     else:
         console.print(f"merged model in {result['merged_dir']}")
 
@@ -633,43 +547,21 @@ def eval_(
     """
     from synthtune.evaluate.run import evaluate
 
-    with _open(ctx, project) as p, _progress() as prog:
+    with _open(ctx, project) as p, progress_bar() as prog:
         results = evaluate(
             p,
             adapter=adapter,
             model=model,
             questions_file=questions.resolve() if questions else None,
             out=out.resolve() if out else None,
-            progress=_PhaseProgress(prog),
+            progress=PhaseProgress(prog),
         )
     if as_json:
-        _emit_json(
+        emit_json(
             {k: v for k, v in results.items() if k != "questions"} | {"questions": len(results["questions"])}
         )
         return
-    _print_eval(results)
-
-
-def _print_eval(results: dict[str, Any]) -> None:
-    from synthtune.evaluate.run import headline
-
-    metrics = ("numeric_match", "token_f1", "rouge_l", "semantic_similarity", "refusal_accuracy", "mrr")
-    table = Table(title=f"{len(results['questions'])} questions", show_lines=False)
-    table.add_column("system")
-    for m in metrics:
-        table.add_column(m, justify="right")
-    for sys_ in results["systems"]:
-        row = [sys_["name"]]
-        for m in metrics:
-            v = sys_["metrics"].get(m)
-            row.append("-" if v is None else f"{v:.3f}")
-        table.add_row(*row)
-    console.print(table)
-    for line in headline(results):
-        console.print(line)
-    for note in results.get("notes", []):
-        console.print(f"[yellow]note:[/] {escape(note)}")
-    console.print(f"report: {results['report']}")
+    print_eval(results)
 
 
 @app.command()
@@ -704,11 +596,9 @@ def run(
             err_console.print(f"{r.stage:<9} {word} {r.seconds:6.1f} s{extra}", highlight=False)
 
     failed: StageFailed | None = None
-    with _open(ctx, project) as p, _progress() as prog:
+    with _open(ctx, project) as p, progress_bar() as prog:
         try:
-            results = run_pipeline(
-                p, only=only, force=force, progress=_PhaseProgress(prog), on_stage=on_stage
-            )
+            results = run_pipeline(p, only=only, force=force, progress=PhaseProgress(prog), on_stage=on_stage)
         except StageFailed as exc:
             failed, results = exc, exc.results
     summary = {
@@ -723,11 +613,11 @@ def run(
         summary["headline"] = evals[0].summary.get("headline", [])
     warnings = [r.summary["warning"] for r in results if r.summary.get("warning")]
     if as_json:
-        _emit_json(summary)
+        emit_json(summary)
     else:
         for r in results:
             if r.stage in ("generate", "curate", "export", "train") and r.status != "failed":
-                console.print(f"{r.stage}: {_brief(r.summary)}", highlight=False)
+                console.print(f"{r.stage}: {brief(r.summary)}", highlight=False)
         for line in summary.get("headline", []):
             console.print(line)
         if summary.get("report"):
@@ -737,18 +627,6 @@ def run(
     if warnings:
         err_console.print(f"[yellow]warning:[/] {'; '.join(warnings)}", highlight=False)
         raise typer.Exit(1)
-
-
-def _brief(summary: dict[str, Any]) -> str:
-    parts = []
-    for k, v in summary.items():
-        if isinstance(v, float):
-            parts.append(f"{k} {v:.4g}")
-        elif isinstance(v, (int, str)) and k not in ("out", "adapter_dir", "format"):
-            parts.append(f"{k} {v}")
-        elif isinstance(v, dict) and k in ("rows", "splits"):
-            parts.append(f"{k} " + "/".join(str(x) for x in v.values()))
-    return ", ".join(parts)
 
 
 examples_app = typer.Typer(
@@ -772,22 +650,9 @@ def examples_list(
     with _open(ctx, project) as p:
         rows = list_examples(p.store, split=split, status=status_, limit=limit)
     if as_json:
-        _emit_json(rows)
+        emit_json(rows)
         return
-    t = Table(show_lines=False)
-    for col in ("id", "split", "status", "source", "question", "answer", "why"):
-        t.add_column(col, overflow="fold")
-    for r in rows:
-        t.add_row(
-            str(r["id"]),
-            r["split"] or "",
-            r["status"],
-            f"{r['title'][:30]} p.{r['page_start']}",
-            r["question"],
-            (r["answer"] or "")[:160],
-            ", ".join(r["reasons"]),
-        )
-    console.print(t)
+    print_examples(rows)
 
 
 @examples_app.command("show")
@@ -799,36 +664,13 @@ def examples_show(
 ) -> None:
     """Show one example with its source passage; the answer's numbers are highlighted where they appear."""
     from synthtune.synth.examples import get_example
-    from synthtune.text.numbers import extract_numbers
 
     with _open(ctx, project) as p:
         ex = get_example(p.store, example_id)
     if as_json:
-        _emit_json(ex)
+        emit_json(ex)
         return
-    console.print(
-        f"[bold]example {ex['id']}[/] · {ex['status']} · split {ex['split'] or '-'} · kind {ex['kind']}"
-    )
-    console.print(f"[bold]Q:[/] {escape(ex['question'])}")
-    console.print(f"[bold]A:[/] {escape(ex['answer'] or '')}")
-    console.print(
-        f"[dim]question by {ex['question_generator']} (prompt {ex['prompt_sha'][:12]}), "
-        f"answer by {ex['answer_generator']}, citations {ex['citations']}[/]"
-    )
-    for name, ok in sorted(ex["checks"].items()):
-        console.print(f"  {'[green]pass[/]' if ok else '[red]fail[/]'} {name}")
-    for j in ex["judgments"]:
-        console.print(f"  judge {j['criterion']}: {j['score']} — {escape(j['rationale'][:200])}")
-    numbers = [n.raw for n in extract_numbers(ex["answer"] or "")]
-    for ps in ex["passages"]:
-        console.print(
-            f"\n[bold]{escape(ps['title'])}[/], p. {ps['page_start']} (chunk {ps['chunk_id']}, "
-            f"chars {ps['char_start']}–{ps['char_end']})"
-        )
-        body = Text(ps["text"])
-        for raw in numbers:
-            body.highlight_words([raw], "bold black on yellow")
-        console.print(body)
+    print_example(ex)
 
 
 def _quiet_libraries() -> None:
@@ -853,15 +695,32 @@ def _quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def _usage_error(exc: UsageError) -> NoReturn:
+    """A command-line mistake as one line and a pointer to the help, exit status 2 (click's own
+    rendering prints the whole usage block)."""
+    if isinstance(exc, NoArgsIsHelpError):  # `synthtune` or a group alone: the help is the answer
+        exc.show()
+        sys.exit(exc.exit_code)
+    print_error(exc.format_message())
+    if exc.ctx is not None:
+        err_console.print(f"Try '{exc.ctx.command_path} --help'", highlight=False, soft_wrap=True)
+    sys.exit(exc.exit_code)
+
+
 def main() -> None:
     _quiet_libraries()
     try:
         # without standalone mode, click returns the exit status of typer.Exit instead of raising it
-        code = app(standalone_mode=False)
+        code = app(prog_name="synthtune", standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
     except SynthtuneError as exc:
-        err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        print_error(str(exc))
+        sys.exit(exc.exit_code)
+    except UsageError as exc:
+        _usage_error(exc)
+    except ClickException as exc:
+        print_error(exc.format_message())
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -871,9 +730,6 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted; finished work is stored, run the command again to go on")
         sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,5 @@
+"""``python -m synthtune``: the same command as ``synthtune``."""
+
+from synthtune.cli import main
+
+main()
