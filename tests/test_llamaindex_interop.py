@@ -563,8 +563,8 @@ def test_cli_export_and_import_json(source, tmp_path, monkeypatch, capsys):
 
 def test_export_to_an_unwritable_path_fails_before_writing(source, tmp_path):
     blocker = write(tmp_path / "a-file", "not a folder")
-    with pytest.raises(SynthtuneError, match=r"cannot write to .*a-file/index"):
+    with pytest.raises(SynthtuneError, match=r"cannot write the index folder .*a-file/index"):
         export_index(source, blocker / "index")
-    with pytest.raises(SynthtuneError, match="is a file, not a folder"):
+    with pytest.raises(SynthtuneError, match="cannot write the index folder"):
         export_index(source, blocker)
     assert blocker.read_text() == "not a folder"

@@ -49,6 +49,7 @@ from synthtune import __version__
 from synthtune.embed import canonical_name, embed_missing, family_prefixes, model_record, text_key
 from synthtune.errors import EmbeddingModelMismatch, SynthtuneError
 from synthtune.ingest.chunking import make_header
+from synthtune.paths import ensure_writable_dir
 from synthtune.store import Chunk, Document, EmbeddingModel, Page, Store, utcnow
 
 if TYPE_CHECKING:
@@ -115,24 +116,11 @@ def _dump(path: Path, data: Any) -> None:
     _write_atomic(path, lambda fh: json.dump(data, fh))
 
 
-def _writable_folder(d: Path) -> None:
-    """Make ``d`` and prove a file can be written in it, before any work: else one error naming it."""
-    if d.exists() and not d.is_dir():
-        raise SynthtuneError(f"{d} is a file, not a folder: give export-index a folder to write into")
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-        probe = d / f".synthtune-write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise SynthtuneError(f"cannot write to {d}: {exc.strerror or exc}") from None
-
-
 def export_index(project: Project, directory: str | Path) -> dict[str, Any]:
     """Write the knowledge base as a LlamaIndex persist dir; returns a summary (``nodes``, ``documents``, ...)."""
     store = project.store
     d = Path(directory)
-    _writable_folder(d)
+    ensure_writable_dir(d, "index folder")
 
     name = store.active_embedding_model()
     model = store.embedding_model(name) if name else None
