@@ -225,10 +225,10 @@ def test_reference_systems_and_the_judge(project, run):  # noqa: F811
     from synthtune.project import Project
 
     with Project(project.dir) as p:
-        calls = p.store.query("SELECT model, raw_output, outcome FROM llm_calls WHERE role = 'eval_judge'")
+        calls = p.store.llm_calls("eval_judge")
     n_answers = sum(len(q["answers"]) for q in results["questions"])
     assert len(calls) == n_answers == 2 * len(GOLD)
-    assert all(c["raw_output"] and c["outcome"] == "ok" for c in calls)
+    assert all(c.raw_output and c.outcome == "ok" for c in calls)
     grades = [a["scores"]["judge_correctness"] for q in results["questions"] for a in q["answers"].values()]
     assert all(g is None or 1 <= g <= 5 for g in grades)
 

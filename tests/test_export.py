@@ -8,12 +8,10 @@ tests/test_export.py`` and read the diff before committing it.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import re
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -497,12 +495,8 @@ def test_llamafactory_reads_the_same_conversation(kb, tmp_path, fmt):
 
 def test_export_is_recorded(kb, tmp_path):
     result = export_dataset(kb, format="sharegpt", out=tmp_path / "rec")
-    # RunOps has no read of exports yet: read the table the way test_store reads the schema
-    with contextlib.closing(sqlite3.connect(kb.store.path)) as db:
-        recorded = db.execute(
-            "SELECT format, path, sha256, n_rows FROM exports ORDER BY id DESC LIMIT 1"
-        ).fetchone()
-    assert recorded == (
+    e = kb.store.latest_export()
+    assert (e.format, e.path, e.sha256, e.n_rows) == (
         "sharegpt",
         str(Path(result["out"]).resolve()),
         result["sha256"],

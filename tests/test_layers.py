@@ -4,6 +4,7 @@ below it. Imports under ``if TYPE_CHECKING:`` are annotations, not dependencies,
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,19 @@ def test_layers_import_downward_only():
 )
 def test_the_rule_itself(module, target, ok):
     assert (layer(target) <= layer(module)) is ok
+
+
+_SQL_CALL = re.compile(r"\.(?:execute|executemany|executescript|query|scalar)\(|\.conn\b|\bsqlite3\b|\bpsycopg\b")
+_SQL_TEXT = re.compile(r"""["'](?:SELECT|INSERT INTO|UPDATE|DELETE FROM|CREATE TABLE)\s""")
+
+
+def test_sql_lives_in_the_store_only():
+    """Only ``store/`` talks to the database: no SQL strings, connections or cursors anywhere else."""
+    found = []
+    for path in sorted(SRC.rglob("*.py")):
+        if path.relative_to(SRC).parts[0] == "store":
+            continue
+        for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if _SQL_CALL.search(line) or _SQL_TEXT.search(line):
+                found.append(f"{path.relative_to(SRC.parent)}:{no}: {line.strip()}")
+    assert not found, "SQL outside store/:\n" + "\n".join(found)

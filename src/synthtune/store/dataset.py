@@ -256,6 +256,15 @@ class DatasetOps(Primitives):
                 ),
             )
 
+    def llm_calls(self, role: str) -> list[LLMCall]:
+        """Every logged call of one role, oldest first."""
+        rows = self._rows(
+            "SELECT role, backend, model, prompt_sha, settings, latency_s, tokens_in, tokens_out, attempts,"
+            " outcome, error, raw_output FROM llm_calls WHERE role = ? ORDER BY id",
+            (role,),
+        )
+        return [LLMCall(**{**r, "settings": json.loads(r["settings"])}) for r in rows]
+
     def llm_call_count(self, role: str | None = None) -> int:
         if role is None:
             return int(self._scalar("SELECT COUNT(*) FROM llm_calls"))

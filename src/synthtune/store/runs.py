@@ -27,6 +27,16 @@ class Run:
 
 
 @dataclass(frozen=True)
+class Export:
+    id: int
+    format: str
+    path: str
+    sha256: str
+    n_rows: int
+    created_at: str
+
+
+@dataclass(frozen=True)
 class Training:
     id: int
     base_model: str
@@ -111,6 +121,10 @@ class RunOps(Primitives):
                 "INSERT INTO exports(format, path, sha256, n_rows, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
                 (fmt, path, sha256, n_rows, utcnow()),
             )
+
+    def latest_export(self) -> Export | None:
+        row = self._one("SELECT * FROM exports ORDER BY id DESC LIMIT 1")
+        return Export(**row) if row else None
 
     # -- trainings and merges ---------------------------------------------------------------------
 

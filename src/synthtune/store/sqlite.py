@@ -116,18 +116,6 @@ class SQLiteStore(Store):
         for r in self.conn.execute(sql, params):
             yield tuple(r)
 
-    # -- transitional raw access (removed once every stage uses named operations) -------------------
-
-    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
-        return self.conn.execute(sql, params)
-
-    def query(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
-        return self.conn.execute(sql, params).fetchall()
-
-    def scalar(self, sql: str, params: Any = ()) -> Any:
-        row = self.conn.execute(sql, params).fetchone()
-        return None if row is None else row[0]
-
 
 def open_store(project: str | Path) -> SQLiteStore:
     from synthtune.config import DB_NAME
