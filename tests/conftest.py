@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+SRC = REPO / "src"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -61,3 +64,23 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding=encoding)
     return path
+
+
+def synthtune_cmd(*args: object, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``python -m synthtune ARGS`` in a subprocess running this checkout's code: exit status, stdout and
+    stderr exactly as a user gets them."""
+    pythonpath = os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH")) if p)
+    return subprocess.run(
+        [sys.executable, "-m", "synthtune", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": pythonpath},
+    )
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str], says: str) -> None:
+    """The error is ``error: ...`` on one line (rich may wrap it; the words are what count), no traceback."""
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("error: "), proc.stderr
+    assert says in " ".join(proc.stderr.split()), proc.stderr

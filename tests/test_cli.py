@@ -6,39 +6,13 @@ that escapes reaches pytest, and a traceback never reaches the captured stderr."
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from conftest import write
+from conftest import one_line_error, synthtune_cmd, write  # noqa: F401
 from test_train_stage import dataset  # noqa: F401  (fixture: a project with accepted examples)
 
-import synthtune
 from synthtune import cli
-
-SRC = Path(synthtune.__file__).resolve().parents[1]
-
-
-def synthtune_cmd(*args: object, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """``python -m synthtune ARGS`` in a subprocess running this checkout's code: exit status, stdout and
-    stderr exactly as a user gets them."""
-    pythonpath = os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH")) if p)
-    return subprocess.run(
-        [sys.executable, "-m", "synthtune", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "PYTHONPATH": pythonpath},
-    )
-
-
-def one_line_error(proc: subprocess.CompletedProcess[str], says: str) -> None:
-    """The error is ``error: ...`` on one line (rich may wrap it; the words are what count), no traceback."""
-    assert "Traceback" not in proc.stderr, proc.stderr
-    assert proc.stderr.startswith("error: "), proc.stderr
-    assert says in " ".join(proc.stderr.split()), proc.stderr
 
 
 @pytest.fixture

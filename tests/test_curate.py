@@ -179,6 +179,8 @@ def test_parse_judgment_and_cite():
     assert parse_judgment("Score: 4\nReason: clear and specific.") == (4, "clear and specific.")
     assert parse_judgment("I'd give it 2/5 because it is vague")[0] == 2
     assert parse_judgment("no idea")[0] is None
+    assert parse_judgment("**Score**: 2\n**Reason:** vague")[0] == 2
+    assert parse_judgment("**Score:** 5")[0] == 5
     passages = [{"id": 10, "text": "Revenue was $152.2 million."}, {"id": 11, "text": "Margin was 43.4%."}]
     assert cite("Margin was 43.4% [2].", passages) == [11]
     assert cite("Revenue was $152.2 million.", passages) == [10]

@@ -8,8 +8,8 @@ import json
 
 import pytest
 import yaml
-from conftest import write
-from test_cli import one_line_error, run, synthtune_cmd  # noqa: F401  (run: fixture, the CLI in process)
+from conftest import one_line_error, synthtune_cmd, write
+from test_cli import run  # noqa: F401  (fixture: the CLI in process)
 from test_curate import DOCS
 from test_train import bpe, tiny_dir  # noqa: F401  (module fixtures)
 from test_train_stage import add_two_questions_per_document

@@ -490,3 +490,23 @@ def test_bundled_smollm2_exports_with_its_template(tmp_path):
     loaded = load_gguf(result.path)
     ids = prompt_ids(tok, [{"role": "user", "content": "What is the capital of France?"}])
     assert np.mean(np.array(greedy(loaded, ids, 20)) == np.array(greedy(source, ids, 20))) >= 0.9
+
+
+def test_export_model_command(tiny_dir, tmp_path):
+    """The CLI in a subprocess: no merge is one line naming the fix; --model writes the file and says how to
+    run it, --json reports the same export the store recorded."""
+    from conftest import one_line_error, synthtune_cmd
+
+    proj = tmp_path / "proj"
+    assert synthtune_cmd("init", proj).returncode == 0
+    proc = synthtune_cmd("-C", proj, "export-model")
+    assert proc.returncode == 1
+    one_line_error(proc, "no merged model in this project")
+    proc = synthtune_cmd("-C", proj, "export-model", "--quant", "q5_k")
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    proc = synthtune_cmd("-C", proj, "export-model", "--model", tiny_dir, "--quant", "q8_0", "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert Path(result["path"]).is_file() and result["quant"] == "q8_0"
+    with Project(proj) as p:
+        assert p.store.latest_model_export().sha256 == result["sha256"]

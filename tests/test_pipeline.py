@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import write
-from test_cli import one_line_error, run, synthtune_cmd  # noqa: F401  (run: fixture, the CLI in process)
+from conftest import one_line_error, synthtune_cmd, write
+from test_cli import run  # noqa: F401  (fixture: the CLI in process)
 
 from synthtune import pipeline
 from synthtune.errors import SynthtuneError

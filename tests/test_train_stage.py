@@ -7,7 +7,7 @@ import json
 import sys
 
 import pytest
-from conftest import write
+from conftest import synthtune_cmd, write
 from test_curate import DOCS, add_qa, chunk_of
 from test_train import bpe, tiny_dir  # noqa: F401  (module fixtures)
 
@@ -77,11 +77,8 @@ def test_train_and_merge_a_project(dataset, tiny_dir, monkeypatch, capsys):  # n
     assert training is not None and merge_row is not None and merge_row.training_id == training.id
 
 
-def test_train_without_examples_is_a_clear_error(make_project, monkeypatch, capsys):
+def test_train_without_examples_is_a_clear_error(make_project):
     p = make_project()
     assert p.store.schema_version() >= 3  # the store exists
-    monkeypatch.setattr(sys, "argv", ["synthtune", "-C", str(p.dir), "train"])
-    with pytest.raises(SystemExit) as exc:
-        cli.main()
-    err = capsys.readouterr().err
-    assert exc.value.code == 1 and "synthtune curate" in err and "Traceback" not in err
+    proc = synthtune_cmd("-C", p.dir, "train")
+    assert proc.returncode == 1 and "synthtune curate" in proc.stderr and "Traceback" not in proc.stderr

@@ -148,13 +148,14 @@ def ingest(
             {
                 k: v
                 for k, v in report.to_json().items()
-                if k in ("added", "updated", "unchanged", "failed", "chunks")
+                if k in ("added", "updated", "rechunked", "unchanged", "failed", "chunks")
             }
             | {"warnings": report.warnings}
         )
     else:
         console.print(
-            f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+            f"added {report.added}, updated {report.updated}, re-chunked {report.rechunked}, "
+            f"unchanged {report.unchanged}, "
             f"failed {len(report.failed)}; {report.chunks} chunks written, {report.embedded} passages embedded"
         )
         for w in report.warnings:
@@ -508,6 +509,64 @@ def merge(
         emit_json(result)
     else:
         console.print(f"merged model in {result['merged_dir']}")
+
+
+@app.command("export-model")
+def export_model(
+    ctx: typer.Context,
+    format_: Annotated[
+        str, typer.Option("--format", help="Model file format: gguf (llama.cpp, Ollama, LM Studio).")
+    ] = "gguf",
+    quant: Annotated[
+        str,
+        typer.Option(
+            "--quant",
+            help="f16 (float16 weights), q8_0 (about half the size) or q4_0 (about a third, lossy).",
+        ),
+    ] = "f16",
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model",
+            help="Model folder to export (default: the project's latest merge).",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="The .gguf file (default: PROJECT/gguf/QUANT/NAME-QUANT.gguf); Modelfile, README.md and "
+            "manifest.json are written beside it.",
+            show_default=False,
+        ),
+    ] = None,
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the tuned model as one GGUF file with its chat template, an Ollama Modelfile and a manifest."""
+    from synthtune.train.gguf import export_model as do_export
+
+    with _open(ctx, project) as p:
+        result = do_export(
+            p,
+            fmt=format_,
+            quant=quant,
+            model=model.resolve() if model else None,
+            out=out.resolve() if out else None,
+        )
+    if as_json:
+        emit_json(result)
+        return
+    console.print(
+        f"{result['path']} ({result['quant']}, {result['size_bytes'] / 2**20:.0f} MiB, "
+        f"sha256 {result['sha256'][:12]}) in {result['seconds']:.0f} s"
+    )
+    for note in result["notes"]:
+        console.print(f"note: {note}")
+    console.print(
+        f"run it: llama-cli -m {result['path']} -cnv   or   ollama create NAME -f {result['files']['Modelfile']}"
+    )
 
 
 @app.command("eval")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-_SCORE = re.compile(r"score\s*[:=]?\s*\**\s*([1-5])\b", re.I)
+# "Score: 4", "score = 4", "**Score:** 4", "**Score**: 4"
+_SCORE = re.compile(r"score\s*\**\s*[:=]?\s*\**\s*([1-5])\b", re.I)
 
 
 def parse_judgment(raw: str) -> tuple[int | None, str]:
