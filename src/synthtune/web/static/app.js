@@ -127,7 +127,7 @@ function render() {
        el("p", {}, el("button", { type: "button", id: "save-edit", onclick: saveEdit }, "Save (Ctrl+Enter)"), " ",
           el("button", { type: "button", onclick: cancelEdit }, "Cancel (Esc)"))]
     : [el("h3", { class: "question" }, ex.question), el("p", { class: "answer" }, ex.answer || "(no answer)")];
-  document.getElementById("example").replaceChildren(
+  const parts = [
     el("p", { class: "position" }, `#${ex.id} · ${review.index + 1} of ${review.items.length} · ${ex.kind} · ${ex.split || "no split"} · judge ${ex.judge_score ?? "–"}`),
     el("p", { class: `status status-${ex.status}`, id: "status" }, `${ex.status}${ex.status !== ex.curated_status ? " (by a reviewer; curate said " + ex.curated_status + ")" : ""}${ex.edited ? " · edited" : ""}`),
     ...body,
@@ -136,7 +136,8 @@ function render() {
     el("ul", { class: "checks" }, ...checks),
     el("p", {}, el("a", { href: `/documents/${ex.document_id}/pages/${ex.page_start}` }, `${ex.title}, page ${ex.page_start}`)),
     history.length ? el("details", {}, el("summary", {}, `history (${history.length})`), el("ul", {}, ...history)) : null,
-  );
+  ];
+  document.getElementById("example").replaceChildren(...parts.filter((p) => p !== null));
   document.getElementById("sources").replaceChildren(
     el("h3", {}, "Passages the answer was given"),
     ...ex.passages.map((p, i) => el("div", { class: "passage" },
