@@ -75,9 +75,13 @@ def main(max_files: int = 25, repeats: int = 5) -> dict[str, Any]:
             client.get("/ask", params={"q": "warm up"})  # loads the vectors: the server's first request
             ask_ms = []
             for q in QUERIES:
-                runs = [timed(lambda q=q: client.get("/ask", params={"q": q}))[0] * 1000 for _ in range(repeats)]
+                runs = [
+                    timed(lambda q=q: client.get("/ask", params={"q": q}))[0] * 1000 for _ in range(repeats)
+                ]
                 ask_ms.append(median(runs))
-            search_ms = [timed(lambda q=q: client.get("/api/search", params={"q": q}))[0] * 1000 for q in QUERIES]
+            search_ms = [
+                timed(lambda q=q: client.get("/api/search", params={"q": q}))[0] * 1000 for q in QUERIES
+            ]
             pages = []
             for q in QUERIES:
                 for h in client.get("/api/search", params={"q": q}).json()["results"]:
@@ -90,9 +94,13 @@ def main(max_files: int = 25, repeats: int = 5) -> dict[str, Any]:
             for doc, page, chunk in pages:
                 url = f"/api/documents/{doc}/pages/{page}/image.png"
                 cold.append(timed(lambda url=url: client.get(url))[0] * 1000)
-                cached.append(median([timed(lambda url=url: client.get(url))[0] * 1000 for _ in range(repeats)]))
+                cached.append(
+                    median([timed(lambda url=url: client.get(url))[0] * 1000 for _ in range(repeats)])
+                )
                 view = f"/api/documents/{doc}/pages/{page}"
-                boxes.append(timed(lambda view=view, chunk=chunk: client.get(view, params={"chunk": chunk}))[0] * 1000)
+                boxes.append(
+                    timed(lambda view=view, chunk=chunk: client.get(view, params={"chunk": chunk}))[0] * 1000
+                )
         project.close()
 
     rows = [
@@ -105,9 +113,14 @@ def main(max_files: int = 25, repeats: int = 5) -> dict[str, Any]:
     passed = median(ask_ms) <= ASK_MS and median(cold) <= COLD_MS and median(cached) <= CACHED_MS
     table = md_table(
         ["request", "n", "p50 ms", "p95 ms", "target p50 ms"],
-        [(name, n, f"{p50:.1f}", f"{p95:.1f}", "" if t is None else f"<= {t:.0f}") for name, n, p50, p95, t in rows],
+        [
+            (name, n, f"{p50:.1f}", f"{p95:.1f}", "" if t is None else f"<= {t:.0f}")
+            for name, n, p50, p95, t in rows
+        ],
     )
-    corpus = f"{len(files)} of the 25 earnings releases ({counts.documents} documents, {counts.chunks} chunks)"
+    corpus = (
+        f"{len(files)} of the 25 earnings releases ({counts.documents} documents, {counts.chunks} chunks)"
+    )
     table = f"Store: {corpus}, ingested in {ingest_s:.0f} s.\n\n{table}"
     return {
         "name": NAME,

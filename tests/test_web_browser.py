@@ -38,7 +38,11 @@ def server(tmp_path_factory, embedder) -> Iterator[tuple[str, Path]]:
     project = Project(directory, parse_settings(SETTINGS))
     project._embedder = embedder
     port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(project, answerer=EchoBackend()), host="127.0.0.1", port=port, log_level="warning"))
+    srv = uvicorn.Server(
+        uvicorn.Config(
+            create_app(project, answerer=EchoBackend()), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -59,10 +63,15 @@ def page(server):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-        pg.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        pg.on(
+            "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
+        )
         pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
         pg.on("requestfailed", lambda r: problems.append(f"failed: {r.url} {r.failure}"))
-        pg.on("request", lambda r: None if r.url.startswith((base, "data:")) else problems.append(f"left: {r.url}"))
+        pg.on(
+            "request",
+            lambda r: None if r.url.startswith((base, "data:")) else problems.append(f"left: {r.url}"),
+        )
         yield pg
         browser.close()
     assert problems == []
@@ -102,7 +111,9 @@ def test_review_with_the_keyboard_survives_a_reload_and_edits_reach_export(serve
         position = page.locator("#example .position").inner_text()
         ids.append(int(position.split(" ")[0].lstrip("#")))
         page.keyboard.press("a")
-        page.wait_for_function(f"!document.querySelector('#example .position').innerText.startsWith('#{ids[-1]} ')")
+        page.wait_for_function(
+            f"!document.querySelector('#example .position').innerText.startsWith('#{ids[-1]} ')"
+        )
     current = page.locator("#example .position").inner_text()
     assert page.locator("#progress").inner_text().startswith("5 / ")
     artifact(page, "review.png")

@@ -32,8 +32,12 @@ def build_demo(directory: Path, embedder, n_examples: int = 12) -> Project:
             continue
         sentence = " ".join(m.group().split())
         unit = GenerationUnit(f"web:{c.id}", c.id, None, "numeric", 0, "test-writer", "q" * 64, "ok", 1)
-        [qid] = p.store.record_generation_unit(unit, [], [NewQuestion(f"What does the source say ({made + 1})?", "ok")])
-        p.store.record_answer(NewAnswer(qid, f"{sentence} [1]", [c.id], [c.id], "ok", "test-answerer", "a" * 64), None)
+        [qid] = p.store.record_generation_unit(
+            unit, [], [NewQuestion(f"What does the source say ({made + 1})?", "ok")]
+        )
+        p.store.record_answer(
+            NewAnswer(qid, f"{sentence} [1]", [c.id], [c.id], "ok", "test-answerer", "a" * 64), None
+        )
         made += 1
     curate(p, coverage=False)
     return p

@@ -183,12 +183,21 @@ class ReviewOps(DatasetOps):
         self, status: str | None = None, split: str | None = None, document_id: int | None = None
     ) -> list[Example]:
         """Examples with human decisions applied (a human decision wins over curation's), filtered on the
-        result, by id: the dataset as export must read it."""
+        result, by id: the dataset as export must read it.
+
+        Curation gives rejected examples no split; one a human accepts takes its document's split (splits
+        are by document), so it lands where the document's other examples are."""
         states = self.review_states()
-        out = [
-            apply_review(ex, states.get(ex.id)) for ex in self.examples(split=split, document_id=document_id)
-        ]
-        return [ex for ex in out if status is None or ex.status == status]
+        everything = self.examples(document_id=document_id)
+        split_of = {ex.document_id: ex.split for ex in self.examples() if ex.split is not None}
+        out = []
+        for ex in everything:
+            ex = apply_review(ex, states.get(ex.id))
+            if ex.split is None and ex.status == "accepted" and ex.document_id in split_of:
+                ex = replace(ex, split=split_of[ex.document_id])
+            if (status is None or ex.status == status) and (split is None or ex.split == split):
+                out.append(ex)
+        return out
 
     def review_progress(self, example_ids: list[int] | None = None) -> ReviewProgress:
         """How many of these examples (all when None) a human has decided on."""

@@ -11,7 +11,9 @@ store, runs in a worker thread.
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +77,15 @@ class Answerer:
 def create_app(project: Project, guard: Guard | None = None, answerer: Backend | None = None) -> FastAPI:
     """The web app over ``project``. ``answerer`` is an already loaded backend (tests pass a fake one)."""
     guard = guard or Guard()
+    model = Answerer(project, answerer)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        model.close()  # the loaded answering model goes with the server
+
     app = FastAPI(
+        lifespan=lifespan,
         title="synthtune",
         summary="Ask your documents, see cited pages, review the dataset.",
         openapi_url="/api/openapi.json",
@@ -84,7 +94,6 @@ def create_app(project: Project, guard: Guard | None = None, answerer: Backend |
     )
     templates = Jinja2Templates(directory=HERE / "templates")
     renderer = PageRenderer(project.store, project.dir / CACHE_DIR)
-    model = Answerer(project, answerer)
     app.state.project, app.state.guard, app.state.answerer = project, guard, model
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(GuardMiddleware, guard=guard)
@@ -222,10 +231,6 @@ def create_app(project: Project, guard: Guard | None = None, answerer: Backend |
     async def api_runs() -> dict:
         """Each stage's latest run and the latest evaluation."""
         return review.runs(project)
-
-    @app.on_event("shutdown")
-    async def _release() -> None:
-        model.close()
 
     return app
 
