@@ -126,6 +126,8 @@ def main(max_files: int = 25, repeats: int = 5) -> dict[str, Any]:
         "name": NAME,
         "target": TARGET,
         "passed": passed,
+        "headline": f"ask screen p50 {median(ask_ms):.0f} ms; page image {median(cold):.0f} ms cold, "
+        f"{median(cached):.1f} ms cached ({len(files)} releases)",
         "table": table,
         "details": {
             "files": len(files),

@@ -144,4 +144,5 @@ def test_runs_screen(server, page):
     base, _ = server
     page.goto(f"{base}/runs")
     assert page.locator("table.runs tbody tr").count() >= 5
+    page.wait_for_function("document.body.dataset.live === '1'")  # the live feed (server-sent events) is on
     artifact(page, "runs.png")

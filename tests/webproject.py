@@ -15,7 +15,7 @@ from synthtune.synth.curate import curate
 
 ACME = Path(__file__).resolve().parents[1] / "examples" / "acme" / "docs"
 SETTINGS = {"curate": {"min_examples_per_chunk": 0, "dedup_threshold": 0.99}, "search": {"mode": "lexical"}}
-_SENTENCE = re.compile(r"[^.\n]*\d[^.\n]*\.")
+_SENTENCE = re.compile(r"[^\n]*\d[^\n]*?\.(?=\s|$)")
 
 
 def build_demo(directory: Path, embedder, n_examples: int = 12) -> Project:

@@ -11,7 +11,9 @@ store, runs in a worker thread.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
@@ -231,6 +233,26 @@ def create_app(project: Project, guard: Guard | None = None, answerer: Backend |
     async def api_runs() -> dict:
         """Each stage's latest run and the latest evaluation."""
         return review.runs(project)
+
+    @app.get("/api/runs/events", tags=["runs"])
+    async def api_run_events(
+        request: Request, interval: float = Query(2.0, ge=0.2, le=60)
+    ) -> StreamingResponse:
+        """Server-sent events: the runs (as ``/api/runs``) whenever they change, polled every ``interval`` s,
+        so the runs screen follows a stage that another process is running."""
+
+        async def events() -> AsyncIterator[str]:
+            last = None
+            while not await request.is_disconnected():
+                now = json.dumps(review.runs(project), default=str)
+                if now != last:
+                    last = now
+                    yield f"event: runs\ndata: {now}\n\n"
+                await asyncio.sleep(interval)
+
+        return StreamingResponse(
+            events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+        )
 
     return app
 

@@ -236,8 +236,31 @@ async function onKey(e) {
   if (action) { e.preventDefault(); await action(); }
 }
 
+// -- Runs --------------------------------------------------------------------------------------------
+
+function initRuns() {
+  const source = new EventSource("/api/runs/events");
+  source.addEventListener("runs", (e) => {
+    const data = JSON.parse(e.data);
+    document.body.dataset.live = "1";
+    for (const s of data.stages) {
+      const row = document.querySelector(`tr[data-stage="${s.stage}"]`);
+      if (!row || !s.run) continue;
+      row.className = `status-${s.run.status}`;
+      const cells = row.querySelectorAll("td");
+      if (cells.length < 6) continue; // never run when the page was drawn: a reload shows it
+      cells[1].textContent = s.run.status;
+      cells[3].textContent = s.run.finished_at || "";
+      cells[4].firstElementChild.textContent = JSON.stringify(s.run.counters);
+      cells[5].textContent = s.run.error || "";
+    }
+  });
+  window.addEventListener("pagehide", () => source.close());
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const screen = document.body.dataset.screen;
+  if (screen === "runs.html") initRuns();
   if (screen === "ask.html") initAsk();
   if (screen === "review.html") initReview();
 });
