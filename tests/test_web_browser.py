@@ -34,7 +34,10 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, embedder) -> Iterator[tuple[str, Path]]:
     directory = tmp_path_factory.mktemp("browser") / "proj"
-    build_demo(directory, embedder).close()
+    with build_demo(directory, embedder) as built:  # the runs screen shows finished and running stages
+        for stage, counters in (("ingest", {"documents": 7}), ("curate", {"accepted": 7})):
+            built.store.finish_run(built.store.start_run(stage, "s" * 64), counters)
+        built.store.start_run("generate", "s" * 64)
     project = Project(directory, parse_settings(SETTINGS))
     project._embedder = embedder
     port = free_port()
@@ -140,9 +143,19 @@ def test_review_with_the_keyboard_survives_a_reload_and_edits_reach_export(serve
         assert [r.decision for r in p.store.reviews() if r.example_id in ids] == ["accept"] * 5
 
 
-def test_runs_screen(server, page):
-    base, _ = server
+def test_runs_screen_follows_a_running_stage(server, page):
+    base, directory = server
     page.goto(f"{base}/runs")
     assert page.locator("table.runs tbody tr").count() >= 5
+    generate = page.locator('tr[data-stage="generate"] td').nth(1)
+    assert generate.inner_text() == "running"
     page.wait_for_function("document.body.dataset.live === '1'")  # the live feed (server-sent events) is on
+    with Project(directory, parse_settings(SETTINGS)) as p:  # another process finishes the stage
+        run = p.store.latest_run("generate")
+        assert run is not None
+        p.store.finish_run(run.id, {"questions": 12})
+    page.wait_for_function(
+        "document.querySelector('tr[data-stage=\"generate\"] td:nth-child(2)').innerText === 'ok'",
+        timeout=15000,
+    )
     artifact(page, "runs.png")
