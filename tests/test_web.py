@@ -150,6 +150,22 @@ def test_queue_filters_progress_and_bulk(client, demo):
     assert progress["reviewed"] >= n and progress["total"] == len(demo.store.examples())
 
 
+def test_reviews_fold_in_order_and_undo_takes_back_its_target():
+    from synthtune.store.reviews import Review, fold
+
+    def r(i, decision, after=None, undoes=None):
+        return Review(i, 1, 1, decision, {}, after or {}, "me", "t", undoes)
+
+    history = [r(1, "edit", {"answer": "A2"}), r(2, "reject"), r(3, "accept"), r(4, "undo", undoes=3)]
+    state = fold(history)
+    assert (state.status, state.answer, state.question, state.n_reviews) == ("rejected", "A2", None, 4)
+    assert not fold([r(1, "accept"), r(2, "undo", undoes=1)]).reviewed
+
+
+def test_orphaned_reviews(demo):
+    assert demo.store.orphaned_reviews() == []
+
+
 def test_helpers():
     assert page_span(2, 1, 3, 10, 5, 100) == (0, 100)
     assert page_span(1, 1, 1, 10, 20, 15) == (10, 15)
@@ -211,3 +227,24 @@ def test_project_files_are_served(client, demo):
 def test_oversized_request_is_413(client):
     r = client.post("/api/ask", content=b"x" * (2 << 20), headers={"Content-Type": "application/json"})
     assert r.status_code == 413
+
+
+def test_serve_command_binds_loopback_and_needs_a_token_beyond(demo, monkeypatch, capsys):
+    import uvicorn
+
+    from synthtune.cli import main
+
+    served = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **kw: served.append((app, host, port)))
+    monkeypatch.setattr("sys.argv", ["synthtune", "-C", str(demo.dir), "serve", "--port", "8123"])
+    main()
+    app, host, port = served[-1]
+    assert (host, port, app.state.guard.token) == ("127.0.0.1", 8123, None)
+    assert "http://127.0.0.1:8123/" in capsys.readouterr().out
+
+    monkeypatch.setenv("SYNTHTUNE_TOKEN", "from-env")
+    monkeypatch.setattr("sys.argv", ["synthtune", "-C", str(demo.dir), "serve", "--host", "0.0.0.0"])
+    main()
+    app, host, _ = served[-1]
+    assert host == "0.0.0.0" and app.state.guard.token == "from-env"
+    assert "?token=from-env" in capsys.readouterr().out

@@ -199,6 +199,15 @@ class ReviewOps(DatasetOps):
                 out.append(ex)
         return out
 
+    def orphaned_reviews(self) -> list[int]:
+        """Example ids that have reviews but are no longer in the dataset (their question went with a
+        re-ingested document, or curation dropped it): what a re-ingest or curate should report as dropped."""
+        rows = self._iter(
+            "SELECT DISTINCT r.example_id FROM reviews r"
+            " WHERE NOT EXISTS (SELECT 1 FROM examples e WHERE e.id = r.example_id) ORDER BY r.example_id"
+        )
+        return [r[0] for r in rows]
+
     def review_progress(self, example_ids: list[int] | None = None) -> ReviewProgress:
         """How many of these examples (all when None) a human has decided on."""
         states = self.review_states()
