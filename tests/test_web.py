@@ -207,6 +207,7 @@ def test_csrf_required_on_writes(demo, client):
         )
         assert bad.status_code == 403
     assert client.get("/ask").text.count(client.headers["X-CSRF-Token"]) == 1
+    assert client.get("/api/csrf").json()["csrf"] == client.headers["X-CSRF-Token"]
 
 
 @pytest.mark.parametrize(

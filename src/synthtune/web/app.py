@@ -173,6 +173,12 @@ def create_app(project: Project, guard: Guard | None = None, answerer: Backend |
 
     # -- API ----------------------------------------------------------------------------------------
 
+    @app.get("/api/csrf", tags=["session"])
+    async def api_csrf() -> dict:
+        """The CSRF token state-changing requests send in ``X-CSRF-Token`` (scripts other than the pages
+        read it here; a foreign web page cannot, as this server grants no cross-origin reads)."""
+        return {"csrf": guard.csrf, "header": "X-CSRF-Token"}
+
     @app.get("/api/search", tags=["ask"])
     async def api_search(
         q: str = Query(min_length=1, max_length=2000), k: int | None = Query(None, ge=1, le=20)
