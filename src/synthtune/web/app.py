@@ -83,6 +83,7 @@ def create_app(project: Project, guard: Guard | None = None, answerer: Backend |
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _warm_up(project)  # before the first request: loading the embedder and vectors takes seconds
         yield
         model.close()  # the loaded answering model goes with the server
 
@@ -261,6 +262,12 @@ def create_app(project: Project, guard: Guard | None = None, answerer: Backend |
         )
 
     return app
+
+
+def _warm_up(project: Project) -> None:
+    """Load the query embedder and the store's vectors with one search (nothing to do on an empty store)."""
+    with contextlib.suppress(SynthtuneError):
+        project.search("warm up", k=1)
 
 
 def _reviewer(request: Request) -> str:
