@@ -108,7 +108,7 @@ def test_user_errors_are_one_line_without_traceback(tmp_path):
 @pytest.mark.parametrize(
     ("args", "says", "hint"),
     [
-        (["ask", "what?"], "No such command 'ask'.", "Try 'synthtune --help'"),
+        (["aks", "what?"], "No such command 'aks'.", "Try 'synthtune --help'"),
         (["search", "--nosuch", "q"], "No such option: --nosuch", "Try 'synthtune search --help'"),
         (["search"], "Missing argument 'query'.", "Try 'synthtune search --help'"),
         (["search", "q", "-k", "abc"], "Invalid value for '-k'", "Try 'synthtune search --help'"),

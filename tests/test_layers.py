@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("synth", "interop"),
     ("export",),
     ("train",),
-    ("evaluate",),
+    ("evaluate", "ask"),
     ("pipeline",),
     ("cli", "web", "__main__"),
 ]

@@ -732,6 +732,62 @@ def examples_show(
     print_example(ex)
 
 
+@app.command()
+def ask(
+    ctx: typer.Context,
+    question: Annotated[str, typer.Argument(help="The question, in plain words.")],
+    k: Annotated[int | None, typer.Option("-k", help="Passages to retrieve. Default: eval.k.")] = None,
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a question from the documents with the tuned model (the base model when none), citing its sources."""
+    from synthtune.ask import ask as ask_question
+
+    with _open(ctx, project) as p:
+        result = ask_question(p, question, k=k)
+    if as_json:
+        emit_json(result.to_json())
+        return
+    console.print(escape(result.answer or "(no answer)"), soft_wrap=True)
+    for c in result.citations:
+        console.print(
+            f"  [{c.n}] {escape(c.title)}, {c.pages}, chars {c.char_start}-{c.char_end}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    err_console.print(f"answered by the {escape(result.model.describe())}", style="dim", soft_wrap=True)
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind. Anything but loopback needs a token.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    project: ProjectOpt = None,
+) -> None:
+    """Ask, see cited pages, review the dataset and follow the runs in a browser."""
+    import uvicorn
+
+    from synthtune.web import Guard, create_app
+
+    guard = Guard.for_host(host, os.environ.get("SYNTHTUNE_TOKEN") or None)
+    with _open(ctx, project) as p:
+        web = create_app(p, guard)
+        shown = f"[{host}]" if ":" in host else host
+        url = f"http://{shown}:{port}/"
+        if guard.token is not None:
+            url += f"?token={guard.token}"
+            err_console.print(
+                "bound beyond this machine: every request needs the token in this link", soft_wrap=True
+            )
+        console.print(
+            f"synthtune is serving {escape(str(p.dir.resolve()))} at {url}", highlight=False, soft_wrap=True
+        )
+        uvicorn.run(web, host=host, port=port, log_level="warning")
+
+
 def _quiet_libraries() -> None:
     """Library chatter (weight-loading bars, tokenizer length notes) is not for our users."""
     import logging

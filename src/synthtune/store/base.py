@@ -21,10 +21,11 @@ from synthtune.store.dataset import DatasetOps
 from synthtune.store.kb import KnowledgeBaseOps
 from synthtune.store.models import ModelExportOps
 from synthtune.store.primitives import Primitives
+from synthtune.store.reviews import ReviewOps
 from synthtune.store.runs import RunOps
 
 
-class Store(KnowledgeBaseOps, DatasetOps, RunOps, ModelExportOps, Primitives):
+class Store(KnowledgeBaseOps, ReviewOps, DatasetOps, RunOps, ModelExportOps, Primitives):
     """A project's database. Use as a context manager or call :meth:`close`."""
 
     def __enter__(self) -> Store:

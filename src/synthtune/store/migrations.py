@@ -300,12 +300,35 @@ def m005_model_exports(conn: sqlite3.Connection) -> None:
     )
 
 
+def m006_reviews(conn: sqlite3.Connection) -> None:
+    run_script(
+        conn,
+        """
+        -- a human decision on an example, kept with its history (an undo is a row naming its target);
+        -- no foreign key to examples: curate rewrites that table, the decisions outlive it
+        CREATE TABLE reviews(
+            id           INTEGER PRIMARY KEY,
+            example_id   INTEGER NOT NULL,
+            question_id  INTEGER NOT NULL,
+            decision     TEXT    NOT NULL,             -- accept | reject | edit | undo
+            before       TEXT    NOT NULL,             -- JSON: question, answer, status before
+            after        TEXT    NOT NULL,             -- JSON: question, answer, status after
+            reviewer     TEXT    NOT NULL DEFAULT '',
+            created_at   TEXT    NOT NULL,
+            undoes       INTEGER REFERENCES reviews(id)  -- the review an undo takes back
+        );
+        CREATE INDEX reviews_example ON reviews(example_id);
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_knowledge_base,
     m002_synthetic_dataset,
     m003_exports_trainings_evaluations,
     m004_frozen_passages_and_chunking,
     m005_model_exports,
+    m006_reviews,
 ]
 
 
