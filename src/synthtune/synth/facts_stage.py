@@ -209,3 +209,67 @@ STAGE = Stage(
     inputs=lambda project: project.store.fingerprint("documents", ("id", "sha256")),
     run=extract_facts,
 )
+
+
+# ------------------------------------------------------------------------------------------- reading
+
+
+def fact_row(f: StoredFact, source_path: str = "") -> dict[str, Any]:
+    """A fact as ``synthtune facts list/show`` prints it."""
+    return {
+        "id": f.id,
+        "document_id": f.document_id,
+        "document": Path(source_path).name if source_path else "",
+        "subject": f.subject,
+        "metric": f.metric,
+        "period": f.period_text,
+        "period_label": (p.label if (p := period_from_json(f.period)) else None),
+        "value": f.value,
+        "unit": f.unit,
+        "scale": f.scale,
+        "raw": f.raw,
+        "page": f.page_no,
+        "char_start": f.char_start,
+        "char_end": f.char_end,
+        "table_cell": f.table_cell,
+        "source": f.source,
+        "problems": f.problems,
+    }
+
+
+def list_facts(project: Project, document: str | None = None) -> list[dict[str, Any]]:
+    """Facts of every document, or of the documents whose file name or path matches ``document`` (a glob
+    or a document id)."""
+    docs = {d.id: d for d in project.store.documents()}
+    if document is not None:
+        docs = {
+            i: d
+            for i, d in docs.items()
+            if document == str(i)
+            or fnmatch.fnmatch(Path(d.source_path).name, document)
+            or fnmatch.fnmatch(d.source_path, document)
+        }
+    return [
+        fact_row(f, docs[f.document_id].source_path)
+        for f in project.store.facts()
+        if f.document_id in docs
+    ]
+
+
+def show_fact(project: Project, fact_id: int) -> dict[str, Any]:
+    """One fact with its document and the text around its span."""
+    f = project.store.fact(fact_id)
+    doc = next(d for d in project.store.documents() if d.id == f.document_id)
+    row = fact_row(f, doc.source_path)
+    page = next((p.text for p in project.store.pages(doc.id) if p.page_no == f.page_no), "")
+    if f.char_start is not None and f.char_end is not None:
+        row["context"] = page[max(0, f.char_start - 120) : f.char_end + 40]
+    identity = project.store.document_identity(doc.id)
+    if identity is not None:
+        row["document_identity"] = {
+            "subject": identity.subject,
+            "period": identity.period.get("text") if identity.period else None,
+            "form": identity.form,
+            "reasons": identity.reasons,
+        }
+    return row

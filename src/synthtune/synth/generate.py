@@ -23,6 +23,7 @@ from synthtune.project import Project
 from synthtune.stages import Stage
 from synthtune.store import GenerationUnit, NewAnswer, NewQuestion
 from synthtune.store.dataset import Question, SourceChunk
+from synthtune.synth.fact_questions import generate_fact_questions
 from synthtune.synth.parsing import normalise_question, parse_answer, parse_questions
 from synthtune.text.citations import cite
 
@@ -36,6 +37,7 @@ Progress = Callable[[str, int | None, int], None]  # (phase, total or None, adva
 class GenerateReport:
     questions_added: int = 0
     answers_added: int = 0
+    fact_questions: int = 0
     failed: int = 0
     rejected_questions: int = 0
     units_done: int = 0
@@ -371,6 +373,8 @@ def generate(
     report = GenerateReport()
     limit = limit_chunks or project.settings.generate.max_chunks
     chunks = gen.chunks(limit=limit, chunk_ids=chunk_ids)
+    if chunk_ids is None:
+        report.fact_questions = generate_fact_questions(project).questions
     gen.generate_questions(gen.plan(chunks, attempt), report, progress)
     gen.generate_answers(report, progress, chunk_ids=[c.id for c in chunks])
     return report
@@ -378,13 +382,17 @@ def generate(
 
 def _run(project: Project, progress: Progress | None) -> dict[str, Any]:
     data = generate(project, progress=progress).to_json()
-    return {k: data[k] for k in ("questions_added", "answers_added", "failed", "rejected_questions")}
+    keys = ("fact_questions", "questions_added", "answers_added", "failed", "rejected_questions")
+    return {k: data[k] for k in keys}
 
 
 STAGE = Stage(
     name="generate",
     # search: answers are written from search results (which embed the question with the embedding model)
     settings=("generate", "llm", "search", "embedding"),
-    inputs=lambda project: project.store.fingerprint("chunks", ("id", "sha256")),
+    inputs=lambda project: [
+        project.store.fingerprint("chunks", ("id", "sha256")),
+        project.store.fingerprint("facts", ("id", "value", "problems")),
+    ],
     run=_run,
 )
