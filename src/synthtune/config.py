@@ -314,7 +314,9 @@ class GenerateSettings(Section):
 
 
 class DocumentOverride(Section):
-    subject: str | None = Field(default=None, description="Whom the document is about: 'Acme Robotics, Inc.'.")
+    subject: str | None = Field(
+        default=None, description="Whom the document is about: 'Acme Robotics, Inc.'."
+    )
     period: str | None = Field(
         default=None, description="The period it reports: 'third quarter of fiscal 2025', 'Q3 FY2025'."
     )

@@ -673,7 +673,9 @@ def examples_show(
     print_example(ex)
 
 
-facts_app = typer.Typer(help="Look at the facts: each figure with its subject, metric, period and place.", no_args_is_help=True)
+facts_app = typer.Typer(
+    help="Look at the facts: each figure with its subject, metric, period and place.", no_args_is_help=True
+)
 app.add_typer(facts_app, name="facts")
 
 

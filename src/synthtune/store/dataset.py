@@ -368,7 +368,9 @@ class DatasetOps(Primitives):
                      unit.work_key, None, now, fact_id),
                 )  # fmt: skip
                 self.record_answer(
-                    NewAnswer(qid, answer, [unit.chunk_id], [unit.chunk_id], "ok", unit.generator, answer_prompt_sha),
+                    NewAnswer(
+                        qid, answer, [unit.chunk_id], [unit.chunk_id], "ok", unit.generator, answer_prompt_sha
+                    ),
                     None,
                 )
 

@@ -50,7 +50,7 @@ def _amount(f: StoredFact) -> Any:
 def rank_facts(facts: list[StoredFact], document_period: dict[str, Any] | None) -> list[StoredFact]:
     """Problem-free facts with subject and period, headline figures first, one per (metric, period)."""
     usable = [f for f in facts if not f.problems and f.subject and f.period and f.char_start is not None]
-    doc_label = (p.label if (p := period_from_json(document_period)) else None)
+    doc_label = p.label if (p := period_from_json(document_period)) else None
 
     def label(f: StoredFact) -> str | None:
         p = period_from_json(f.period)

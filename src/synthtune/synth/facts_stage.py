@@ -159,7 +159,9 @@ def document_tables(doc: Document, pages: list[Page], reasons: list[str]) -> lis
         return []
 
 
-def extract(doc: Document, pages: list[Page], override: DocumentOverride | None) -> tuple[DocIdentity, list[Fact]]:
+def extract(
+    doc: Document, pages: list[Page], override: DocumentOverride | None
+) -> tuple[DocIdentity, list[Fact]]:
     """Identity and facts of one document (table facts first, then prose facts)."""
     identity = identify(doc, pages, override)
     reasons = list(identity.reasons)
@@ -250,9 +252,7 @@ def list_facts(project: Project, document: str | None = None) -> list[dict[str, 
             or fnmatch.fnmatch(d.source_path, document)
         }
     return [
-        fact_row(f, docs[f.document_id].source_path)
-        for f in project.store.facts()
-        if f.document_id in docs
+        fact_row(f, docs[f.document_id].source_path) for f in project.store.facts() if f.document_id in docs
     ]
 
 
