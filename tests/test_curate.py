@@ -9,8 +9,8 @@ from synthtune.config import BackendSettings
 from synthtune.llm.base import ChatRequest, Completion
 from synthtune.store import GenerationUnit, NewAnswer, NewQuestion
 from synthtune.synth.curate import Curator, curate
-from synthtune.synth.facts_stage import extract_facts
 from synthtune.synth.examples import dataset_status, get_example, list_examples
+from synthtune.synth.facts_stage import extract_facts
 from synthtune.text.citations import cite
 from synthtune.text.judgments import parse_judgment
 

@@ -91,6 +91,12 @@ class FactOps(Primitives):
         """A document's identity and facts, replacing what it had, in one transaction (questions made from
         the replaced facts go with them)."""
         with self.transaction():
+            # the template units of the old facts go too, so a fact that comes back unchanged is asked again
+            self._execute(
+                "DELETE FROM generation_units WHERE work_key IN (SELECT q.work_key FROM questions q"
+                " JOIN facts f ON f.id = q.fact_id WHERE f.document_id = ?)",
+                (identity.document_id,),
+            )
             self._execute("DELETE FROM facts WHERE document_id = ?", (identity.document_id,))
             self._execute(
                 "INSERT INTO document_identities(document_id, subject, ticker, form, period, reasons, overridden,"
