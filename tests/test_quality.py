@@ -210,3 +210,17 @@ def test_no_accepted_example_cites_a_document_of_another_split(acme):
     for e in examples:
         if e.status == "accepted":
             assert all(split_of.get(owner[c]) == e.split for c in e.citations), e.question
+
+
+def test_answer_retrieval_stays_in_the_question_split(acme):
+    from synthtune.store.dataset import Question
+    from synthtune.synth.generate import Generator
+
+    acme.settings.curate.test_documents = [CALL]
+    call_chunk = chunk_with(acme, CALL, "Reno investment")
+    question = Question(0, call_chunk, None, f"What was Acme Robotics' gross margin {Q3}?", "numeric")
+    owner = {c.id: c.document_id for c in acme.store.chunks()}
+    passages = Generator(acme).passages(question)
+    assert len(passages) >= 2 and {owner[p["id"]] for p in passages} == {doc_id(acme, CALL)}
+    # unrestricted, the release (another split) would have answered it
+    assert doc_id(acme, RELEASE) in {h.document_id for h in acme.search(question.text, k=3)}

@@ -20,11 +20,13 @@ from synthtune.llm.base import Backend, ChatRequest, Completion, make_backend
 from synthtune.llm.calls import llm_call
 from synthtune.llm.prompts import Prompt, load_prompt
 from synthtune.project import Project
+from synthtune.search import Searcher
 from synthtune.stages import Stage
 from synthtune.store import GenerationUnit, NewAnswer, NewQuestion
 from synthtune.store.dataset import Question, SourceChunk
 from synthtune.synth.fact_questions import generate_fact_questions
 from synthtune.synth.parsing import normalise_question, parse_answer, parse_questions
+from synthtune.synth.splits import document_splits
 from synthtune.text.citations import cite
 
 KINDS = ("factual", "numeric", "reasoning", "unanswerable")
@@ -89,6 +91,8 @@ class Generator:
         }
         self._qb = question_backend
         self._ab = answer_backend
+        self._searcher: Searcher | None = None
+        self._splits: dict[int, str] | None = None
 
     @property
     def question_backend(self) -> Backend:
@@ -281,10 +285,25 @@ class Generator:
 
     # -- answers ------------------------------------------------------------------------------------
 
+    @property
+    def searcher(self) -> Searcher:
+        if self._searcher is None:
+            self._searcher = Searcher(self.store, self.settings, self.project.embedder)
+        return self._searcher
+
+    def split_documents(self, document_id: int) -> list[int]:
+        """The documents of ``document_id``'s split (decided before answering), which alone may answer."""
+        if self._splits is None:
+            self._splits = document_splits(self.store.documents(), self.settings.curate)
+        split = self._splits.get(document_id)
+        return [d for d, s in self._splits.items() if s == split]
+
     def passages(self, question: Question) -> list[dict]:
-        """The passages an answer may use: search results for the question, plus its source chunk(s)."""
+        """The passages an answer may use: search results for the question among the documents of its
+        split, plus its source chunk(s)."""
         k = self.settings.generate.answer_k
-        hits = self.project.search(question.text, k=k)
+        [source] = self.store.passages([question.chunk_id])
+        hits = self.searcher.search(question.text, k=k, document_ids=self.split_documents(source.document_id))
         ids = [h.chunk_id for h in hits]
         for cid in (question.chunk_id, question.chunk2_id):
             if cid is not None and cid not in ids and question.kind != "unanswerable":
@@ -389,7 +408,8 @@ def _run(project: Project, progress: Progress | None) -> dict[str, Any]:
 STAGE = Stage(
     name="generate",
     # search: answers are written from search results (which embed the question with the embedding model)
-    settings=("generate", "llm", "search", "embedding"),
+    # curate: the document splits decide which documents may answer a question
+    settings=("generate", "llm", "search", "embedding", "curate"),
     inputs=lambda project: [
         project.store.fingerprint("chunks", ("id", "sha256")),
         project.store.fingerprint("facts", ("id", "value", "problems")),
