@@ -117,6 +117,19 @@ class Curator:
             self._facts[d] = [to_fact(f) for f in self.store.facts(d, usable=True)]
         return [f for d in sorted(document_ids) for f in self._facts[d]]
 
+    def span_holds_fact(self, row: Candidate) -> bool:
+        """A template answer is grounded when its cited chunk still reads the fact's figure at its span
+        (its scale may be stated in a header the chunk does not hold, so digits alone would not tell)."""
+        made = self.store.question_facts([row.question_id])
+        if row.question_id not in made or len(row.citations) != 1:
+            return False
+        fact = self.store.fact(made[row.question_id])
+        [passage] = self.store.passages(row.citations)
+        if fact.char_start is None or fact.char_end is None or passage.page_start != fact.page_no:
+            return False
+        at = fact.char_start - passage.char_start
+        return passage.text[at : at + fact.char_end - fact.char_start] == fact.raw
+
     def check_against_question(self, row: Candidate) -> dict[str, str | None]:
         """The checks that read the question: by check name, the reason it fails (None: passes)."""
         answer = row.answer or ""
@@ -148,8 +161,11 @@ class Curator:
         cites = row.citations
         retrieved = set(row.retrieved)
         out["citations_retrieved"] = bool(cites) and set(cites) <= retrieved
-        texts = list(self.chunk_texts(cites).values())
-        out["numbers_grounded"] = bool(texts) and not unsupported_numbers(answer, texts)
+        if row.kind == "fact":
+            out["numbers_grounded"] = self.span_holds_fact(row)
+        else:
+            texts = list(self.chunk_texts(cites).values())
+            out["numbers_grounded"] = bool(texts) and not unsupported_numbers(answer, texts)
         if row.kind == "numeric":
             out["numeric_answer"] = bool(extract_numbers(answer))
         for name, reason in self.check_against_question(row).items():
