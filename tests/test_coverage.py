@@ -44,7 +44,7 @@ def test_uncovered_documents_get_more_chunks_and_covered_ones_do_not(make_projec
     assert len(tried & set(chunks["covered.md"])) == 1 and len(tried & set(chunks["lacking.md"])) == 1
     # the first document has an accepted example; the random model gives the second none
     first = chunks["covered.md"][0]
-    add_qa(p, first, "How many robots did Company Alpha sell in quarter 0?", "It sold 10 robots.")
+    add_qa(p, first, "What does Company Alpha sell?", "Robots.")
 
     report = curate(p)
 

@@ -10,23 +10,25 @@ from synthtune.llm.base import ChatRequest, Completion
 from synthtune.store import GenerationUnit, NewAnswer, NewQuestion
 from synthtune.synth.curate import Curator, curate
 from synthtune.synth.examples import dataset_status, get_example, list_examples
+from synthtune.synth.facts_stage import extract_facts
 from synthtune.text.citations import cite
 from synthtune.text.judgments import parse_judgment
 
+COMPANIES = [
+    ("Alpha", "152.2", "43.4", "412", "Austin"),
+    ("Beta", "88.0", "38.1", "130", "Dayton"),
+    ("Gamma", "61.5", "51.0", "77", "Reno"),
+    ("Delta", "240.9", "29.7", "1,050", "Boise"),
+    ("Epsilon", "12.3", "60.2", "18", "Tulsa"),
+    ("Zeta", "99.9", "44.4", "301", "Omaha"),
+]
 DOCS = {
-    f"doc{i}.md": f"# Company {name}\n\nCompany {name} revenue was ${rev} million in fiscal 2025, "
-    f"and its gross margin was {margin}%.\n\nIt employs {staff} people in {city}."
-    for i, (name, rev, margin, staff, city) in enumerate(
-        [
-            ("Alpha", "152.2", "43.4", "412", "Austin"),
-            ("Beta", "88.0", "38.1", "130", "Dayton"),
-            ("Gamma", "61.5", "51.0", "77", "Reno"),
-            ("Delta", "240.9", "29.7", "1,050", "Boise"),
-            ("Epsilon", "12.3", "60.2", "18", "Tulsa"),
-            ("Zeta", "99.9", "44.4", "301", "Omaha"),
-        ]
-    )
+    f"doc{i}.md": f"# Company {name}, Inc. Reports Fourth Quarter Fiscal 2025 Results\n\n"
+    f"Revenue was ${rev} million, and gross margin was {margin}%.\n\n"
+    f"Company {name} employs {staff} people in {city}."
+    for i, (name, rev, margin, staff, city) in enumerate(COMPANIES)
 }
+Q4 = "in the fourth quarter of fiscal 2025"
 
 
 @pytest.fixture
@@ -35,6 +37,7 @@ def kb(make_project, tmp_path):
     for name, text in DOCS.items():
         write(tmp_path / "docs" / name, text)
     p.ingest([tmp_path / "docs"])
+    extract_facts(p)
     return p
 
 
@@ -63,8 +66,8 @@ def chunk_of(p, name: str) -> int:
 
 def test_deterministic_checks(kb):
     c0 = chunk_of(kb, "doc0.md")
-    good = add_qa(kb, c0, "What was Company Alpha's revenue in fiscal 2025?", "It was $152.2 million.")
-    invented = add_qa(kb, c0, "What was Company Alpha's net income?", "Net income was $17.5 million.")
+    good = add_qa(kb, c0, f"What was Company Alpha's revenue {Q4}?", "It was $152.2 million.")
+    invented = add_qa(kb, c0, f"What was Company Alpha's net income {Q4}?", "Net income was $17.5 million.")
     refused = add_qa(kb, c0, "How many people does Company Alpha employ?", "The documents do not say.")
     unanswerable_ok = add_qa(
         kb, c0, "Who is Company Alpha's auditor?", "The documents do not say.", kind="unanswerable"
@@ -72,36 +75,39 @@ def test_deterministic_checks(kb):
     unanswerable_bad = add_qa(kb, c0, "What is Company Alpha's ticker?", "ALPH.", kind="unanswerable")
     bad_cite = add_qa(kb, c0, "Where is Company Alpha based?", "Austin.", cites=[c0], retrieved=[c0 + 1])
     numeric_no_number = add_qa(
-        kb, c0, "What was Company Alpha's gross margin?", "It was healthy.", kind="numeric"
+        kb, c0, f"What was Company Alpha's gross margin {Q4}?", "It was healthy.", kind="numeric"
     )
     report = curate(kb, coverage=False)
     by_q = {r["question_id"]: r for r in list_examples(kb.store)}
     assert by_q[good]["status"] == "accepted"
-    assert by_q[invented]["reasons"] == ["numbers_grounded"]
+    assert by_q[invented]["reasons"] == ["numbers_grounded", "unverified_number"]
     assert by_q[refused]["reasons"] == ["refusal"]
     assert by_q[unanswerable_ok]["status"] == "accepted"
     assert by_q[unanswerable_bad]["reasons"] == ["refusal"]
     assert by_q[bad_cite]["reasons"] == ["citations_retrieved"]
-    assert by_q[numeric_no_number]["reasons"] == ["numeric_answer"]
+    assert by_q[numeric_no_number]["reasons"] == ["numeric_answer", "no_answer"]
     assert report.accepted == 2 and report.rejected == 5
     assert report.by_check == {
         "numbers_grounded": 1,
         "refusal": 2,
         "citations_retrieved": 1,
         "numeric_answer": 1,
+        "unverified_number": 1,
+        "no_answer": 1,
     }
     # numbers in a different but equal form are grounded: "$152.2 million" == "152,200 thousand"
     other = add_qa(
-        kb, c0, "What was Company Alpha's revenue last year?", "Revenue was 152,200 thousand dollars."
+        kb, c0, f"What was Company Alpha's revenue {Q4}, in dollars?", "Revenue was 152,200 thousand dollars."
     )
     curate(kb, coverage=False)
-    assert {r["question_id"]: r for r in list_examples(kb.store)}[other]["status"] == "accepted"
+    # (no number check rejects it; it asks what the first revenue question asks)
+    assert {r["question_id"]: r for r in list_examples(kb.store)}[other]["reasons"] == ["duplicate"]
 
 
 def test_near_duplicates_collapse_to_one(kb):
     c0 = chunk_of(kb, "doc0.md")
-    a = add_qa(kb, c0, "What was Company Alpha's revenue in fiscal 2025?", "$152.2 million.")
-    b = add_qa(kb, c0, "What was the revenue of Company Alpha in fiscal 2025?", "$152.2 million.")
+    a = add_qa(kb, c0, f"What was Company Alpha's revenue {Q4}?", "$152.2 million.")
+    b = add_qa(kb, c0, "What was the revenue of Company Alpha in Q4 of fiscal 2025?", "$152.2 million.")
     c = add_qa(kb, c0, "Where does Company Alpha employ its people?", "In Austin.")
     report = curate(kb, coverage=False)
     status = {r["question_id"]: r["status"] for r in list_examples(kb.store)}
@@ -112,7 +118,7 @@ def test_near_duplicates_collapse_to_one(kb):
 def test_splits_are_by_document_and_seeded(kb):
     for name in DOCS:
         cid = chunk_of(kb, name)
-        company = DOCS[name].split("\n")[0].removeprefix("# ")
+        company = f"Company {COMPANIES[int(name[3])][0]}"
         add_qa(kb, cid, f"In which city does {company} employ people?", "See the filing for the city.")
         add_qa(
             kb, cid, f"What was the gross margin of {company} in fiscal 2025 exactly?", "Shown in the filing."
@@ -130,15 +136,19 @@ def test_splits_are_by_document_and_seeded(kb):
     assert {r["id"]: r["split"] for r in list_examples(kb.store, status="accepted")} == first
 
 
-def test_explicit_test_documents_and_test_leak_removal(kb):
-    kb.settings.curate.test_documents = ["doc1.md"]
-    c0, c1 = chunk_of(kb, "doc0.md"), chunk_of(kb, "doc1.md")
-    leak = add_qa(kb, c0, "How many employees does the company have?", "It has staff.")
-    tested = add_qa(kb, c1, "How many employees does the company have?", "It has staff, too.")
+def test_explicit_test_documents_and_test_leak_removal(kb, tmp_path):
+    # a second report of Company Alpha, forced into the test split
+    write(tmp_path / "more" / "alpha_q3.md", DOCS["doc0.md"].replace("Fourth", "Third"))
+    kb.ingest([tmp_path / "more"])
+    extract_facts(kb)
+    kb.settings.curate.test_documents = ["alpha_q3.md"]
+    c0, c1 = chunk_of(kb, "doc0.md"), chunk_of(kb, "alpha_q3.md")
+    leak = add_qa(kb, c0, "How many employees does Company Alpha have?", "It has staff.")
+    tested = add_qa(kb, c1, "How many employees does Company Alpha have?", "It has staff, too.")
     curate(kb, coverage=False)
     rows = {ex.question_id: ex for ex in kb.store.examples()}
     assert rows[tested].status == "accepted" and rows[tested].split == "test"
-    assert rows[tested].source_path.endswith("doc1.md")
+    assert rows[tested].source_path.endswith("alpha_q3.md")
     # the leak is caught by the split check, before dedup could call it a mere duplicate
     assert rows[leak].status == "rejected" and rows[leak].split is None
     assert rows[leak].reasons == ["test_leak"] and rows[leak].checks["test_leak"] is False
@@ -146,7 +156,7 @@ def test_explicit_test_documents_and_test_leak_removal(kb):
 
 def test_examples_show_and_status(kb):
     c0 = chunk_of(kb, "doc0.md")
-    add_qa(kb, c0, "What was Company Alpha's revenue in fiscal 2025?", "It was $152.2 million.")
+    add_qa(kb, c0, f"What was Company Alpha's revenue {Q4}?", "It was $152.2 million.")
     curate(kb, coverage=False)
     ex = list_examples(kb.store)[0]
     for key in (
@@ -189,7 +199,7 @@ def test_parse_judgment_and_cite():
 
 def test_curator_without_judge_has_no_judge_checks(kb):
     c0 = chunk_of(kb, "doc0.md")
-    add_qa(kb, c0, "What was Company Alpha's revenue in fiscal 2025?", "It was $152.2 million.")
+    add_qa(kb, c0, f"What was Company Alpha's revenue {Q4}?", "It was $152.2 million.")
     rows, scores = Curator(kb).evaluate()
     assert scores == {} and "judge_question" not in rows[0].checks
 
@@ -224,7 +234,7 @@ def test_judge_scores_are_parsed_stored_and_decide(kb):
     read back from the store instead of judged again."""
     kb.settings.llm.judge = BackendSettings(model="scripted-judge")
     c0 = chunk_of(kb, "doc0.md")
-    good = add_qa(kb, c0, "What was Company Alpha's revenue in fiscal 2025?", "It was $152.2 million.")
+    good = add_qa(kb, c0, f"What was Company Alpha's revenue {Q4}?", "It was $152.2 million.")
     unfaithful = add_qa(kb, c0, "Where are Company Alpha's people employed?", "In Austin.")
     report = curate(kb, coverage=False, judge=ScriptedJudge())
     examples = {e.question_id: e for e in kb.store.examples()}
@@ -255,7 +265,7 @@ def test_llm_judges_with_the_bundled_model(kb):
 
     kb.settings.llm.judge = BackendSettings(max_new_tokens=32)
     c0 = chunk_of(kb, "doc0.md")
-    q = add_qa(kb, c0, "What was Company Alpha's revenue in fiscal 2025?", "It was $152.2 million.")
+    q = add_qa(kb, c0, f"What was Company Alpha's revenue {Q4}?", "It was $152.2 million.")
     report = curate(kb, coverage=False)
     rows = kb.store.judgments()
     assert [r.criterion for r in rows] == ["faithfulness", "quality"]

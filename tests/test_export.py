@@ -29,6 +29,7 @@ from synthtune.export.formats import ChatTemplateRenderer
 from synthtune.project import Project
 from synthtune.store import GenerationUnit, NewAnswer, NewQuestion
 from synthtune.synth.curate import curate
+from synthtune.synth.facts_stage import extract_facts
 
 GOLDEN = Path(__file__).parent / "golden" / "export"
 UPDATE = os.environ.get("SYNTHTUNE_UPDATE_GOLDEN") == "1"
@@ -87,6 +88,7 @@ def build_kb(root: Path, embedder) -> Project:
     p = Project(root / "proj", parse_settings(SETTINGS))
     p._embedder = embedder
     p.ingest([root / "docs"])
+    extract_facts(p)  # curation checks each figure against the facts of the metric and period asked
     chunks = p.store.source_chunks()
     paths = {d.id: d.source_path for d in p.store.documents_info({c.document_id for c in chunks})}
     chunk = {Path(paths[c.document_id]).name: c.id for c in chunks}

@@ -34,7 +34,16 @@ def test_run_names_an_unknown_stage(tmp_path, run):  # noqa: F811
 
 
 def test_the_stages_in_order():
-    assert [s.name for s in stages()] == ["ingest", "generate", "curate", "export", "train", "merge", "eval"]
+    assert [s.name for s in stages()] == [
+        "ingest",
+        "facts",
+        "generate",
+        "curate",
+        "export",
+        "train",
+        "merge",
+        "eval",
+    ]
 
 
 def test_fingerprints_follow_settings_and_inputs(make_project, tmp_path):

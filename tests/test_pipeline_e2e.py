@@ -27,7 +27,7 @@ DOCS = [
     "acme_strider_s2_fact_sheet.docx",
 ]
 EXE = str(Path(sys.executable).with_name("synthtune"))
-STAGES = ["ingest", "generate", "curate", "export", "train", "merge", "eval"]
+STAGES = ["ingest", "facts", "generate", "curate", "export", "train", "merge", "eval"]
 
 
 def count(project: Path, sql: str) -> int:

@@ -292,11 +292,33 @@ class GenerateSettings(Section):
         description="Only the first N chunks (in document order); null: all. --limit-chunks overrides it.",
     )
     seed: int = Field(default=0, description="Seed for kind assignment, pairing and sampling.")
+    phrasings_per_fact: int = Field(
+        default=3,
+        ge=0,
+        le=5,
+        description="Template questions (kind fact, no LLM) per fact, each a different phrasing naming the "
+        "subject and period, answered by the fact's value, unit and period; 0: no fact questions.",
+    )
+    max_facts_per_document: int | None = Field(
+        default=20,
+        ge=1,
+        description="Facts of each document made into questions, headline figures first (stated in prose "
+        "and in a table, then table facts of the document's own period); null: every fact without problems.",
+    )
     prompts: dict[str, str] = Field(
         default_factory=dict,
         description="Override a shipped prompt template by name (question_factual, question_numeric, "
         "question_reasoning, question_unanswerable, answer, judge_question, judge_answer) with a path "
         "to a Jinja file.",
+    )
+
+
+class DocumentOverride(Section):
+    subject: str | None = Field(
+        default=None, description="Whom the document is about: 'Acme Robotics, Inc.'."
+    )
+    period: str | None = Field(
+        default=None, description="The period it reports: 'third quarter of fiscal 2025', 'Q3 FY2025'."
     )
 
 
@@ -444,6 +466,12 @@ class Settings(Section):
     curate: CurateSettings = Field(
         default_factory=CurateSettings, description="Checks, judges, dedup and splits."
     )
+    documents: dict[str, DocumentOverride] = Field(
+        default_factory=dict,
+        description="Per-document corrections of subject and period, by file name or glob: "
+        "{'acme_q3*.pdf': {subject: 'Acme Robotics, Inc.', period: 'Q3 FY2025'}}. Re-derives only the facts "
+        "and questions of the documents it matches.",
+    )
     export: ExportSettings = Field(default_factory=ExportSettings, description="Exported dataset files.")
     train: TrainSettings = Field(default_factory=TrainSettings, description="Fine-tuning (LoRA / QLoRA).")
     eval: EvalSettings = Field(
@@ -475,8 +503,12 @@ def _check_keys(model: type[BaseModel], data: Any, where: str, source: str) -> N
     for key, value in data.items():
         if key not in fields:
             raise _unknown_key_error(str(key), list(fields), where, source)
-        sub = _section_type(fields[key].annotation)
-        if sub is not None and isinstance(value, dict):
+        annotation = fields[key].annotation
+        sub = _section_type(annotation)
+        if sub is not None and getattr(annotation, "__origin__", None) is dict and isinstance(value, dict):
+            for name, entry in value.items():  # a mapping of sections (documents: {glob: {...}})
+                _check_keys(sub, entry, f"{where}{key}.{name}.", source)
+        elif sub is not None and isinstance(value, dict):
             _check_keys(sub, value, f"{where}{key}.", source)
 
 
@@ -543,9 +575,9 @@ def _render(model: BaseModel | None, cls: type[BaseModel], indent: int) -> list[
         elif sub is not None and value is None:
             lines.append(f"{pad}{name}: null   # set a mapping with the fields of {sub.__name__}")
         else:
-            lines.append(
-                f"{pad}{name}: {_yaml_scalar(value if not isinstance(value, BaseModel) else value.model_dump(mode='json'))}"
-            )
+            dumped = getattr(model, "model_dump", None)
+            plain = dumped(mode="json", include={name})[name] if dumped is not None else value
+            lines.append(f"{pad}{name}: {_yaml_scalar(plain)}")
     return lines
 
 

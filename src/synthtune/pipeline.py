@@ -59,10 +59,11 @@ def stages() -> list[Stage]:
     from synthtune.export.writer import STAGE as EXPORT
     from synthtune.ingest.pipeline import STAGE as INGEST
     from synthtune.synth.curate import STAGE as CURATE
+    from synthtune.synth.facts_stage import STAGE as FACTS
     from synthtune.synth.generate import STAGE as GENERATE
     from synthtune.train.stage import MERGE_STAGE, TRAIN_STAGE
 
-    return [INGEST, GENERATE, CURATE, EXPORT, TRAIN_STAGE, MERGE_STAGE, EVAL]
+    return [INGEST, FACTS, GENERATE, CURATE, EXPORT, TRAIN_STAGE, MERGE_STAGE, EVAL]
 
 
 def stage_names() -> list[str]:

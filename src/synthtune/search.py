@@ -7,6 +7,7 @@ until the knowledge base changes); this module decides what to ask for and how t
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Literal
@@ -142,7 +143,15 @@ class Searcher:
 
     # -- public ------------------------------------------------------------------------------------
 
-    def search(self, query: str, k: int | None = None, mode: Mode | None = None) -> list[Hit]:
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        mode: Mode | None = None,
+        document_ids: Collection[int] | None = None,
+    ) -> list[Hit]:
+        """The ``k`` best chunks for ``query``; with ``document_ids``, only chunks of those documents (the
+        candidate lists are widened so that filtering still leaves ``k``)."""
         cfg: SearchSettings = self.settings.search
         k = k or cfg.k
         mode = mode or cfg.mode
@@ -153,17 +162,26 @@ class Searcher:
         if mode != "lexical":
             check_model(self.store, self.embedder)
         n = max(k, cfg.candidates)
+        allowed: set[int] | None = None
+        if document_ids is not None:
+            by_doc = self.store.chunk_ids_by_document()
+            allowed = {c for d in document_ids for c in by_doc.get(d, [])}
+            n = max(n * 4, min(len(allowed), 1000))
+
+        def keep(ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
+            return ranked if allowed is None else [(c, s) for c, s in ranked if c in allowed]
+
         if mode == "lexical":
-            ranked = self.lexical(query, k)
+            ranked = keep(self.lexical(query, n if allowed is not None else k))
         elif mode == "dense":
-            ranked = self.dense(query, k)
+            ranked = keep(self.dense(query, n if allowed is not None else k))
         else:
             # BM25 (SQLite) and the query embedding (torch) both release the GIL: run them side by side
             # (the model is looked up first: the store answers one statement at a time)
             model = self.store.embedding_model(self.embedder.name)
             lexical = self._pool.submit(self.lexical, query, n)
-            den = [cid for cid, _ in self._dense(model, query, n)]
-            lex = [cid for cid, _ in lexical.result()]
+            den = [cid for cid, _ in keep(self._dense(model, query, n))]
+            lex = [cid for cid, _ in keep(lexical.result())]
             ranked = rrf([(den, cfg.dense_weight), (lex, cfg.lexical_weight)], cfg.rrf_k)[:k]
         return self._hits(ranked[:k])
 

@@ -788,6 +788,61 @@ def serve(
         uvicorn.run(web, host=host, port=port, log_level="warning")
 
 
+facts_app = typer.Typer(
+    help="Look at the facts: each figure with its subject, metric, period and place.", no_args_is_help=True
+)
+app.add_typer(facts_app, name="facts")
+
+
+@facts_app.command("list")
+def facts_list(
+    ctx: typer.Context,
+    document: Annotated[
+        str | None, typer.Option("--document", help="Only this document: a file name, glob or id.")
+    ] = None,
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List facts: metric, period, value and unit, where each is written, and any problems that keep it
+    from becoming a question."""
+    from rich.table import Table
+
+    from synthtune.synth.facts_stage import list_facts
+
+    with _open(ctx, project) as p:
+        rows = list_facts(p, document)
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table("id", "document", "metric", "period", "value", "page", "problems")
+    for r in rows:
+        table.add_row(
+            str(r["id"]), escape(r["document"]), escape(r["metric"]), escape(r["period_label"] or "-"),
+            escape(r["raw"]), str(r["page"]), escape("; ".join(r["problems"])),
+        )  # fmt: skip
+    console.print(table)
+    console.print(f"{len(rows)} facts")
+
+
+@facts_app.command("show")
+def facts_show(
+    ctx: typer.Context,
+    fact_id: Annotated[int, typer.Argument(help="Fact id (from `synthtune facts list`).")],
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one fact with its document's identity and the text around it."""
+    from synthtune.synth.facts_stage import show_fact
+
+    with _open(ctx, project) as p:
+        row = show_fact(p, fact_id)
+    if as_json:
+        emit_json(row)
+        return
+    for key, value in row.items():
+        console.print(f"[bold]{key}[/bold]: {escape(str(value))}")
+
+
 def _quiet_libraries() -> None:
     """Library chatter (weight-loading bars, tokenizer length notes) is not for our users."""
     import logging

@@ -7,6 +7,7 @@ operations written once in portable SQL (``?`` placeholders, ``INSERT ... RETURN
   candidates, ingest failures;
 - :class:`~synthtune.store.dataset.DatasetOps`: model calls, generation units, questions, answers,
   judgments, examples with their frozen passages;
+- :class:`~synthtune.store.facts.FactOps`: document identities and facts;
 - :class:`~synthtune.store.runs.RunOps`: stage runs, exports, trainings, merges, evaluations;
 - :class:`~synthtune.store.models.ModelExportOps`: model files written for other runtimes (GGUF).
 
@@ -18,6 +19,7 @@ backend overrides that operation. :class:`~synthtune.store.sqlite.SQLiteStore` i
 from __future__ import annotations
 
 from synthtune.store.dataset import DatasetOps
+from synthtune.store.facts import FactOps
 from synthtune.store.kb import KnowledgeBaseOps
 from synthtune.store.models import ModelExportOps
 from synthtune.store.primitives import Primitives
@@ -25,7 +27,7 @@ from synthtune.store.reviews import ReviewOps
 from synthtune.store.runs import RunOps
 
 
-class Store(KnowledgeBaseOps, ReviewOps, DatasetOps, RunOps, ModelExportOps, Primitives):
+class Store(KnowledgeBaseOps, ReviewOps, DatasetOps, FactOps, RunOps, ModelExportOps, Primitives):
     """A project's database. Use as a context manager or call :meth:`close`."""
 
     def __enter__(self) -> Store:

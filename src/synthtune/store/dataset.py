@@ -345,6 +345,35 @@ class DatasetOps(Primitives):
                 for q in questions
             ]
 
+    def record_fact_questions(
+        self, unit: GenerationUnit, fact_id: int, qa: list[tuple[str, str]], answer_prompt_sha: str
+    ) -> None:
+        """Template questions made from one fact, each with its reference answer citing the unit's chunk
+        (the chunk holding the fact's span), in one transaction; nothing when the unit is already done."""
+        with self.transaction():
+            if self.generation_unit_done(unit.work_key):
+                return
+            now = utcnow()
+            self._execute(
+                "INSERT INTO generation_units(work_key, chunk_id, kind, attempt, status, call_id, n_questions,"
+                " created_at) VALUES (?,?,?,?,?,?,?,?)",
+                (unit.work_key, unit.chunk_id, unit.kind, unit.attempt, unit.status, None, len(qa), now),
+            )  # fmt: skip
+            for question, answer in qa:
+                qid = self._insert(
+                    "INSERT INTO questions(chunk_id, chunk2_id, text, kind, status, reject_reason, generator,"
+                    " prompt_sha, work_key, call_id, created_at, fact_id)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
+                    (unit.chunk_id, None, question, unit.kind, "ok", None, unit.generator, unit.prompt_sha,
+                     unit.work_key, None, now, fact_id),
+                )  # fmt: skip
+                self.record_answer(
+                    NewAnswer(
+                        qid, answer, [unit.chunk_id], [unit.chunk_id], "ok", unit.generator, answer_prompt_sha
+                    ),
+                    None,
+                )
+
     def ok_question_texts(self, chunk_id: int) -> list[str]:
         return [
             r[0]
@@ -356,9 +385,11 @@ class DatasetOps(Primitives):
     def questions_to_answer(
         self, generator: str, prompt_sha: str, chunk_ids: list[int] | None = None
     ) -> list[Question]:
-        """Ok questions without an answer by this answerer and prompt, by id."""
+        """Ok questions without an answer by this answerer and prompt, by id (template questions have
+        their reference answer already)."""
         sql = (
             "SELECT q.id, q.chunk_id, q.chunk2_id, q.text, q.kind FROM questions q WHERE q.status = 'ok'"
+            " AND q.fact_id IS NULL"
             " AND NOT EXISTS (SELECT 1 FROM answers a WHERE a.question_id = q.id AND a.generator = ?"
             " AND a.prompt_sha = ?)"
         )

@@ -318,6 +318,46 @@ def m006_reviews(conn: sqlite3.Connection) -> None:
             undoes       INTEGER REFERENCES reviews(id)  -- the review an undo takes back
         );
         CREATE INDEX reviews_example ON reviews(example_id);
+def m007_facts_and_identity(conn: sqlite3.Connection) -> None:
+    run_script(
+        conn,
+        """
+        -- whom and which period a document is about (derived, or set in settings `documents:`)
+        CREATE TABLE document_identities(
+            document_id  INTEGER PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
+            subject      TEXT,                         -- "Acme Robotics, Inc."; null: not found (see reasons)
+            ticker       TEXT,
+            form         TEXT,                         -- earnings release | earnings call transcript | ...
+            period       TEXT,                         -- JSON: the document's period; null: not found
+            reasons      TEXT    NOT NULL DEFAULT '[]',  -- JSON: how each part was found, or why not
+            overridden   INTEGER NOT NULL DEFAULT 0,   -- 1: subject/period set in settings
+            extractor    TEXT    NOT NULL,             -- sha256 of the extractor version and the override
+            created_at   TEXT    NOT NULL
+        );
+
+        -- each figure of a document with its meaning and exact place
+        CREATE TABLE facts(
+            id           INTEGER PRIMARY KEY,
+            document_id  INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            subject      TEXT,
+            metric       TEXT    NOT NULL,
+            period       TEXT,                         -- JSON: text, months, end, fiscal_year, quarter, ...
+            value        TEXT    NOT NULL,             -- decimal as written, signed
+            unit         TEXT    NOT NULL,
+            scale        TEXT    NOT NULL,             -- decimal: value * scale is the amount
+            raw          TEXT    NOT NULL,
+            page_no      INTEGER NOT NULL,
+            char_start   INTEGER,                      -- offsets into the page text; null: not located
+            char_end     INTEGER,
+            table_cell   TEXT,                         -- JSON [table, row, column]; null for prose
+            source       TEXT    NOT NULL,             -- table | prose
+            problems     TEXT    NOT NULL DEFAULT '[]'   -- JSON: why it must not become a question
+        );
+        CREATE INDEX facts_document ON facts(document_id);
+
+        -- a template question is made from one fact; re-deriving the facts drops its questions
+        ALTER TABLE questions ADD COLUMN fact_id INTEGER REFERENCES facts(id) ON DELETE CASCADE;
+        CREATE INDEX questions_fact ON questions(fact_id);
         """,
     )
 
@@ -329,6 +369,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m004_frozen_passages_and_chunking,
     m005_model_exports,
     m006_reviews,
+    m007_facts_and_identity,
 ]
 
 

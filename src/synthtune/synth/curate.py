@@ -7,11 +7,8 @@ generation by its work keys. The outcome of every check is stored on the example
 
 from __future__ import annotations
 
-import fnmatch
-import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,8 +19,12 @@ from synthtune.llm.prompts import load_prompt
 from synthtune.project import Project
 from synthtune.stages import Stage
 from synthtune.store import Candidate, CuratedExample, Judgment
-from synthtune.store.dataset import DocumentInfo
+from synthtune.synth.checks import answer_problem, fact_problem, standalone_problem
+from synthtune.synth.facts import DocIdentity, Fact
+from synthtune.synth.facts_stage import to_doc_identity, to_fact
 from synthtune.synth.generate import GenerateReport, Generator
+from synthtune.synth.splits import document_splits
+from synthtune.synth.templates import period_mentions
 from synthtune.text.judgments import parse_judgment
 from synthtune.text.numbers import extract_numbers, unsupported_numbers
 from synthtune.text.refusals import is_refusal
@@ -35,10 +36,14 @@ CHECKS = (
     "citations_retrieved",  # citations exist and point at retrieved chunks
     "refusal",  # answerable -> no refusal; unanswerable -> refusal
     "numeric_answer",  # numeric questions get an answer with a number
+    "stands_alone",  # the question names its subject and, for a figure, the period (not_standalone)
+    "states_answer",  # not nothing, not the question again, not "the passage says" (no_answer, ...)
+    "right_fact",  # each figure is the value of the asked metric and period (wrong_fact, wrong_period, ...)
     "judge_question",  # LLM judge: question quality >= threshold
     "judge_faithfulness",  # LLM judge: answer faithfulness >= threshold
     "duplicate",  # near-duplicate of a better-scored question
-    "test_leak",  # near-duplicate of a test-split question (removed from train/val)
+    "test_leak",  # asks what a test-split question asks (removed from train/val)
+    "split_leak",  # cites a document of another split
 )
 
 Progress = Callable[[str, int | None, int], None]
@@ -76,6 +81,9 @@ class Curator:
         self.settings = project.settings
         self.generator = generator
         self._judge = judge
+        self._identities: dict[int, DocIdentity] | None = None
+        self._facts: dict[int, list[Fact]] = {}
+        self.reasons: dict[tuple[int, str], str] = {}  # (question id, check) -> the specific reason it failed
         overrides = self.settings.generate.prompts
         self.judge_prompts = {
             n: load_prompt(n, overrides, project.dir) for n in ("judge_question", "judge_answer")
@@ -98,6 +106,42 @@ class Curator:
 
     # -- deterministic checks -----------------------------------------------------------------------
 
+    def identity(self, document_id: int) -> DocIdentity | None:
+        if self._identities is None:
+            self._identities = {i: to_doc_identity(d) for i, d in self.store.document_identities().items()}
+        return self._identities.get(document_id)
+
+    def facts_of(self, document_ids: set[int]) -> list[Fact]:
+        """The problem-free facts of these documents (read once per document)."""
+        for d in document_ids - self._facts.keys():
+            self._facts[d] = [to_fact(f) for f in self.store.facts(d, usable=True)]
+        return [f for d in sorted(document_ids) for f in self._facts[d]]
+
+    def span_holds_fact(self, row: Candidate) -> bool:
+        """A template answer is grounded when its cited chunk still reads the fact's figure at its span
+        (its scale may be stated in a header the chunk does not hold, so digits alone would not tell)."""
+        made = self.store.question_facts([row.question_id])
+        if row.question_id not in made or len(row.citations) != 1:
+            return False
+        fact = self.store.fact(made[row.question_id])
+        [passage] = self.store.passages(row.citations)
+        if fact.char_start is None or fact.char_end is None or passage.page_start != fact.page_no:
+            return False
+        at = fact.char_start - passage.char_start
+        return passage.text[at : at + fact.char_end - fact.char_start] == fact.raw
+
+    def check_against_question(self, row: Candidate) -> dict[str, str | None]:
+        """The checks that read the question: by check name, the reason it fails (None: passes)."""
+        answer = row.answer or ""
+        cited = {p.document_id for p in self.store.passages(row.citations)}
+        return {
+            "stands_alone": standalone_problem(
+                row.question, answer, row.kind, self.identity(row.document_id), row.title
+            ),
+            "states_answer": answer_problem(row.question, answer, row.kind),
+            "right_fact": fact_problem(row.question, answer, self.facts_of(cited | {row.document_id})),
+        }
+
     def check(self, row: Candidate) -> dict[str, bool]:
         c = self.settings.curate
         out: dict[str, bool] = {}
@@ -117,10 +161,17 @@ class Curator:
         cites = row.citations
         retrieved = set(row.retrieved)
         out["citations_retrieved"] = bool(cites) and set(cites) <= retrieved
-        texts = list(self.chunk_texts(cites).values())
-        out["numbers_grounded"] = bool(texts) and not unsupported_numbers(answer, texts)
+        if row.kind == "fact":
+            out["numbers_grounded"] = self.span_holds_fact(row)
+        else:
+            texts = list(self.chunk_texts(cites).values())
+            out["numbers_grounded"] = bool(texts) and not unsupported_numbers(answer, texts)
         if row.kind == "numeric":
             out["numeric_answer"] = bool(extract_numbers(answer))
+        for name, reason in self.check_against_question(row).items():
+            out[name] = reason is None
+            if reason is not None:
+                self.reasons[(row.question_id, name)] = reason
         return out
 
     # -- judges -------------------------------------------------------------------------------------
@@ -189,31 +240,17 @@ class Curator:
             emb.encode([f"{emb.query_prefix}{t}" for t in texts]) if texts else np.zeros((0, 1), np.float32)
         )
 
-    def split_documents(self, docs: list[DocumentInfo]) -> dict[int, str]:
-        c = self.settings.curate
-        forced = {
-            d.id
-            for d in docs
-            if any(
-                fnmatch.fnmatch(Path(d.source_path).name, p) or fnmatch.fnmatch(d.source_path, p)
-                for p in c.test_documents
-            )
-        }
-        rest = sorted((d for d in docs if d.id not in forced), key=lambda d: d.sha256)
-        random.Random(c.seed).shuffle(rest)
-        total = sum(c.split_ratios.values()) or 1.0
-        n = len(rest)
-        n_test = round(n * c.split_ratios.get("test", 0) / total)
-        n_val = round(n * c.split_ratios.get("val", 0) / total)
-        # with three or more documents every split with a share gets at least one
-        if n >= 3:
-            if c.split_ratios.get("test", 0) > 0 and not forced:
-                n_test = max(n_test, 1)
-            if c.split_ratios.get("val", 0) > 0:
-                n_val = max(n_val, 1)
-        out = {d: "test" for d in forced}
-        for i, d in enumerate(rest):
-            out[d.id] = "test" if i < n_test else "val" if i < n_test + n_val else "train"
+    def split_of(self) -> dict[int, str]:
+        """Every document's split (decided by document, before answering: ``synth/splits.py``)."""
+        return document_splits(self.store.documents(), self.settings.curate)
+
+    def fact_keys(self, rows: list[Row]) -> dict[int, tuple[int, tuple[str, str, str]]]:
+        """For template questions: question id -> (fact id, (subject, metric, period) it asks)."""
+        made = self.store.question_facts([r.c.question_id for r in rows])
+        out = {}
+        for qid, fid in made.items():
+            f = self.store.fact(fid)
+            out[qid] = (fid, ((f.subject or "").lower(), f.metric.lower(), f.period_text or ""))
         return out
 
     # -- the stage ----------------------------------------------------------------------------------
@@ -235,14 +272,26 @@ class Curator:
             else:
                 row.score = 0
             row.checks = checks
-            row.reasons = [k for k, ok in checks.items() if not ok]
+            row.reasons = [self.reasons.get((r.question_id, k), k) for k, ok in checks.items() if not ok]
         return rows, scores
+
+    def _same_question(self, a: Row, b: Row, sim: float, keys: dict) -> bool:
+        """Whether two questions ask the same thing: template questions when they ask for the same
+        (subject, metric, period) from different facts (the phrasings of one fact are kept: each teaches
+        the fact), other questions when their embeddings are near and they name the same periods."""
+        ka, kb = keys.get(a.c.question_id), keys.get(b.c.question_id)
+        if ka and kb:
+            return ka[1] == kb[1] and ka[0] != kb[0]
+        return sim >= self.settings.curate.dedup_threshold and period_mentions(
+            a.c.question
+        ) == period_mentions(b.c.question)
 
     def dedup(self, rows: list[Row]) -> int:
         """Near-duplicate questions collapse to the best-scored one (then the earliest)."""
         live = [r for r in rows if not r.reasons]
         if len(live) < 2:
             return 0
+        keys = self.fact_keys(live)
         vecs = self.question_vectors([r.c.question for r in live])
         # test questions win ties, so a duplicate pair across splits never costs the test split its row
         order = sorted(
@@ -252,7 +301,10 @@ class Curator:
         kept: list[int] = []
         removed = 0
         for i in order:
-            if kept and float(np.max(vecs[kept] @ vecs[i])) >= self.settings.curate.dedup_threshold:
+            sims = vecs[kept] @ vecs[i] if kept else []
+            if any(
+                self._same_question(live[i], live[k], float(s), keys) for k, s in zip(kept, sims, strict=True)
+            ):
                 live[i].checks["duplicate"] = False
                 live[i].reasons.append("duplicate")
                 removed += 1
@@ -261,18 +313,33 @@ class Curator:
         return removed
 
     def assign_splits(self, rows: list[Row]) -> None:
+        """Each accepted row takes its document's split; a row citing a document of another split is a
+        ``split_leak``, a train/val question asking what a test question asks is a ``test_leak``."""
+        split_of = self.split_of()
         accepted = [r for r in rows if not r.reasons]
-        split_of = self.split_documents(self.store.documents_info(r.c.document_id for r in accepted))
         for r in rows:
             r.split = split_of.get(r.c.document_id) if not r.reasons else None
+        cited = {
+            p.chunk_id: p.document_id
+            for p in self.store.passages(sorted({c for r in accepted for c in r.c.citations}))
+        }
+        for r in accepted:
+            if any(split_of.get(cited.get(c, r.c.document_id)) != r.split for c in r.c.citations):
+                r.checks["split_leak"] = False
+                r.reasons.append("split_leak")
+                r.split = None
         test = [r for r in accepted if r.split == "test"]
         other = [r for r in accepted if r.split in ("train", "val")]
         if test and other:
+            keys = self.fact_keys(test + other)
             tv = self.question_vectors([r.c.question for r in test])
             ov = self.question_vectors([r.c.question for r in other])
             sims = ov @ tv.T
-            for r, best in zip(other, sims.max(axis=1), strict=True):
-                if best >= self.settings.curate.dedup_threshold:
+            for r, row_sims in zip(other, sims, strict=True):
+                if any(
+                    self._same_question(r, t, float(s), keys) or _same_fact(r, t, keys)
+                    for t, s in zip(test, row_sims, strict=True)
+                ):
                     r.checks["test_leak"] = False
                     r.reasons.append("test_leak")
                     r.split = None
@@ -358,6 +425,11 @@ def curate(
         "uncovered": len(uncovered),
     }
     return report
+
+
+def _same_fact(a: Row, b: Row, keys: dict) -> bool:
+    ka, kb = keys.get(a.c.question_id), keys.get(b.c.question_id)
+    return bool(ka and kb and ka[1] == kb[1])
 
 
 def _generate_more(

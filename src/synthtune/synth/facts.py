@@ -764,6 +764,9 @@ def _clause_facts(
             metric = f"{unit_word.group(1).lower()} shipped"
         else:
             continue
+        metric = _without_subject(metric, subject)
+        if not metric:
+            continue
         leading = _LEADING_PERIOD.match(metric)
         said_before = clause[: num.span[0]]
         if leading:
@@ -792,6 +795,8 @@ def _clause_facts(
                 period = Period(
                     dated.group(0).split(maxsplit=1)[1], None, parse_date(dated.group(0)), instant=True
                 )
+            elif period is None and (year := _FISCAL_YEAR_AFTER.match(after)):
+                period = parse_period(year.group(1))  # "revenue was $152.2 million in fiscal 2025"
             elif stated and stated.group("ytd"):
                 period = _section_period(stated.group("ytd"), doc_period)
             elif stated:
@@ -835,6 +840,22 @@ def _clause_facts(
             )
         )
     return facts
+
+
+_FISCAL_YEAR_AFTER = re.compile(r"\s+(?:in|for)\s+((?:fiscal(?:\s+year)?|FY)\s?'?\d{2,4})\b", re.I)
+
+
+def _without_subject(metric: str, subject: str | None) -> str:
+    """The metric without the company's name before it ("Alpha Corp revenue" -> "revenue"), also when
+    a heading ran into the sentence ("Alpha Corp annual report Alpha Corp revenue")."""
+    if not subject:
+        return metric
+    lowered = metric.lower()
+    for name in (subject, short_name(subject)):
+        at = lowered.rfind(name.lower())
+        if at >= 0:
+            return metric[at + len(name) :].lstrip(" '’s").strip()
+    return metric
 
 
 def _years_of(period: Period) -> set[int]:

@@ -20,10 +20,13 @@ from synthtune.llm.base import Backend, ChatRequest, Completion, make_backend
 from synthtune.llm.calls import llm_call
 from synthtune.llm.prompts import Prompt, load_prompt
 from synthtune.project import Project
+from synthtune.search import Searcher
 from synthtune.stages import Stage
 from synthtune.store import GenerationUnit, NewAnswer, NewQuestion
 from synthtune.store.dataset import Question, SourceChunk
+from synthtune.synth.fact_questions import generate_fact_questions
 from synthtune.synth.parsing import normalise_question, parse_answer, parse_questions
+from synthtune.synth.splits import document_splits
 from synthtune.text.citations import cite
 
 KINDS = ("factual", "numeric", "reasoning", "unanswerable")
@@ -36,6 +39,7 @@ Progress = Callable[[str, int | None, int], None]  # (phase, total or None, adva
 class GenerateReport:
     questions_added: int = 0
     answers_added: int = 0
+    fact_questions: int = 0
     failed: int = 0
     rejected_questions: int = 0
     units_done: int = 0
@@ -87,6 +91,8 @@ class Generator:
         }
         self._qb = question_backend
         self._ab = answer_backend
+        self._searcher: Searcher | None = None
+        self._splits: dict[int, str] | None = None
 
     @property
     def question_backend(self) -> Backend:
@@ -279,10 +285,25 @@ class Generator:
 
     # -- answers ------------------------------------------------------------------------------------
 
+    @property
+    def searcher(self) -> Searcher:
+        if self._searcher is None:
+            self._searcher = Searcher(self.store, self.settings, self.project.embedder)
+        return self._searcher
+
+    def split_documents(self, document_id: int) -> list[int]:
+        """The documents of ``document_id``'s split (decided before answering), which alone may answer."""
+        if self._splits is None:
+            self._splits = document_splits(self.store.documents(), self.settings.curate)
+        split = self._splits.get(document_id)
+        return [d for d, s in self._splits.items() if s == split]
+
     def passages(self, question: Question) -> list[dict]:
-        """The passages an answer may use: search results for the question, plus its source chunk(s)."""
+        """The passages an answer may use: search results for the question among the documents of its
+        split, plus its source chunk(s)."""
         k = self.settings.generate.answer_k
-        hits = self.project.search(question.text, k=k)
+        [source] = self.store.passages([question.chunk_id])
+        hits = self.searcher.search(question.text, k=k, document_ids=self.split_documents(source.document_id))
         ids = [h.chunk_id for h in hits]
         for cid in (question.chunk_id, question.chunk2_id):
             if cid is not None and cid not in ids and question.kind != "unanswerable":
@@ -371,6 +392,8 @@ def generate(
     report = GenerateReport()
     limit = limit_chunks or project.settings.generate.max_chunks
     chunks = gen.chunks(limit=limit, chunk_ids=chunk_ids)
+    if chunk_ids is None:
+        report.fact_questions = generate_fact_questions(project).questions
     gen.generate_questions(gen.plan(chunks, attempt), report, progress)
     gen.generate_answers(report, progress, chunk_ids=[c.id for c in chunks])
     return report
@@ -378,13 +401,18 @@ def generate(
 
 def _run(project: Project, progress: Progress | None) -> dict[str, Any]:
     data = generate(project, progress=progress).to_json()
-    return {k: data[k] for k in ("questions_added", "answers_added", "failed", "rejected_questions")}
+    keys = ("fact_questions", "questions_added", "answers_added", "failed", "rejected_questions")
+    return {k: data[k] for k in keys}
 
 
 STAGE = Stage(
     name="generate",
     # search: answers are written from search results (which embed the question with the embedding model)
-    settings=("generate", "llm", "search", "embedding"),
-    inputs=lambda project: project.store.fingerprint("chunks", ("id", "sha256")),
+    # curate: the document splits decide which documents may answer a question
+    settings=("generate", "llm", "search", "embedding", "curate"),
+    inputs=lambda project: [
+        project.store.fingerprint("chunks", ("id", "sha256")),
+        project.store.fingerprint("facts", ("id", "value", "problems")),
+    ],
     run=_run,
 )

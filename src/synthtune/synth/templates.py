@@ -135,11 +135,11 @@ _YEAR_MENTION = re.compile(r"\b(?:FY\s?'?)?((?:19|20)\d\d)\b|\bFY\s?'?(\d{2})\b"
 _ORD = {"first": 1, "second": 2, "third": 3, "fourth": 4}
 
 
-def _norm(text: str) -> str:
+def norm(text: str) -> str:
     return " " + " ".join(re.sub(r"[^\w%$&'.-]+", " ", text.lower().replace("’", "'")).split()) + " "
 
 
-def _metric_terms(metric: str) -> list[str]:
+def metric_terms(metric: str) -> list[str]:
     words = re.sub(r"\([^)]*\)|—|-{2}", " ", metric.lower()).replace(",", " ").split()
     return [w for w in words if w not in _STOPWORDS and len(w) > 1]
 
@@ -158,14 +158,14 @@ def _has_term(question: str, term: str) -> bool:
 
 
 def _names_subject(question: str, subject: str) -> bool:
-    name = _norm(short_name(subject)).strip()
+    name = norm(short_name(subject)).strip()
     if f" {name} " in question or f" {name}'s " in question or f" {name}' " in question:
         return True
     first = name.split()[0] if name else ""
     return len(first) >= 4 and f" {first}" in question  # "Acme's" for Acme Robotics
 
 
-def _period_mentions(question: str) -> tuple[set[int], set[int]]:
+def period_mentions(question: str) -> tuple[set[int], set[int]]:
     quarters = {int(q) if q else _ORD[o.lower()] for q, o in _QUARTER_MENTION.findall(question)}
     years = set()
     for y4, y2 in _YEAR_MENTION.findall(question):
@@ -178,20 +178,20 @@ def _names_period(question: str, period: Period) -> bool:
     for keys in period.keywords():
         if keys <= words:
             return True
-    return any(_norm(name).strip() in question for name in period.names())
+    return any(norm(name).strip() in question for name in period.names())
 
 
 def question_keeps_fact(question: str, fact: Fact) -> str | None:
     """Why ``question`` (a paraphrase of a question about ``fact``) no longer asks for that fact, or None
     when it still names the subject, the metric and the period, and no other year or quarter."""
-    q = _norm(question)
+    q = norm(question)
     if fact.subject and not _names_subject(q, fact.subject):
         return f"drops the subject ({short_name(fact.subject)})"
-    missing = [t for t in _metric_terms(fact.metric) if not _has_term(q, t)]
+    missing = [t for t in metric_terms(fact.metric) if not _has_term(q, t)]
     if missing:
         return f"drops or changes the metric ({fact.metric}: no {', '.join(missing)})"
     if fact.period is not None:
-        quarters, years = _period_mentions(question)
+        quarters, years = period_mentions(question)
         p = fact.period
         expected_years = {y for y in (p.fiscal_year, p.end.year if p.end else None) if y}
         if quarters and p.quarter and p.quarter not in quarters:

@@ -1,0 +1,128 @@
+"""Questions made from facts without an LLM (kind ``fact``, generator ``template``).
+
+For each document, its problem-free facts are ranked (headline figures first: a figure stated both in
+prose and in a table, then table facts of the document's own period, then prose facts of that period,
+then the rest), one fact per (metric, period) is kept, up to ``generate.max_facts_per_document``, and
+each becomes ``generate.phrasings_per_fact`` questions (``synth/templates.py``) answered by the reference
+sentence (value, unit, period) citing the chunk that holds the fact's exact span.
+
+A fact's unit is keyed by the fact's id and content and the template version, so a re-run skips what is
+done, and re-derived facts (an edited subject or period) get new questions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from synthtune.project import Project
+from synthtune.store import GenerationUnit
+from synthtune.store.facts import StoredFact
+from synthtune.store.kb import Chunk
+from synthtune.synth import templates
+from synthtune.synth.facts import Fact
+from synthtune.synth.facts_stage import period_from_json, to_fact
+from synthtune.synth.templates import template_questions
+
+TEMPLATE_VERSION = "templates-1"
+TEMPLATE_SHA = hashlib.sha256(
+    (TEMPLATE_VERSION + Path(templates.__file__).read_text(encoding="utf-8")).encode()
+).hexdigest()
+"""The prompt_sha of template questions and answers: the template version and the templates' code."""
+GENERATOR = "template"
+KIND = "fact"
+
+
+@dataclass
+class FactQuestionReport:
+    facts: int = 0
+    questions: int = 0
+    skipped_no_chunk: int = 0
+
+
+def _amount(f: StoredFact) -> Any:
+    return to_fact(f).amount
+
+
+def rank_facts(facts: list[StoredFact], document_period: dict[str, Any] | None) -> list[StoredFact]:
+    """Problem-free facts with subject and period, headline figures first, one per (metric, period)."""
+    usable = [f for f in facts if not f.problems and f.subject and f.period and f.char_start is not None]
+    doc_label = p.label if (p := period_from_json(document_period)) else None
+
+    def label(f: StoredFact) -> str | None:
+        p = period_from_json(f.period)
+        return p.label if p else None
+
+    in_table = {(label(f), _amount(f)) for f in usable if f.source == "table"}
+    in_prose = {(label(f), _amount(f)) for f in usable if f.source == "prose"}
+
+    def rank(f: StoredFact) -> int:
+        key = (label(f), _amount(f))
+        own = doc_label is not None and label(f) == doc_label
+        if f.source == "prose" and key in in_table:
+            return 0 if own else 2
+        if f.source == "table" and key in in_prose:
+            return 5  # its prose twin asks the same question
+        if f.source == "table" and own:
+            return 1
+        if f.source == "prose" and own:
+            return 2
+        return 3 if f.source == "table" else 4
+
+    seen: set[tuple[str, str | None]] = set()
+    out = []
+    for f in sorted(usable, key=lambda f: (rank(f), f.page_no, f.char_start or 0, f.id)):
+        key = (f.metric.lower(), label(f))
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(f)
+    return out
+
+
+def chunk_holding(fact: StoredFact | Fact, chunks: list[Chunk]) -> Chunk | None:
+    """The chunk whose span holds the fact's whole span (chunks are cut within one page)."""
+    if fact.char_start is None or fact.char_end is None:
+        return None
+    for c in chunks:
+        if c.page_start == fact.page_no and c.char_start <= fact.char_start and fact.char_end <= c.char_end:
+            return c
+    return None
+
+
+def _work_key(f: StoredFact, n: int) -> str:
+    data = ["fact", f.id, f.metric, f.period, f.value, f.unit, f.scale, f.subject, n, TEMPLATE_SHA]
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def generate_fact_questions(project: Project) -> FactQuestionReport:
+    """Template questions and reference answers for the top facts of every document."""
+    store = project.store
+    g = project.settings.generate
+    report = FactQuestionReport()
+    if g.phrasings_per_fact == 0:
+        return report
+    identities = store.document_identities()
+    done = store.done_work_keys()
+    for doc_id, identity in identities.items():
+        ranked = rank_facts(store.facts(doc_id, usable=True), identity.period)
+        if g.max_facts_per_document:
+            ranked = ranked[: g.max_facts_per_document]
+        chunks = store.chunks(doc_id)
+        for f in ranked:
+            key = _work_key(f, g.phrasings_per_fact)
+            if key in done:
+                continue
+            chunk = chunk_holding(f, chunks)
+            made = template_questions(to_fact(f))[: g.phrasings_per_fact]
+            if chunk is None or not made:
+                report.skipped_no_chunk += chunk is None
+                continue
+            unit = GenerationUnit(key, chunk.id, None, KIND, 0, GENERATOR, TEMPLATE_SHA, "ok", len(made))
+            store.record_fact_questions(unit, f.id, [(t.question, t.answer) for t in made], TEMPLATE_SHA)
+            report.facts += 1
+            report.questions += len(made)
+    return report
