@@ -318,6 +318,10 @@ def m006_reviews(conn: sqlite3.Connection) -> None:
             undoes       INTEGER REFERENCES reviews(id)  -- the review an undo takes back
         );
         CREATE INDEX reviews_example ON reviews(example_id);
+        """,
+    )
+
+
 def m007_facts_and_identity(conn: sqlite3.Connection) -> None:
     run_script(
         conn,
