@@ -12,19 +12,28 @@ from synthtune.llm.base import ChatRequest, Completion
 from synthtune.project import Project
 from synthtune.store import GenerationUnit, NewAnswer, NewQuestion
 from synthtune.synth.curate import curate
+from synthtune.synth.fact_questions import generate_fact_questions
+from synthtune.synth.facts_stage import extract_facts
 
 ACME = Path(__file__).resolve().parents[1] / "examples" / "acme" / "docs"
-SETTINGS = {"curate": {"min_examples_per_chunk": 0, "dedup_threshold": 0.99}, "search": {"mode": "lexical"}}
+SETTINGS = {
+    "curate": {"min_examples_per_chunk": 0, "dedup_threshold": 0.99},
+    "search": {"mode": "lexical"},
+    "generate": {"max_facts_per_document": 2, "phrasings_per_fact": 1},
+}
 _SENTENCE = re.compile(r"[^\n]*\d[^\n]*?\.(?=\s|$)")
 
 
 def build_demo(directory: Path, embedder, n_examples: int = 12) -> Project:
-    """Ingest the acme documents and write ``n_examples`` answered questions (one per chunk with a
-    sentence holding a number: the answer quotes it and cites it as [1]), then curate."""
+    """Ingest the acme documents, extract their facts and write the fact questions (accepted), plus
+    ``n_examples`` answered questions that do not stand alone (one per chunk with a sentence holding a
+    number: the answer quotes it and cites it as [1]; curation rejects them), then curate."""
     directory.mkdir(parents=True, exist_ok=True)
     p = Project(directory, parse_settings(SETTINGS))
     p._embedder = embedder
     p.ingest([ACME])
+    extract_facts(p)
+    generate_fact_questions(p)
     made = 0
     for c in p.store.source_chunks():
         m = _SENTENCE.search(c.text)
