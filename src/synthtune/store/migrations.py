@@ -280,11 +280,29 @@ def m004_frozen_passages_and_chunking(conn: sqlite3.Connection) -> None:
     )
 
 
+def m006_ocr_and_failures_by_hash(conn: sqlite3.Connection) -> None:
+    run_script(
+        conn,
+        """
+        -- 1: the page's text was read from its image by OCR, not from a text layer
+        ALTER TABLE pages ADD COLUMN ocr INTEGER NOT NULL DEFAULT 0;
+        -- JSON: OCR word and line boxes with their character offsets ({"ocr": {...}}), ligature and
+        -- symbol repairs made to the text layer ({"repairs": {"ligatures": n, ...}})
+        ALTER TABLE pages ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}';
+        -- a failure is remembered by the file's content and the settings that read it, so an unchanged
+        -- file that failed is not read again on every ingest ('' for failures recorded before)
+        ALTER TABLE ingest_failures ADD COLUMN sha256 TEXT NOT NULL DEFAULT '';
+        ALTER TABLE ingest_failures ADD COLUMN settings_sha TEXT NOT NULL DEFAULT '';
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_knowledge_base,
     m002_synthetic_dataset,
     m003_exports_trainings_evaluations,
     m004_frozen_passages_and_chunking,
+    m006_ocr_and_failures_by_hash,
 ]
 
 
