@@ -180,7 +180,10 @@ def test_a_file_that_failed_is_not_read_again_while_unchanged(make_project, tmp_
 
     assert again.known_failures == 2
     assert [f["error"] for f in again.failed] == [first.failed[0]["error"]] * 2
-    assert {(f.source_path, f.sha256 != "") for f in p.store.failures()} == {(str(path), True), (str(copy), True)}
+    assert {(f.source_path, f.sha256 != "") for f in p.store.failures()} == {
+        (str(path), True),
+        (str(copy), True),
+    }
 
     monkeypatch.undo()
     path.write_bytes(path.read_bytes() + b"\n")  # changed content: read again

@@ -1,11 +1,11 @@
 """OCR of page images with Tesseract, giving text with a box per word and per line.
 
 Why Tesseract (5.x, LSTM, the Debian ``tesseract-ocr`` package) and not RapidOCR (``rapidocr-onnxruntime``,
-PP-OCR models in the wheel): measured side by side on pages of the 25 earnings releases rendered at
-150 dpi (``benchmarks/bench_ocr.py``, RESULTS.md), Tesseract reads them with a character error rate
-near 1% at about a second of CPU per page, while RapidOCR's bundled Chinese/English recogniser drops
-most spaces between English words ("IntelReportsFirst-Quarter") and took over ten times as long per page
-on this 2-core machine. Words run together would defeat BM25, so Tesseract it is; it is called as a
+PP-OCR models in the wheel): measured side by side on 150-dpi images of 20 pages of the 25 earnings
+releases (``benchmarks/bench_ocr.py``, RESULTS.md), Tesseract misread 1.7% of the characters (words in
+any order, pages rendered at 225 dpi) at 1.6 pages/s on this shared 2-core machine, while RapidOCR's
+bundled recogniser ran most English words together ("IntelReportsFirst-Quarter": 68% by the same
+measure) at 0.06 pages/s. Words run together would defeat BM25, so Tesseract it is; it is called as a
 program (no Python binding to build), one process per page, which also makes a per-page timeout exact.
 
 Boxes are in PDF points from the page's top-left corner, so the web app can draw highlights over an
