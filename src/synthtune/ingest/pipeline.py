@@ -16,6 +16,7 @@ import fnmatch
 import hashlib
 import json
 import os
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -49,6 +50,11 @@ class IngestReport:
     pages: int = 0  # pages of the documents written by this run
     ocr_pages: int = 0  # of which read by OCR
     known_failures: int = 0  # failed files not read again: unchanged since they failed with these settings
+    seconds: float = 0.0  # wall time of the run
+
+    @property
+    def pages_per_s(self) -> float:
+        return self.pages / self.seconds if self.seconds else 0.0
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -341,6 +347,30 @@ def _store_pages(doc: LoadedDocument) -> list[Page]:
 ProgressFn = Callable[[Path, str], None]
 
 
+@dataclass(frozen=True)
+class IngestRate:
+    """How far an ingest is, for a progress line: pages written per second and the time left, estimated
+    from the bytes of the files still to read (known once every file has been hashed)."""
+
+    files_done: int
+    files: int
+    pages: int
+    seconds: float
+    bytes_done: int
+    bytes_total: int
+
+    @property
+    def pages_per_s(self) -> float:
+        return self.pages / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left at the rate so far (None before the first file is in)."""
+        if not self.bytes_done or self.seconds <= 0:
+            return None
+        return (self.bytes_total - self.bytes_done) * self.seconds / self.bytes_done
+
+
 def ingest(
     store: Store,
     settings: Settings,
@@ -350,14 +380,17 @@ def ingest(
     embedder: Embedder | None = None,
     progress: Callable[[int], None] | None = None,
     on_file: ProgressFn | None = None,
+    on_rate: Callable[[IngestRate], None] | None = None,
 ) -> IngestReport:
     """Ingest files and folders into ``store``. Never raises for a bad file: it is reported in ``failed``.
 
     Files are read (parsed, OCR'd) by ``ingest.workers`` processes ahead of the one that chunks, embeds
     and writes them, a few files ahead at most, so memory stays bounded whatever the corpus; each
     document is still written in its own transaction, in the order of the files.
-    ``progress(total)`` is called once with the number of files; ``on_file(path, status)`` after each.
+    ``progress(total)`` is called once with the number of files; ``on_file(path, status)`` after each;
+    ``on_rate(rate)`` after each file that was read (pages/s and time left).
     """
+    started = time.perf_counter()
     s = settings.ingest
     files, missing = discover(paths, s.include, s.exclude)
     report = IngestReport(failed=list(missing))
@@ -396,19 +429,25 @@ def ingest(
             copies.append(path)
         else:
             plans[planned.sha] = planned
-    for plan, loaded in _read_ahead(ing, list(plans.values()), pw):
+    bytes_total, bytes_done = sum(p.size for p in plans.values()), 0
+    for n, (plan, loaded) in enumerate(_read_ahead(ing, list(plans.values()), pw), start=1):
         if isinstance(loaded, LoaderError):
             done(plan.path, ing._failed(plan.path, str(loaded), plan.sha, pw))
-            continue
-        try:
-            done(plan.path, ing.finish(plan, pw, loaded))
-        except LoaderError as exc:
-            done(plan.path, ing._failed(plan.path, str(exc), plan.sha, pw))
+        else:
+            try:
+                done(plan.path, ing.finish(plan, pw, loaded))
+            except LoaderError as exc:
+                done(plan.path, ing._failed(plan.path, str(exc), plan.sha, pw))
+        bytes_done += plan.size
+        if on_rate:
+            elapsed = time.perf_counter() - started
+            on_rate(IngestRate(n, len(plans), report.pages, elapsed, bytes_done, bytes_total))
     for path in copies:
         try:
             done(path, ing.ingest_file(path, pw))
         except LoaderError as exc:
             done(path, exc)
+    report.seconds = round(time.perf_counter() - started, 3)
     return report
 
 
