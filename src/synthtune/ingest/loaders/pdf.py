@@ -55,10 +55,13 @@ def load_pdf(path: Path, password: str | None = None, ocr: OCROptions | None = N
         if isinstance(result, OCRPage) and result.text.strip():
             assert ocr is not None
             page.text, page.has_text, page.ocr = result.text, True, True
-            page.metadata = {**page.metadata, "ocr": result.to_json(ocr.dpi)}
+            # the OCR text replaces the text layer: repairs made to that layer no longer apply
+            page.metadata = {"ocr": result.to_json(ocr.dpi)}
             ocr_pages.append(page.page_no)
+        elif isinstance(result, OCRError) and layer.problem is None:
+            warnings.append(f"page {page.page_no}: OCR failed, text layer kept: {result}")
         elif isinstance(result, OCRError):
-            warnings.append(f"page {page.page_no}: {layer.problem or 'text layer'}; OCR failed: {result}")
+            warnings.append(f"page {page.page_no}: {layer.problem}; OCR failed: {result}")
         elif layer.problem is not None:
             unread = " (OCR read nothing)" if result is not None else ""
             warnings.append(f"page {page.page_no}: {layer.problem}{unread}")
