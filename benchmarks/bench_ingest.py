@@ -1,7 +1,7 @@
 """End-to-end ingest of the 25 earnings releases (parse, OCR, chunk, embed, write): pages/s, before vs now.
 
 "Before" is the code of commit BASELINE (the last before issue 14), extracted with ``git archive``;
-"now" is this tree with its defaults, and with ``embedding.runtime`` onnx and onnx-int8. Each run is a
+"now" is this tree with its defaults, and with ``embedding.runtime: onnx-int8``. Each run is a
 separate process with a fresh project in a temp folder; the embedder is loaded (and the ONNX export
 made) before the clock starts, so the time is ingest's own: ``ingest()`` over the folder. Pages/s
 counts the pages stored with text (the code before OCR refused MCDONALDS_2022Q4, whose 9 pages
@@ -32,7 +32,6 @@ SPEEDUP = 2.0
 CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     f"before ({BASELINE})": ("before", {}),
     "now, defaults (runtime torch)": ("now", {}),
-    "now, runtime onnx": ("now", {"embedding": {"runtime": "onnx"}}),
     "now, runtime onnx-int8": ("now", {"embedding": {"runtime": "onnx-int8"}}),
 }
 

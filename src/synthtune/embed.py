@@ -199,7 +199,7 @@ class Embedder:
 # ---------------------------------------------------------------------------------------------------
 # ONNX Runtime
 
-ONNX_FORMAT = 1  # bump when the exported graph changes, so caches are rebuilt
+ONNX_FORMAT = 2  # bump when the exported or quantized graph changes, so caches are rebuilt (2: per-channel)
 
 
 class OnnxEncoder:
