@@ -6,7 +6,8 @@ separate process with a fresh project in a temp folder; the embedder is loaded (
 made) before the clock starts, so the time is ingest's own: ``ingest()`` over the folder. Pages/s
 counts the pages stored with text (the code before OCR refused MCDONALDS_2022Q4, whose 9 pages
 are garbage: now they are OCR'd, work the baseline never did). Runs alternate between the
-configurations round by round; medians are reported. The CPU is shared with other work.
+configurations round by round (one round by default: each takes minutes), medians reported. The
+CPU is shared with other work.
 Target: now >= 2x before, pages/s.
 
     .venv/bin/python benchmarks/bench_ingest.py [--repeats N]
@@ -82,7 +83,7 @@ def run(src: Path, settings: dict[str, Any]) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def main(repeats: int = 2) -> dict[str, Any]:
+def main(repeats: int = 1) -> dict[str, Any]:
     if not EARNINGS.is_dir():
         return skipped(NAME, TARGET, "../shared/data/earnings_releases is absent")
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in CONFIGS}
@@ -133,7 +134,7 @@ def main(repeats: int = 2) -> dict[str, Any]:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     result = main(args.repeats)
     print(result["table"])

@@ -123,9 +123,11 @@ class EmbeddingSettings(Section):
     runtime: Literal["torch", "onnx", "onnx-int8"] = Field(
         default="torch",
         description="How the embedder runs: torch (sentence-transformers); onnx (the same model exported "
-        "to ONNX Runtime from its local weights, cached per model, CPU); onnx-int8 (that export with "
-        "int8 dynamic quantization: fastest on CPU). Vectors of the three agree to cosine >= 0.99 but "
-        "are not identical, so switching runtime on a store re-embeds it (`synthtune reembed`).",
+        "to ONNX Runtime from its local weights, cached per weights sha256, CPU); onnx-int8 (that export with "
+        "int8 per-channel dynamic quantization). Their vectors agree with torch's (onnx exactly, onnx-int8 "
+        "to cosine 0.99 on average, retrieval within a point), so a store keeps its vectors when this "
+        "changes. Default torch: onnx-int8 was not 2x faster on this project's CPU (benchmarks/RESULTS.md, "
+        "embed).",
     )
 
 
