@@ -58,6 +58,34 @@ class IngestSettings(Section):
     max_file_mb: float = Field(
         default=200.0, gt=0, description="Files larger than this many MiB are refused with an error."
     )
+    ocr: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description="OCR of PDF pages (Tesseract, the tesseract-ocr package): auto reads the pages "
+        "without a usable text layer (none, or garbage such as unmapped glyphs); always reads every "
+        "page that is not blank, in place of its text layer; never keeps such pages empty.",
+    )
+    ocr_dpi: int = Field(
+        default=225,
+        ge=72,
+        le=600,
+        description="Resolution pages are rendered at for OCR (225 beat 150 and 300 on the earnings "
+        "releases' pages: benchmarks/RESULTS.md, ocr).",
+    )
+    ocr_language: str = Field(
+        default="eng", description="Tesseract language(s) for OCR, e.g. 'eng' or 'eng+deu' (installed packs)."
+    )
+    ocr_timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="Seconds OCR may take on one page; a page over it is kept empty and named in the "
+        "ingest warnings, and the document's other pages are stored.",
+    )
+    workers: int = Field(
+        default=0,
+        ge=0,
+        description="Processes that read files (and OCR pages) while the embedder runs; 0: one per CPU "
+        "core, at most 4.",
+    )
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> IngestSettings:
@@ -92,6 +120,15 @@ class EmbeddingSettings(Section):
     )
     batch_size: int = Field(default=32, ge=1, description="Passages per embedding batch.")
     device: str = Field(default="cpu", description="Torch device for the embedder: cpu, cuda, mps.")
+    runtime: Literal["torch", "onnx", "onnx-int8"] = Field(
+        default="torch",
+        description="How the embedder runs: torch (sentence-transformers); onnx (the same model exported "
+        "to ONNX Runtime from its local weights, cached per weights sha256, CPU); onnx-int8 (that export with "
+        "int8 per-channel dynamic quantization). Their vectors agree with torch's (onnx exactly, onnx-int8 "
+        "to cosine 0.99 on average, retrieval within a point), so a store keeps its vectors when this "
+        "changes. Default torch: onnx-int8 was not 2x faster on this project's CPU (benchmarks/RESULTS.md, "
+        "embed).",
+    )
 
 
 class SearchSettings(Section):

@@ -1,7 +1,13 @@
 """Embedders: sentence-transformers with the model family's prefixes, batching and a content-hash cache.
 
 The store records which model embedded it (name, dimension, normalisation, prefixes). Vectors are kept
-per (model, sha256 of the exact passage string), so re-chunking unchanged text never re-embeds it.
+per (model, sha256 of the exact passage string), so re-chunking unchanged text never re-embeds it, nor
+a passage that another document already holds (boilerplate repeated across filings).
+
+The same model can run on ONNX Runtime (``embedding.runtime``): exported once from its local weights,
+optionally quantized to int8, and cached per weights sha256 (see :class:`OnnxEncoder`). Its vectors
+agree with torch's to cosine >= 0.99, so they count as the same model's and a store keeps its vectors
+when the runtime changes.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import numpy as np
 
 from synthtune.config import BUNDLED_EMBEDDER, EmbeddingSettings
 from synthtune.errors import EmbeddingModelMismatch, ModelNotFoundError, SynthtuneError
+from synthtune.llm.bundled import cache_root
 from synthtune.store import EmbeddingModel, Store
 
 BUNDLED_EMBEDDER_ALIASES = {BUNDLED_EMBEDDER, "all-MiniLM-L6-v2", "bundled"}
@@ -92,6 +99,14 @@ class Embedder:
         self.passage_prefix = settings.passage_prefix if settings.passage_prefix is not None else p
         self._model = None
         self._tokenizer = None
+        self._onnx: OnnxEncoder | None = None
+
+    @property
+    def onnx(self) -> OnnxEncoder:
+        """The ONNX Runtime encoder of this model (exported and cached on first use)."""
+        if self._onnx is None:
+            self._onnx = _load_onnx(self.path, self.settings.runtime == "onnx-int8")
+        return self._onnx
 
     @property
     def model(self):
@@ -133,6 +148,11 @@ class Embedder:
         return int(self.model.max_seq_length)
 
     def info(self) -> ModelInfo:
+        if self.settings.runtime != "torch":
+            o = self.onnx
+            return ModelInfo(
+                self.name, o.dim, True, self.query_prefix, self.passage_prefix, self.max_seq_length
+            )
         m = self.model
         dim = (
             m.get_embedding_dimension()
@@ -150,6 +170,8 @@ class Embedder:
     def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.info().dim), dtype=np.float32)
+        if self.settings.runtime != "torch":
+            return self.onnx.encode(texts, self.tokenizer, self.max_seq_length, self.settings.batch_size)
         vecs = self.model.encode(
             texts,
             batch_size=self.settings.batch_size,
@@ -161,6 +183,8 @@ class Embedder:
 
     def encode_query(self, query: str) -> np.ndarray:
         """One short text: a single torch thread is faster than several waiting on each other."""
+        if self.settings.runtime != "torch":
+            return self.encode([f"{self.query_prefix}{query}"])[0]
         import torch
 
         with _ONE_THREAD:
@@ -170,6 +194,157 @@ class Embedder:
                 return self.encode([f"{self.query_prefix}{query}"])[0]
             finally:
                 torch.set_num_threads(before)
+
+
+# ---------------------------------------------------------------------------------------------------
+# ONNX Runtime
+
+ONNX_FORMAT = 2  # bump when the exported or quantized graph changes, so caches are rebuilt (2: per-channel)
+
+
+class OnnxEncoder:
+    """A sentence-transformers model (transformer, mean or CLS pooling, normalisation) on ONNX Runtime.
+
+    Why: on a CPU, ONNX Runtime runs MiniLM's graph with fused attention kernels, and int8 dynamic
+    quantization of its matrix multiplications doubles throughput again (benchmarks/RESULTS.md, embed),
+    with vectors within cosine 0.99 of torch's. The graph is exported from the local weights with
+    ``torch.onnx.export`` (never downloaded) into ``<cache>/onnx/<weights sha256>/``, once per model."""
+
+    def __init__(self, session, pooling: str, dim: int):
+        self.session = session
+        self.pooling = pooling
+        self.dim = dim
+        self._inputs = {i.name for i in session.get_inputs()}
+
+    def encode(self, texts: list[str], tokenizer, max_length: int, batch_size: int) -> np.ndarray:
+        """Normalised float32 vectors, batches formed by length (less padding), returned in order."""
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i in range(0, len(texts), batch_size):
+            idx = order[i : i + batch_size]
+            enc = tokenizer(
+                [texts[j] for j in idx],
+                padding=True,
+                truncation=True,
+                max_length=max_length,
+                return_tensors="np",
+            )
+            feeds = {k: np.asarray(v, dtype=np.int64) for k, v in enc.items() if k in self._inputs}
+            hidden = self.session.run(None, feeds)[0]
+            mask = feeds["attention_mask"][..., None].astype(np.float32)
+            if self.pooling == "cls":
+                pooled = hidden[:, 0]
+            else:
+                pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            out[idx] = pooled / np.clip(norms, 1e-12, None)
+        return out
+
+
+@functools.lru_cache(maxsize=4)
+def _load_onnx(path: str, quantized: bool) -> OnnxEncoder:
+    import onnxruntime as ort
+
+    folder = Path(path)
+    pooling, dim = _pooling(folder)
+    model_file = onnx_model_file(folder, quantized)
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+    return OnnxEncoder(session, pooling, dim)
+
+
+def _pooling(folder: Path) -> tuple[str, int]:
+    """The model's pooling (mean or cls) and dimension; other module stacks are refused."""
+    import json
+
+    modules_file = folder / "modules.json"
+    modules = json.loads(modules_file.read_text()) if modules_file.exists() else []
+    kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
+    if kinds not in (["Transformer", "Pooling", "Normalize"], ["Transformer", "Pooling"]):
+        raise ModelNotFoundError(
+            f"embedding.runtime onnx supports transformer + pooling models; '{folder}' has "
+            f"{', '.join(kinds) or 'no sentence-transformers modules'}: use embedding.runtime: torch"
+        )
+    cfg = json.loads((folder / modules[1]["path"] / "config.json").read_text())
+    if cfg.get("pooling_mode_mean_tokens"):
+        return "mean", int(cfg["word_embedding_dimension"])
+    if cfg.get("pooling_mode_cls_token"):
+        return "cls", int(cfg["word_embedding_dimension"])
+    raise ModelNotFoundError(
+        "embedding.runtime onnx supports mean or CLS pooling: use embedding.runtime: torch"
+    )
+
+
+def weights_sha(folder: Path) -> str:
+    """sha256 over the model's weight files: the key of its exported graphs."""
+    h = hashlib.sha256()
+    files = sorted([*folder.glob("*.safetensors"), *folder.glob("*.bin")])
+    if not files:
+        raise ModelNotFoundError(f"no weights (*.safetensors, *.bin) in '{folder}' to export to ONNX")
+    for f in files:
+        h.update(f.name.encode())
+        with f.open("rb") as fh:
+            for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def onnx_model_file(folder: Path, quantized: bool) -> Path:
+    """The cached ONNX graph of the model in ``folder`` (exported, and quantized, when missing)."""
+    cache = cache_root() / "onnx" / f"{weights_sha(folder)[:32]}-v{ONNX_FORMAT}"
+    fp32 = cache / "model.onnx"
+    if not fp32.exists():
+        _export(folder, fp32)
+    if not quantized:
+        return fp32
+    int8 = cache / "model-int8.onnx"
+    if not int8.exists():
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        tmp = int8.with_suffix(f".tmp{os.getpid()}.onnx")
+        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+        tmp.replace(int8)
+    return int8
+
+
+def _export(folder: Path, target: Path) -> None:
+    """Export the transformer's last hidden state, batch and sequence axes dynamic."""
+    import torch
+    from transformers import AutoModel
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    model = AutoModel.from_pretrained(str(folder)).eval()
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    if getattr(model.config, "type_vocab_size", 0) < 1:
+        names = names[:2]
+    example = tuple(torch.ones((2, 8), dtype=torch.long) for _ in names)
+
+    class LastHidden(torch.nn.Module):
+        """The transformer called by keyword (its positional parameters vary between versions)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, *ids: torch.Tensor) -> torch.Tensor:
+            return self.model(**dict(zip(names, ids, strict=True))).last_hidden_state
+
+    axes = {n: {0: "batch", 1: "sequence"} for n in names}
+    axes["last_hidden_state"] = {0: "batch", 1: "sequence"}
+    tmp = target.with_suffix(f".tmp{os.getpid()}.onnx")
+    with torch.no_grad():
+        torch.onnx.export(
+            LastHidden(),
+            example,
+            str(tmp),
+            input_names=names,
+            output_names=["last_hidden_state"],
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
+        )
+    tmp.replace(target)
 
 
 # ---------------------------------------------------------------------------------------------------

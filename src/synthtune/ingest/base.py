@@ -13,6 +13,9 @@ class Page:
     has_text: bool = True  # False: the page has no text layer (a scanned image?)
     # (offset into text, heading) for each heading the loader recognised, in order
     headings: list[tuple[int, str]] = field(default_factory=list)
+    ocr: bool = False  # True: the text was read from the page image, not from a text layer
+    # what the loader knows about the page beyond its text: OCR word/line boxes, repairs made
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

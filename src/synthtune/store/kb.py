@@ -82,6 +82,10 @@ class Page:
     page_no: int  # 1-based, as cited
     text: str
     has_text: bool = True  # False: no text layer (scanned?)
+    ocr: bool = False  # True: text read from the page image; its boxes are in metadata["ocr"]
+    # {"ocr": {"engine", "dpi", "units": "pt", "lines"/"words": [[start, end, x0, y0, x1, y1], ...]},
+    #  "repairs": {"mapped"/"ligatures"/"unrepaired": n}}; offsets index ``text``, boxes from top-left
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,8 @@ class IngestFailure:
     source_path: str
     error: str
     failed_at: str
+    sha256: str = ""  # of the file's bytes when it failed ("" when unknown: it could not be read)
+    settings_sha: str = ""  # of the settings it was read with
 
 
 @dataclass(frozen=True)
@@ -252,8 +258,18 @@ class KnowledgeBaseOps(Primitives):
                 ),
             )
             self._executemany(
-                "INSERT INTO pages(document_id, page_no, text, has_text) VALUES (?, ?, ?, ?)",
-                [(doc_id, p.page_no, p.text, int(p.has_text)) for p in pages],
+                "INSERT INTO pages(document_id, page_no, text, has_text, ocr, metadata) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        doc_id,
+                        p.page_no,
+                        p.text,
+                        int(p.has_text),
+                        int(p.ocr),
+                        json.dumps(p.metadata, sort_keys=True),
+                    )
+                    for p in pages
+                ],
             )
             self._executemany(
                 f"INSERT INTO chunks(document_id, {_CHUNK_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -267,9 +283,21 @@ class KnowledgeBaseOps(Primitives):
 
     def pages(self, document_id: int) -> list[Page]:
         rows = self._rows(
-            "SELECT page_no, text, has_text FROM pages WHERE document_id = ? ORDER BY page_no", (document_id,)
+            "SELECT page_no, text, has_text, ocr, metadata FROM pages WHERE document_id = ? ORDER BY page_no",
+            (document_id,),
         )
-        return [Page(r["page_no"], r["text"], bool(r["has_text"])) for r in rows]
+        return [
+            Page(r["page_no"], r["text"], bool(r["has_text"]), bool(r["ocr"]), json.loads(r["metadata"]))
+            for r in rows
+        ]
+
+    def ocr_pages(self) -> list[PageRef]:
+        """Pages whose text was read by OCR, by document path and page."""
+        rows = self._rows(
+            "SELECT d.source_path, p.page_no FROM pages p JOIN documents d ON d.id = p.document_id"
+            " WHERE p.ocr = 1 ORDER BY d.source_path, p.page_no"
+        )
+        return [PageRef(r["source_path"], r["page_no"]) for r in rows]
 
     def pages_without_text(self) -> list[PageRef]:
         rows = self._rows(
@@ -468,13 +496,24 @@ class KnowledgeBaseOps(Primitives):
 
     # -- failures and counts --------------------------------------------------------------------------
 
-    def record_failure(self, source_path: str, error: str) -> None:
+    def record_failure(self, source_path: str, error: str, sha256: str = "", settings_sha: str = "") -> None:
+        """Remember that the file at ``source_path`` (with content ``sha256``, read with settings
+        ``settings_sha``) failed, replacing what was known of that path."""
         with self.transaction():
             self._execute(
-                "INSERT INTO ingest_failures(source_path, error, failed_at) VALUES (?, ?, ?)"
-                " ON CONFLICT(source_path) DO UPDATE SET error = excluded.error, failed_at = excluded.failed_at",
-                (source_path, error, utcnow()),
+                "INSERT INTO ingest_failures(source_path, error, failed_at, sha256, settings_sha)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT(source_path) DO UPDATE SET error = excluded.error,"
+                " failed_at = excluded.failed_at, sha256 = excluded.sha256, settings_sha = excluded.settings_sha",
+                (source_path, error, utcnow(), sha256, settings_sha),
             )
+
+    def failure_by_sha(self, sha256: str, settings_sha: str) -> IngestFailure | None:
+        """A failure of this content read with these settings, at any path (None when there is none)."""
+        row = self._one(
+            "SELECT * FROM ingest_failures WHERE sha256 = ? AND settings_sha = ? ORDER BY failed_at DESC LIMIT 1",
+            (sha256, settings_sha),
+        )
+        return IngestFailure(**row) if row else None
 
     def clear_failure(self, source_path: str) -> None:
         with self.transaction():

@@ -362,6 +362,19 @@ def m007_facts_and_identity(conn: sqlite3.Connection) -> None:
         -- a template question is made from one fact; re-deriving the facts drops its questions
         ALTER TABLE questions ADD COLUMN fact_id INTEGER REFERENCES facts(id) ON DELETE CASCADE;
         CREATE INDEX questions_fact ON questions(fact_id);
+def m008_ocr_and_failures_by_hash(conn: sqlite3.Connection) -> None:
+    run_script(
+        conn,
+        """
+        -- 1: the page's text was read from its image by OCR, not from a text layer
+        ALTER TABLE pages ADD COLUMN ocr INTEGER NOT NULL DEFAULT 0;
+        -- JSON: OCR word and line boxes with their character offsets ({"ocr": {...}}), ligature and
+        -- symbol repairs made to the text layer ({"repairs": {"ligatures": n, ...}})
+        ALTER TABLE pages ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}';
+        -- a failure is remembered by the file's content and the settings that read it, so an unchanged
+        -- file that failed is not read again on every ingest ('' for failures recorded before)
+        ALTER TABLE ingest_failures ADD COLUMN sha256 TEXT NOT NULL DEFAULT '';
+        ALTER TABLE ingest_failures ADD COLUMN settings_sha TEXT NOT NULL DEFAULT '';
         """,
     )
 
@@ -374,6 +387,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m005_model_exports,
     m006_reviews,
     m007_facts_and_identity,
+    m008_ocr_and_failures_by_hash,
 ]
 
 

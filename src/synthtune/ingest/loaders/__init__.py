@@ -27,6 +27,7 @@ from synthtune.ingest.loaders.text import (
     load_text_bytes,
     markdown_headings,
 )
+from synthtune.ingest.ocr import OCROptions
 
 __all__ = [
     "DOCX",
@@ -62,12 +63,15 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _SNIFF_BYTES = 1024
 
 
-def load_document(path: Path | str, password: str | None = None) -> LoadedDocument:
+def load_document(
+    path: Path | str, password: str | None = None, ocr: OCROptions | None = None
+) -> LoadedDocument:
     """Read one file into pages of plain text.
 
     The type comes from the suffix, corrected by the content where that is cheap to tell: a PDF or a
     Word file under another name is read as what it is; an unknown suffix holding text is read as text.
-    ``password`` opens encrypted PDFs and is ignored otherwise.
+    ``password`` opens encrypted PDFs and ``ocr`` says which of their pages to OCR (None: none); both
+    are ignored for other formats.
     """
     path = Path(path)
     try:
@@ -85,7 +89,7 @@ def load_document(path: Path | str, password: str | None = None) -> LoadedDocume
 
     media_type = _detect(path, head)
     if media_type == PDF:
-        return load_pdf(path, password=password)
+        return load_pdf(path, password=password, ocr=ocr)
     if media_type == DOCX:
         return load_docx(path)
     data = _read_bytes(path)
