@@ -362,6 +362,10 @@ def m007_facts_and_identity(conn: sqlite3.Connection) -> None:
         -- a template question is made from one fact; re-deriving the facts drops its questions
         ALTER TABLE questions ADD COLUMN fact_id INTEGER REFERENCES facts(id) ON DELETE CASCADE;
         CREATE INDEX questions_fact ON questions(fact_id);
+        """,
+    )
+
+
 def m008_ocr_and_failures_by_hash(conn: sqlite3.Connection) -> None:
     run_script(
         conn,
