@@ -12,10 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from synthtune.config import CONFIG_NAME, DB_NAME, Settings, load_settings, render_settings
+from synthtune.config import CONFIG_NAME, Settings, load_settings, render_settings
 from synthtune.embed import Embedder, embed_missing, model_record, text_key
 from synthtune.errors import ConfigError
-from synthtune.store import Document, SQLiteStore, Store
+from synthtune.store import Document, Store
+from synthtune.store.open import open_project_store
 
 
 def init_project(directory: str | Path, corpus: list[str] | None = None, force: bool = False) -> Path:
@@ -57,7 +58,8 @@ class Project:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = SQLiteStore(self.dir / DB_NAME)
+            # store.url: a PostgreSQL server; unset: the folder's own SQLite file
+            self._store = open_project_store(self.dir, self.settings.store)
         return self._store
 
     @property
