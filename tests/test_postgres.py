@@ -4,6 +4,8 @@ two writers at once, and `synthtune store copy` both ways."""
 
 from __future__ import annotations
 
+import dataclasses
+import multiprocessing
 import subprocess
 import sys
 
@@ -145,8 +147,34 @@ def test_hits_are_the_same_on_both_backends(pg_url, make_project, tmp_path):
         )
 
 
+def _writer(url: str, order: int) -> None:
+    """One writer process: the same 20 documents as the other, in its own order, with their vectors."""
+    with open_url(url) as s:
+        m = s.add_embedding_model(EmbeddingModel("m", 4, True, "", "", 0))
+        for i in range(20)[::order]:
+            chunks = [chunk(j, f"document {i} part {j}") for j in range(3)]
+            chunks = [dataclasses.replace(c, embed_key=f"d{i}c{c.ordinal}") for c in chunks]
+            s.put_vectors(m.id, [c.embed_key for c in chunks], np.full((3, 4), i, np.float32))
+            s.write_document(doc(f"sha{i}", f"/docs/{i}.md"), [Page(1, "p")], chunks, replace=[], model="m")
+
+
+def test_two_writer_processes_store_everything_once(pg_url):
+    ctx = multiprocessing.get_context("fork")  # the children import nothing anew
+    procs = [ctx.Process(target=_writer, args=(pg_url, order)) for order in (1, -1)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    with open_url(pg_url) as s:
+        assert sorted(d.sha256 for d in s.documents()) == sorted(f"sha{i}" for i in range(20))
+        assert len(s.chunks()) == 60 and s.kb_counts().vectors == 60 and len(s.embedding_models()) == 1
+
+
+@pytest.mark.slow
 def test_two_writers_ingest_at_once(pg_url, tmp_path):
-    """Two processes ingest the same folder at the same time: every file once, every chunk once."""
+    """Two `synthtune ingest` processes on the same folder at the same time: every file once, every
+    chunk once."""
     proj = tmp_path / "proj"
     proj.mkdir()
     (proj / "synthtune.yaml").write_text(yaml.safe_dump({"store": {"url": pg_url}}))
