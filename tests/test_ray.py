@@ -95,8 +95,11 @@ def test_ray_generation_gives_the_same_rows_as_local(cluster, make_project, tmp_
 
 
 def test_a_sigkilled_worker_is_restarted_and_nothing_is_lost(
-    cluster, make_project, tmp_path, tiny_embedder_dir
-):  # noqa: F811
+    cluster,
+    make_project,
+    tmp_path,
+    tiny_embedder_dir,  # noqa: F811
+):
     docs = corpus(tmp_path, n=8)
     local = make_project(settings(tiny_embedder_dir, "local"), name="local")
     remote = make_project(settings(tiny_embedder_dir, "ray", ray={"workers": 2, "batch_size": 4}), name="ray")
