@@ -52,13 +52,20 @@ def new_database(admin_url: str, name: str) -> str:
     return admin_url.replace("/postgres?", f"/{name}?", 1)
 
 
-def recall_at(store, model_id: int, queries: np.ndarray, k: int = 10) -> float:
-    hits = []
-    for q in queries:
-        approx = {cid for cid, _ in store.dense_candidates(model_id, q, k)}
-        exact = {cid for cid, _ in store.exact_dense_candidates(model_id, q, k)}
-        hits.append(len(approx & exact) / max(1, len(exact)))
+def recall_at(
+    store, model_id: int, queries: np.ndarray, k: int = 10, exact: list[set[int]] | None = None
+) -> float:
+    """Mean share of the exact top ``k`` that the HNSW search returns; ``exact`` reuses earlier scans."""
+    exact = exact if exact is not None else exact_top(store, model_id, queries, k)
+    hits = [
+        len({cid for cid, _ in store.dense_candidates(model_id, q, k)} & want) / max(1, len(want))
+        for q, want in zip(queries, exact, strict=True)
+    ]
     return float(np.mean(hits))
+
+
+def exact_top(store, model_id: int, queries: np.ndarray, k: int = 10) -> list[set[int]]:
+    return [{cid for cid, _ in store.exact_dense_candidates(model_id, q, k)} for q in queries]
 
 
 def bench_ingest(admin_url: str, embedder, repeats: int) -> dict[str, Any]:
@@ -188,10 +195,11 @@ def main(n_chunks: int = 100_000, n_queries: int = 200, repeats: int = 2, seed: 
                     lat[mode].append(timed(lambda q=q, mode=mode: searcher.search(q, mode=mode))[0] * 1000)
             model = store.embedding_model(store.active_embedding_model())
             qv = embedder.encode(queries[:100])
+            exact = exact_top(store, model.id, qv)
             sweep = {}
             for ef in (40, 100, 200):
                 store.ef_search = ef
-                t, r = timed(lambda: recall_at(store, model.id, qv))
+                r = recall_at(store, model.id, qv, exact=exact)
                 sweep[ef] = r
                 log(NAME, f"ef_search {ef}: recall@10 {r:.4f}")
             store.close()
