@@ -46,7 +46,7 @@ def passages(n: int) -> list[str]:
     return [" ".join(rng.choice(words, size=int(rng.integers(60, 120)))) + f" ({i})" for i in range(n)]
 
 
-def main(n_passages: int = 2000, repeats: int = 3) -> dict[str, Any]:
+def main(n_passages: int = 1000, repeats: int = 3) -> dict[str, Any]:
     try:
         import ray
     except ImportError:
@@ -112,7 +112,7 @@ def main(n_passages: int = 2000, repeats: int = 3) -> dict[str, Any]:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("--passages", type=int, default=2000)
+    ap.add_argument("--passages", type=int, default=1000)
     ap.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args()
     print(json.dumps(main(a.passages, a.repeats)["details"], indent=1))
