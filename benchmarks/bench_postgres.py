@@ -14,6 +14,12 @@ PostgreSQL 16 + pgvector 0.6 is started by pgserver in a temporary folder (Unix 
    the real Searcher (query encoding included), and recall@10 of HNSW vs exact for several ef_search.
    Target: hybrid p50 <= 50 ms.
 
+Measured 2026-12-02 on the shared 2-core VM (load ~11): 1,000,000 chunks did not fit in the time: the
+HNSW build alone took 451 s for 100,000 (pgvector's build is O(n log n): ~1.5 h for 1 M here), so
+100,000 is the size measured. Lexical search dominates hybrid latency (p50 733 ms): ``ts_rank``
+recomputes ``to_tsvector`` for every matching row (the GIN index is on an expression); a stored
+tsvector (a ``chunks_fts(id, tsv)`` table like SQLite's) is the next step.
+
     .venv/bin/python benchmarks/bench_postgres.py [--chunks N] [--queries N] [--repeats N]
 """
 
