@@ -25,7 +25,7 @@ import numpy as np
 from synthtune.errors import StoreError
 from synthtune.store.base import Store
 from synthtune.store.kb import EmbeddingModel
-from synthtune.store.pg_migrations import CHUNK_TSV, PG_MIGRATIONS
+from synthtune.store.pg_migrations import PG_MIGRATIONS
 from synthtune.store.primitives import utcnow
 
 try:
@@ -227,15 +227,15 @@ class PostgresStore(Store):
     def lexical_candidates(
         self, terms: list[str], n: int, header_weight: float = 0.5
     ) -> list[tuple[int, float]]:
-        """Full-text candidates through the GIN index: ``ts_rank`` with the header's lexemes (weight B)
+        """Full-text candidates through the GIN index on the stored ``chunks_fts.tsv``: ``ts_rank`` with the header's lexemes (weight B)
         counting ``header_weight`` times the text's (weight A), normalised by document length as BM25
         is."""
         if not terms:
             return []
         query = " || ".join(["plainto_tsquery('english', ?)"] * len(terms))
         rows = self._rows(
-            f"SELECT id, ts_rank(?::float4[], {CHUNK_TSV}, q, 1) AS s FROM chunks, (SELECT {query}) AS t(q)"
-            f" WHERE {CHUNK_TSV} @@ q ORDER BY s DESC, id LIMIT ?",
+            f"SELECT id, ts_rank(?::float4[], tsv, q, 1) AS s FROM chunks_fts, (SELECT {query}) AS t(q)"
+            " WHERE tsv @@ q ORDER BY s DESC, id LIMIT ?",
             ([0.0, 0.0, header_weight, 1.0], *terms, n),
         )
         return [(int(r["id"]), float(r["s"])) for r in rows]
