@@ -16,11 +16,9 @@ PostgreSQL 16 + pgvector 0.6 is started by pgserver in a temporary folder (Unix 
 
 Measured 2026-12-02 on the shared 2-core VM (load ~11): 1,000,000 chunks did not fit in the time: the
 HNSW build alone took 451 s for 100,000 (pgvector's build is O(n log n): ~1.5 h for 1 M here), so
-100,000 is the size measured. Lexical search dominates hybrid latency (p50 733 ms): ``ts_rank``
-recomputes ``to_tsvector`` for every matching row (the GIN index is on an expression); a stored
-tsvector (a ``chunks_fts(id, tsv)`` table like SQLite's) is the next step.
-
-    .venv/bin/python benchmarks/bench_postgres.py [--chunks N] [--queries N] [--repeats N]
+100,000 is the size measured. That run's lexical search (p50 733 ms) recomputed ``to_tsvector`` for
+every matching row (a GIN index on an expression); the store now keeps the tsvector in ``chunks_fts``
+(filled by a trigger), measured ad hoc afterwards at 3.6 ms lexical / 23 ms hybrid p50 on 20,000 chunks.
 """
 
 from __future__ import annotations
