@@ -114,9 +114,7 @@ def test_the_rule_itself(module, target, ok):
     assert (layer(target) <= layer(module)) is ok
 
 
-_SQL_CALL = re.compile(
-    r"\.(?:execute|executemany|executescript|query|scalar)\(|\.conn\b|\bsqlite3\b|\bpsycopg\b"
-)
+_SQL_CALL = re.compile(r"\.(?:execute|executemany|executescript|query|scalar)\(|\.conn\b|\bsqlite3\b|\bpsycopg\b")
 _SQL_TEXT = re.compile(r"""["'](?:SELECT|INSERT INTO|UPDATE|DELETE FROM|CREATE TABLE)\s""")
 
 
