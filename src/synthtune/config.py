@@ -492,6 +492,38 @@ class EvalSettings(Section):
         return self
 
 
+class StoreSettings(Section):
+    url: str | None = Field(
+        default=None,
+        description="Where the store lives. Null: synthtune.db in the project folder (SQLite, one machine). "
+        "postgresql://user@host:port/db: a PostgreSQL server with pgvector (writers on many machines, HNSW "
+        "search); the password is read from password_env, never from this file.",
+    )
+    password_env: str = Field(
+        default="SYNTHTUNE_PG_PASSWORD",
+        description="Environment variable holding the PostgreSQL password (unset: none, or ~/.pgpass).",
+    )
+    ef_search: int = Field(
+        default=100,
+        ge=1,
+        le=1000,
+        description="PostgreSQL: HNSW search breadth (pgvector hnsw.ef_search); higher is closer to exact "
+        "search and slower. Never below the candidates asked for.",
+    )
+
+
+class RaySettings(Section):
+    address: str = Field(
+        default="local",
+        description="local: start Ray on this machine; auto: join the cluster this machine belongs to (ray "
+        "start, KubeRay); or ray://head:10001.",
+    )
+    workers: int = Field(default=2, ge=1, description="Actors, each holding its own copy of the model.")
+    cpus_per_worker: float = Field(default=1.0, gt=0, description="CPUs reserved for each actor.")
+    gpus_per_worker: float = Field(default=0.0, ge=0, description="GPUs reserved for each actor.")
+    batch_size: int = Field(default=64, ge=1, description="Work units handed to an actor at a time.")
+
+
 class Settings(Section):
     ingest: IngestSettings = Field(default_factory=IngestSettings, description="Reading documents.")
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings, description="The embedder.")
@@ -514,6 +546,14 @@ class Settings(Section):
     eval: EvalSettings = Field(
         default_factory=EvalSettings, description="Evaluation: systems, question sets, metrics, report."
     )
+    store: StoreSettings = Field(
+        default_factory=StoreSettings, description="The database: SQLite in the folder, or PostgreSQL."
+    )
+    executor: Literal["local", "ray"] = Field(
+        default="local",
+        description="Where embedding runs: local (this process) or ray (actors on a Ray cluster, see ray).",
+    )
+    ray: RaySettings = Field(default_factory=RaySettings, description="The Ray cluster (executor: ray).")
 
     def sha(self, *sections: str) -> str:
         """Stable hash of the given sections (all when none), for 'have the settings changed?'."""

@@ -12,10 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from synthtune.config import CONFIG_NAME, DB_NAME, Settings, load_settings, render_settings
+from synthtune.config import CONFIG_NAME, BackendSettings, Settings, load_settings, render_settings
 from synthtune.embed import Embedder, embed_missing, model_record, text_key
 from synthtune.errors import ConfigError
-from synthtune.store import Document, SQLiteStore, Store
+from synthtune.llm.base import Backend, make_backend
+from synthtune.store import Document, Store
+from synthtune.store.open import open_project_store
 
 
 def init_project(directory: str | Path, corpus: list[str] | None = None, force: bool = False) -> Path:
@@ -57,16 +59,33 @@ class Project:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = SQLiteStore(self.dir / DB_NAME)
+            # store.url: a PostgreSQL server; unset: the folder's own SQLite file
+            self._store = open_project_store(self.dir, self.settings.store)
         return self._store
 
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = Embedder(self.settings.embedding)
+            if self.settings.executor == "ray":
+                from synthtune.executor.ray_actors import RayEmbedder
+
+                self._embedder = RayEmbedder(self.settings.embedding, self.settings.ray)
+            else:
+                self._embedder = Embedder(self.settings.embedding)
         return self._embedder
 
+    def backend(self, settings: BackendSettings) -> Backend:
+        """A generation backend for one role: in this process, or on Ray actors (``executor: ray``)."""
+        if self.settings.executor == "ray":
+            from synthtune.executor.ray_actors import RayBackend
+
+            return RayBackend(settings, self.settings.ray)
+        return make_backend(settings)
+
     def close(self) -> None:
+        close_embedder = getattr(self._embedder, "close", None)
+        if close_embedder is not None:
+            close_embedder()
         if self._searcher is not None:
             self._searcher.close()
             self._searcher = None

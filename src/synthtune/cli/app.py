@@ -843,6 +843,32 @@ def facts_show(
         console.print(f"[bold]{key}[/bold]: {escape(str(value))}")
 
 
+store_app = typer.Typer(help="Move a project's store between SQLite and PostgreSQL.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
+
+
+@store_app.command("copy")
+def store_copy(
+    ctx: typer.Context,
+    src: Annotated[str, typer.Argument(help="Project folder, .db file or postgresql://user@host:port/db.")],
+    dst: Annotated[str, typer.Argument(help="An empty store: a new folder or .db file, or postgresql://...")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Copy every table of SRC into the empty store DST and verify row counts and checksums per table.
+    PostgreSQL passwords come from the variable named by store.password_env (default SYNTHTUNE_PG_PASSWORD)."""
+    from synthtune.config import load_settings
+    from synthtune.store.transfer import copy_urls
+
+    settings = load_settings(_project_dir(ctx, None)).store
+    copied = copy_urls(src, dst, settings)
+    if as_json:
+        emit_json([{"table": c.table, "rows": c.rows, "checksum": c.checksum} for c in copied])
+        return
+    for c in copied:
+        console.print(f"{c.table:<18} {c.rows:>9} rows  sha256 {c.checksum[:16]}", highlight=False)
+    console.print(f"copied and verified {sum(c.rows for c in copied)} rows", highlight=False)
+
+
 def _quiet_libraries() -> None:
     """Library chatter (weight-loading bars, tokenizer length notes) is not for our users."""
     import logging

@@ -237,8 +237,12 @@ class KnowledgeBaseOps(Primitives):
         """Store a document with its pages and chunks in one transaction, in place of the documents
         ``replace`` (everything derived from them goes too: foreign keys cascade); clear the path's
         ingest failure, make ``model`` the store's search model if it has none, and bump the
-        knowledge-base version. Returns the new document's id."""
+        knowledge-base version. Returns the new document's id, or the id of the same document another
+        writer stored while this one was reading the file (it is not written twice)."""
         with self.transaction():
+            existing = self.document_by_sha(doc.sha256)
+            if existing is not None and existing.id not in replace:
+                return existing.id
             for old in replace:
                 self._execute("DELETE FROM documents WHERE id = ?", (old,))
             doc_id = self._insert(

@@ -79,3 +79,13 @@ class Primitives(abc.ABC):
         for row in self._iter(sql + f" ORDER BY {order}"):
             h.update(json.dumps(list(row), default=str).encode())
         return h.hexdigest()
+
+    # -- moving a store between backends (store/transfer.py) ----------------------------------------
+
+    def table_columns(self, table: str) -> list[str]:
+        """A table's column names in declaration order (SQLite's catalogue; other backends override)."""
+        return [r["name"] for r in self._rows(f"PRAGMA table_info({table})")]
+
+    def after_copy(self) -> None:  # noqa: B027 - a hook; SQLite needs nothing
+        """Called when rows were inserted with their ids by a copy: whatever the backend keeps beside
+        the rows (id sequences, per-model indexes) is brought up to date. Nothing to do for SQLite."""

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from synthtune.llm.base import Backend, ChatRequest, Completion, make_backend
+from synthtune.llm.base import Backend, ChatRequest, Completion
 from synthtune.llm.calls import llm_call
 from synthtune.llm.prompts import Prompt, load_prompt
 from synthtune.project import Project
@@ -97,7 +97,7 @@ class Generator:
     @property
     def question_backend(self) -> Backend:
         if self._qb is None:
-            self._qb = make_backend(self.settings.llm.question_writer)
+            self._qb = self.project.backend(self.settings.llm.question_writer)
         return self._qb
 
     @property
@@ -106,7 +106,7 @@ class Generator:
             if self.settings.llm.answerer == self.settings.llm.question_writer and self._qb is not None:
                 self._ab = self._qb
             else:
-                self._ab = make_backend(self.settings.llm.answerer)
+                self._ab = self.project.backend(self.settings.llm.answerer)
         return self._ab
 
     # -- planning -----------------------------------------------------------------------------------
