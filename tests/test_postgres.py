@@ -12,8 +12,7 @@ import sys
 import numpy as np
 import pytest
 import yaml
-from conftest import write
-from test_cli import synthtune_cmd
+from conftest import synthtune_cmd, write
 from test_search import DOCS
 from test_train import bpe, tiny_dir  # noqa: F401  (module fixtures)
 
@@ -184,7 +183,7 @@ def test_two_writers_ingest_at_once(pg_url, tmp_path):
     env_cmd = [sys.executable, "-m", "synthtune", "-C", str(proj), "ingest", str(docs), "--json"]
     import os
 
-    from test_cli import SRC
+    from conftest import SRC
 
     env = {
         **os.environ,

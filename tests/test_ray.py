@@ -13,8 +13,7 @@ import time
 import numpy as np
 import pytest
 import yaml
-from conftest import write
-from test_cli import SRC
+from conftest import SRC, write
 from test_search import tiny_embedder_dir  # noqa: F401  (module fixture)
 from test_train import bpe, tiny_dir  # noqa: F401  (module fixtures)
 
