@@ -75,6 +75,8 @@ def test_ingest_search_status_json_contracts(run, tmp_path, docs):
     assert (st["documents"], st["failures"]) == (2, [])
     assert st["embeddings"][0]["model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert st["embeddings"][0]["chunks"] == st["chunks"]
+    # no facts read yet (that is the facts stage of `run`), no page needed OCR
+    assert st["ocr_pages"] == 0 and st["facts"]["facts"] == 0 and st["facts"]["documents"] == 2
 
 
 def test_ingest_exits_1_when_a_file_fails_but_stores_the_rest(tmp_path, docs):

@@ -4,6 +4,8 @@ by default (token beyond loopback, CSRF on writes, only project files, bounded b
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 from webproject import EchoBackend, build_demo
@@ -110,7 +112,7 @@ def test_review_edit_undo_and_history(client, demo):
     assert demo.store.reviewed_example(ex.id).answer == ex.answer
 
 
-def test_human_decision_wins_over_curate_and_export_reads_it(client, demo):
+def test_human_decision_wins_over_curate_and_export_reads_it(client, demo, tmp_path):
     rejected = next(e for e in demo.store.examples() if e.status == "rejected")
     accepted = next(e for e in demo.store.examples() if e.status == "accepted")
     client.post(
@@ -131,6 +133,15 @@ def test_human_decision_wins_over_curate_and_export_reads_it(client, demo):
     assert accepted.id in {
         e.id for e in demo.store.reviewed_examples(status="accepted", split=accepted.split)
     }
+    # export writes the reviewed text, and the edit changes what `run` fingerprints for export
+    from synthtune.export import export_dataset
+    from synthtune.export.writer import STAGE
+
+    out = Path(export_dataset(demo, format="messages", out=tmp_path / "exp")["out"])
+    assert "Reviewed text" in (out / f"{accepted.split}.jsonl").read_text()
+    before = STAGE.inputs(demo)
+    client.post(f"/api/examples/{accepted.id}/review", json={"decision": "reject"})
+    assert STAGE.inputs(demo) != before
 
 
 def test_queue_filters_progress_and_bulk(client, demo):

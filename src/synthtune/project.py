@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +163,8 @@ class Project:
                 {"document": p.source_path, "page": p.page_no} for p in s.pages_without_text()
             ],
             "failures": [{"path": f.source_path, "error": f.error, "at": f.failed_at} for f in s.failures()],
+            "ocr_pages": len(s.ocr_pages()),
+            "facts": asdict(s.facts_status()),
             "schema_version": s.schema_version(),
         }
 

@@ -148,14 +148,17 @@ def ingest(
             {
                 k: v
                 for k, v in report.to_json().items()
-                if k in ("added", "updated", "rechunked", "unchanged", "failed", "chunks")
+                if k
+                in ("added", "updated", "rechunked", "unchanged", "failed", "chunks", "pages", "ocr_pages")
             }
             | {"warnings": report.warnings}
         )
     else:
         console.print(
             f"added {report.added}, updated {report.updated}, re-chunked {report.rechunked}, "
-            f"unchanged {report.unchanged}, "
+            f"unchanged {report.unchanged}, {report.pages} pages read"
+            + (f" ({report.ocr_pages} by OCR)" if report.ocr_pages else "")
+            + ", "
             f"failed {len(report.failed)}; {report.chunks} chunks written, {report.embedded} passages embedded"
         )
         for w in report.warnings:

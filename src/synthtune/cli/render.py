@@ -113,6 +113,23 @@ def print_status(st: dict[str, Any]) -> None:
         console.print(f"[yellow]no text layer[/] {escape(pg['document'])} p. {pg['page']} (scanned?)")
     for f in st["failures"]:
         console.print(f"[red]failed[/] {escape(f['path'])}: {escape(f['error'])}")
+    if st["ocr_pages"]:
+        console.print(f"{st['ocr_pages']} page(s) read by OCR")
+    facts = st["facts"]
+    if facts["facts"]:
+        console.print(
+            f"facts: {facts['facts']} from {facts['documents_with_facts']} documents, "
+            f"{facts['facts_with_problems']} with a problem (never used)"
+            + (
+                "; " + ", ".join(f"{k} {v}" for k, v in list(facts["problems"].items())[:5])
+                if facts["problems"]
+                else ""
+            )
+        )
+    for path in facts["documents_without_subject"]:
+        console.print(f"[yellow]no subject[/] {escape(path)} (set it under documents: in synthtune.yaml)")
+    for path in facts["documents_without_period"]:
+        console.print(f"[yellow]no period[/] {escape(path)} (set it under documents: in synthtune.yaml)")
     ds = st["dataset"]
     if ds["questions"] or ds["examples"]["accepted"] or ds["examples"]["rejected"]:
         ex = ds["examples"]

@@ -175,7 +175,7 @@ def _gold_row(line: str, no: int) -> tuple[str | None, Question | None]:
 def test_questions(project: Project) -> list[Question]:
     """The accepted examples of the test split: documents no training row came from. Each question's
     source is the chunk it was written from (its page is what retrieval must find)."""
-    examples = project.store.examples(status="accepted", split="test")
+    examples = project.store.reviewed_examples(status="accepted", split="test")
     sources = {p.chunk_id: p for p in project.store.passages(sorted({ex.chunk_id for ex in examples}))}
     questions = []
     for ex in examples:
@@ -643,7 +643,7 @@ def _stage_inputs(project: Project) -> dict[str, Any]:
     gold = project.settings.eval.gold
     gold_path = project.resolve_path(gold) if gold else None
     return {
-        "examples": store.fingerprint("examples", ("id", "question_id", "answer_id", "split", "status")),
+        "examples": store.dataset_fingerprint(),
         "chunks": store.fingerprint("chunks", ("id", "sha256")),
         "merge": [merge.id, merge.merged_path] if merge else None,
         "training": [training.id, training.adapter_path] if training else None,

@@ -78,7 +78,7 @@ def export_dataset(
     out_dir = project.resolve_path(out if out is not None else cfg.out)
     store = project.store
 
-    examples = {split: store.examples(status="accepted", split=split) for split in SPLITS}
+    examples = {split: store.reviewed_examples(status="accepted", split=split) for split in SPLITS}
     n_total = sum(len(v) for v in examples.values())
     if n_total == 0:
         raise SynthtuneError(
@@ -113,7 +113,7 @@ def export_dataset(
     files[LINEAGE] = "".join(lineage).encode("utf-8")
 
     has_system = bool(cfg.system_prompt)
-    all_examples = store.examples()
+    all_examples = store.reviewed_examples()
     files[CARD] = render_card(project, fmt, context, examples, all_examples, renderer).encode("utf-8")
     files[AXOLOTL] = render_axolotl(project, fmt, rows, has_system).encode("utf-8")
     files[LLAMAFACTORY] = _json(llamafactory_info(cfg.dataset_name, fmt, rows, has_system)).encode("utf-8")
@@ -581,9 +581,7 @@ STAGE = Stage(
     # export: format, context rows, card; train: axolotl.yaml and the completion format's tokenizer. No
     # search: context rows show the passages frozen at curate.
     settings=("export", "train"),
-    inputs=lambda project: project.store.fingerprint(
-        "examples", ("id", "question_id", "answer_id", "split", "status", "passages")
-    ),
+    inputs=lambda project: project.store.dataset_fingerprint(),
     run=_run,
     output_key="out",
 )

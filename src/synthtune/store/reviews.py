@@ -179,6 +179,13 @@ class ReviewOps(DatasetOps):
         """One example with its human decisions applied."""
         return apply_review(self.example(example_id), fold(self.reviews(example_id)))
 
+    def dataset_fingerprint(self) -> str:
+        """What export, training and evaluation read: the examples with their frozen passages and the
+        human decisions applied on top of them (a review re-runs the stages that read the dataset)."""
+        return self.fingerprint(
+            "examples", ("id", "question_id", "answer_id", "split", "status", "passages")
+        ) + self.fingerprint("reviews", ("id",))
+
     def reviewed_examples(
         self, status: str | None = None, split: str | None = None, document_id: int | None = None
     ) -> list[Example]:

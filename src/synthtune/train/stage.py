@@ -31,7 +31,7 @@ def training_rows(project: Project, split: str) -> list[dict[str, Any]]:
     with_context = project.settings.export.with_context
     return [
         to_messages(conversation(project.settings, ex, with_context)[0])
-        for ex in project.store.examples(status="accepted", split=split)
+        for ex in project.store.reviewed_examples(status="accepted", split=split)
     ]
 
 
@@ -106,10 +106,8 @@ def merge_project(
 
 
 def _examples_fingerprint(project: Project) -> str:
-    """What training reads: the examples, with their frozen passages (context rows show them)."""
-    return project.store.fingerprint(
-        "examples", ("id", "question_id", "answer_id", "split", "status", "passages")
-    )
+    """What training reads: the reviewed examples, with their frozen passages (context rows show them)."""
+    return project.store.dataset_fingerprint()
 
 
 def _train(project: Project, progress: StageProgress | None) -> dict[str, Any]:
