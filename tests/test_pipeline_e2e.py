@@ -90,14 +90,15 @@ def test_run_killed_mid_way_resumes_and_then_skips_everything(tmp_path, tiny_dir
     assert count(proj, "SELECT COUNT(*) FROM runs WHERE stage = 'run:ingest' AND status = 'ok'") == 1
     assert count(proj, "SELECT COUNT(*) FROM runs WHERE stage = 'run:generate' AND status = 'running'") == 1
 
-    # 2. resume: ingest is skipped, the rest runs to the report; finished units are not redone
+    # 2. resume: ingest and facts (finished before the kill) are skipped, the rest runs to the report;
+    # finished units are not redone
     rerun = subprocess.run(
         [EXE, "-C", proj, "run", "--json"], capture_output=True, text=True, timeout=1500, env=env
     )
     assert rerun.returncode == 0, rerun.stderr
     summary = json.loads(rerun.stdout)
-    assert summary["skipped"] == ["ingest"]
-    assert summary["ran"] == STAGES[1:]
+    assert summary["skipped"] == ["ingest", "facts"]
+    assert summary["ran"] == STAGES[2:]
     assert summary["failed"] == []
     report = Path(summary["report"])
     assert report == proj / "report" / "report.html" and report.exists()
