@@ -80,6 +80,13 @@ def test_identity_of_a_transcript_in_capitals() -> None:
     assert identity.period is not None and identity.period.label == "Q3 FY2025"
 
 
+def test_identity_of_a_web_page_keeps_the_name_to_its_line() -> None:
+    doc = load_document(DEMO / "acme_investor_relations_about.html")
+    identity = document_identity(doc.title, doc.pages[0].text, "acme_investor_relations_about.html")
+    assert identity.subject == "Acme Robotics, Inc."  # not "About Acme Robotics Acme Robotics, Inc."
+    assert document_identity("About", "About Widget Corp. and its products", "").subject == "Widget Corp."
+
+
 def test_identity_not_found_says_why_instead_of_guessing() -> None:
     identity = document_identity("Notes", "Meeting notes about the office move.", "notes.txt")
     assert identity.subject is None and identity.period is None and identity.form is None

@@ -85,7 +85,7 @@ def short_name(subject: str) -> str:
 # --------------------------------------------------------------------------------- document identity
 
 _COMPANY = re.compile(
-    rf"\b(?P<name>(?:[A-Z][\w&'’.-]*|[a-z][A-Z][\w&'’.-]*|&)(?:\s+(?:[A-Z][\w&'’.-]*|&|of|and)){{0,5}}),?\s+(?P<suffix>{_LEGAL_SUFFIX})(?![\w])"
+    rf"\b(?P<name>(?:[A-Z][\w&'’.-]*|[a-z][A-Z][\w&'’.-]*|&)(?:[ \t]+(?:[A-Z][\w&'’.-]*|&|of|and)){{0,5}}),?[ \t]+(?P<suffix>{_LEGAL_SUFFIX})(?![\w])"
 )
 _REPORTS = re.compile(
     r"^(?P<name>(?:[A-Z]|[a-z][A-Z])[\w&'’.-]*(?:\s+(?:[A-Z][\w&'’.-]*|&)){0,4})\s+"
@@ -110,7 +110,9 @@ _NOT_IN_NAMES = {
 _TICKER = re.compile(
     r"\((?:NYSE|Nasdaq|NASDAQ|NYSE American|Nasdaq GS|NASDAQ GS)\s*:\s*(?P<t>[A-Z][A-Z.]{0,5})\)"
 )
-_NOT_NAMES = {
+_NOT_NAMES = {  # leading words that are not part of a name ("About Acme Robotics, Inc.")
+    "About",
+    "Welcome",
     "Exhibit",
     "News",
     "Release",

@@ -25,6 +25,7 @@ from synthtune.stages import Stage
 from synthtune.store import GenerationUnit, NewAnswer, NewQuestion
 from synthtune.store.dataset import Question, SourceChunk
 from synthtune.synth.fact_questions import generate_fact_questions
+from synthtune.synth.facts_stage import extract_facts
 from synthtune.synth.parsing import normalise_question, parse_answer, parse_questions
 from synthtune.synth.splits import document_splits
 from synthtune.text.citations import cite
@@ -393,6 +394,7 @@ def generate(
     limit = limit_chunks or project.settings.generate.max_chunks
     chunks = gen.chunks(limit=limit, chunk_ids=chunk_ids)
     if chunk_ids is None:
+        extract_facts(project, progress)  # what `run` does as its facts stage; a no-op when current
         report.fact_questions = generate_fact_questions(project).questions
     gen.generate_questions(gen.plan(chunks, attempt), report, progress)
     gen.generate_answers(report, progress, chunk_ids=[c.id for c in chunks])
