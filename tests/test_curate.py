@@ -85,7 +85,7 @@ def test_deterministic_checks(kb):
     assert by_q[unanswerable_ok]["status"] == "accepted"
     assert by_q[unanswerable_bad]["reasons"] == ["refusal"]
     assert by_q[bad_cite]["reasons"] == ["citations_retrieved"]
-    assert by_q[numeric_no_number]["reasons"] == ["numeric_answer", "no_answer"]
+    assert by_q[numeric_no_number]["reasons"] == ["numeric_answer", "no_answer", "unsupported"]  # "healthy"
     assert report.accepted == 2 and report.rejected == 5
     assert report.by_check == {
         "numbers_grounded": 1,
@@ -94,6 +94,7 @@ def test_deterministic_checks(kb):
         "numeric_answer": 1,
         "unverified_number": 1,
         "no_answer": 1,
+        "unsupported": 1,
     }
     # numbers in a different but equal form are grounded: "$152.2 million" == "152,200 thousand"
     other = add_qa(
@@ -119,10 +120,8 @@ def test_splits_are_by_document_and_seeded(kb):
     for name in DOCS:
         cid = chunk_of(kb, name)
         company = f"Company {COMPANIES[int(name[3])][0]}"
-        add_qa(kb, cid, f"In which city does {company} employ people?", "See the filing for the city.")
-        add_qa(
-            kb, cid, f"What was the gross margin of {company} in fiscal 2025 exactly?", "Shown in the filing."
-        )
+        city = COMPANIES[int(name[3])][4]
+        add_qa(kb, cid, f"In which city does {company} employ people?", f"{company} employs people in {city}.")
     report = curate(kb, coverage=False)
     rows = list_examples(kb.store, status="accepted")
     splits_of_doc: dict[int, set[str]] = {}
@@ -143,11 +142,11 @@ def test_explicit_test_documents_and_test_leak_removal(kb, tmp_path):
     extract_facts(kb)
     kb.settings.curate.test_documents = ["alpha_q3.md"]
     c0, c1 = chunk_of(kb, "doc0.md"), chunk_of(kb, "alpha_q3.md")
-    leak = add_qa(kb, c0, "How many employees does Company Alpha have?", "It has staff.")
-    tested = add_qa(kb, c1, "How many employees does Company Alpha have?", "It has staff, too.")
+    leak = add_qa(kb, c0, "How many employees does Company Alpha have?", "It employs people.")
+    tested = add_qa(kb, c1, "How many employees does Company Alpha have?", "It employs people, too.")
     curate(kb, coverage=False)
     rows = {ex.question_id: ex for ex in kb.store.examples()}
-    assert rows[tested].status == "accepted" and rows[tested].split == "test"
+    assert rows[tested].status == "accepted" and rows[tested].split == "test", rows[tested].reasons
     assert rows[tested].source_path.endswith("alpha_q3.md")
     # the leak is caught by the split check, before dedup could call it a mere duplicate
     assert rows[leak].status == "rejected" and rows[leak].split is None

@@ -5,6 +5,7 @@ bad gold files are refused naming the line."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -17,6 +18,7 @@ from test_train_stage import add_two_questions_per_document
 from synthtune.config import BackendSettings
 from synthtune.evaluate.run import Answer, GoldFileError, Question, System, judge_answers, load_gold
 from synthtune.llm.base import Completion
+from synthtune.project import Project
 from synthtune.synth.curate import curate
 
 GOLD = [
@@ -90,12 +92,47 @@ def test_eval_compares_every_system_and_writes_the_report(project, run):  # noqa
         assert all("token_f1" in a["scores"] for a in q["answers"].values())
         assert all(c["chunk_id"] for c in q["answers"]["base+rag"]["citations"])
         assert q["answers"]["base"]["citations"] == []
+    # knowledge (closed book, documents trained on) apart from skill (with passages, unseen documents)
+    with Project(project.dir) as p:
+        trained = {
+            Path(e.source_path).name for e in p.store.reviewed_examples(status="accepted", split="train")
+        }
+    assert trained
+    for q in results["questions"]:
+        assert q["scope"] == ("knowledge" if q["document"] in trained else "skill"), q
+    scopes = results["scopes"]
+    assert sum(sc["n"] for sc in scopes.values()) == len(results["questions"])
+    assert "skill" in scopes and all(
+        q["set"] != "test" or q["scope"] == "skill" for q in results["questions"]
+    )
+    for name, sc in scopes.items():
+        rag = name == "skill"
+        assert [x["name"] for x in sc["systems"]] == (["base+rag", "tuned+rag"] if rag else ["base", "tuned"])
+        assert {c["against"] for c in sc["comparisons"]} <= {"base+rag" if rag else "base"}
+        assert sc["comparisons"] or sc["n"] < 2  # a comparison needs two questions
+        assert all(x["metrics"]["n"] == sc["n"] for x in sc["systems"])
+    html = (project.dir / "report" / "report.html").read_text()
+    assert 'id="scope-skill"' in html and "Knowledge and skill" in html
+    # answering only in scope: the same knowledge and skill results from half the model calls
+    settings = yaml.safe_load((project.dir / "synthtune.yaml").read_text())
+    settings["eval"]["answer_every_question"] = False
+    (project.dir / "synthtune.yaml").write_text(yaml.safe_dump(settings))
+    code, _, err = run("-C", d, "eval", "--out", str(project.dir / "scoped"), "--json")
+    assert code == 0, err
+    scoped = json.loads((project.dir / "scoped" / "results.json").read_text())
+    for q in scoped["questions"]:
+        expected = {"base", "tuned"} if q["scope"] == "knowledge" else {"base+rag", "tuned+rag"}
+        assert set(q["answers"]) == expected, q
+    for k, sc in scopes.items():
+        same = scoped["scopes"][k]
+        assert same["n"] == sc["n"]
+        assert [(x["name"], x["metrics"]["n"]) for x in same["systems"]] == [
+            (x["name"], x["metrics"]["n"]) for x in sc["systems"]
+        ]
     test_q = next(q for q in results["questions"] if q["set"] == "test")
     assert test_q["source"]["text"] and test_q["document"].startswith("doc")
     assert (project.dir / "report" / "report.html").stat().st_size > 1000
     # recorded in the store
-    from synthtune.project import Project
-
     with Project(project.dir) as p:
         recorded = p.store.latest_evaluation()
     assert (

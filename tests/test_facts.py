@@ -339,3 +339,15 @@ def test_prose_skips_what_it_cannot_tie_to_a_metric_and_period() -> None:
         ("Pre-tax expenses", "Q3 FY2025", "127"),
         ("Pre-tax expenses per share", "Q3 FY2025", "0.13"),
     }
+
+
+def test_a_metric_that_does_not_say_of_what_becomes_no_question() -> None:
+    from synthtune.synth.facts import metric_problem
+
+    assert metric_problem("Margin") and metric_problem("Net expense")  # the two wrong labelled rows
+    assert metric_problem("Gross margin") is None and metric_problem("Net income") is None
+    identity = document_identity(
+        "Acme Robotics, Inc. Q2 FY2025 call", "Acme Robotics, Inc. second quarter fiscal 2025"
+    )
+    facts = prose_facts("Adjusted EBITDA was $18.2 million, a margin of 12.8%.", identity, 1)
+    assert all(f.problems for f in facts if f.metric.lower() == "margin")

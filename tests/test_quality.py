@@ -3,6 +3,7 @@ from facts, checks against what the question asks, splits that hold. On the demo
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -136,7 +137,7 @@ def test_gross_margin_answered_with_a_quote_and_no_number(acme):
     asked = add_qa(acme, c, f"What was Acme Robotics' gross margin {Q3}?", quote)
     got = reasons(acme)
     assert "not_standalone" in got[vague] and "no_answer" in got[vague]
-    assert got[asked] == ["numeric_answer", "no_answer"]
+    assert got[asked] == ["numeric_answer", "no_answer", "unsupported"]  # the quote is not in the source
 
 
 def test_investment_answered_with_a_period(acme):
@@ -163,7 +164,7 @@ def test_answers_about_the_text_restating_or_in_another_period(acme):
     )
     other_quarter = add_qa(acme, c, q, "It was 43.4% in the second quarter of fiscal 2025.")
     got = reasons(acme)
-    assert got[about] == ["about_the_text"]
+    assert got[about] == ["about_the_text", "unsupported"]  # "the passage says" is not in the passage
     assert got[restated] == ["restates_question"]
     assert got[other_quarter] == ["wrong_period"]
 
@@ -189,6 +190,33 @@ def test_fact_questions_stand_alone_and_cite_their_span(acme):
         assert chunk.char_start <= fact.char_start and fact.char_end <= chunk.char_end
     revenue = [e for e in fact_rows if e.question.startswith("What was Acme Robotics' revenue in the third")]
     assert revenue and "$152.2 million" in revenue[0].answer
+
+
+def test_a_figure_stated_in_the_release_and_its_call_is_asked_once(acme):
+    generate_fact_questions(acme)
+    made = acme.store.question_facts([e.question_id for e in acme.store.candidates()])
+    by_figure: dict[tuple, set[int]] = {}
+    for fid in set(made.values()):
+        f = acme.store.fact(fid)
+        key = (f.metric.lower(), json.dumps(f.period, sort_keys=True), f.value)
+        by_figure.setdefault(key, set()).add(f.document_id)
+    assert by_figure and all(len(docs) == 1 for docs in by_figure.values())
+    revenue = [k for k in by_figure if k[0] == "revenue" and "152.2" in k[2]]
+    assert len(revenue) == 1  # the call says it too, and was not asked it again
+
+
+def test_new_templates_replace_the_old_questions(acme, monkeypatch):
+    from synthtune.synth import fact_questions
+
+    acme.settings.generate.max_facts_per_document = 4
+    first = generate_fact_questions(acme).questions
+    monkeypatch.setattr(fact_questions, "TEMPLATE_SHA", "templates-of-a-later-version")
+    assert generate_fact_questions(acme).questions == first  # every fact asked anew
+    curate(acme, coverage=False)
+    examples = acme.store.examples()
+    fact_rows = [e for e in examples if e.kind == "fact"]
+    assert len(fact_rows) == first  # not twice
+    assert {e.question_prompt_sha for e in fact_rows} == {"templates-of-a-later-version"}
 
 
 # -- splits ------------------------------------------------------------------------------------------

@@ -51,8 +51,8 @@ def test_several_phrasings_each_naming_subject_and_period() -> None:
         assert "Acme Robotics" in q.question
         assert any(name in q.question for name in Q2.names())
     assert questions[0].answer == (
-        "Acme Robotics' gross margin was 41.9% in the second quarter of fiscal 2025 "
-        "(the three months ended June 30, 2025)."
+        "In the second quarter of fiscal 2025 (the three months ended June 30, 2025), "
+        "Acme Robotics' gross margin was 41.9%."
     )
     assert len({q.question for q in questions}) == len(questions)
 
@@ -60,7 +60,8 @@ def test_several_phrasings_each_naming_subject_and_period() -> None:
 def test_money_questions_and_answers_state_unit_and_scale() -> None:
     questions = template_questions(REVENUE)
     assert "How much revenue did Acme Robotics report for Q2 FY2025?" in [q.question for q in questions]
-    assert questions[0].answer.startswith("Acme Robotics' revenue was $142.7 million in the second quarter")
+    assert questions[0].answer.startswith("In the second quarter of fiscal 2025")
+    assert questions[0].answer.endswith(", Acme Robotics' revenue was $142.7 million.")
     assert format_value(EPS) == "$0.12 per share"
     assert format_value(fact("Operating income (loss)", "-3.5", "USD", M, raw="(3.5)")) == "-$3.5 million"
     assert format_value(fact("Sales and marketing", "45.0", "USD", M)) == "$45.0 million"
@@ -79,7 +80,7 @@ def test_balance_at_a_date_is_asked_as_of_that_date() -> None:
     assert questions[0].question == "What was Acme Robotics' cash and cash equivalents at September 30, 2025?"
     assert (
         questions[0].answer
-        == "Acme Robotics' cash and cash equivalents was $209.8 million at September 30, 2025."
+        == "At September 30, 2025, Acme Robotics' cash and cash equivalents was $209.8 million."
     )
 
 

@@ -467,6 +467,13 @@ class EvalSettings(Section):
     max_questions: int | None = Field(
         default=None, ge=1, description="At most this many questions from each question set (null: all)."
     )
+    answer_every_question: bool = Field(
+        default=True,
+        description="Every system answers every question, so the summary compares all of them on the same "
+        "questions. false: closed-book systems answer only the knowledge questions (about documents trained "
+        "on) and +rag systems only the skill questions (the others): half the model calls, and the report's "
+        "knowledge and skill sections are unchanged.",
+    )
     k: int = Field(default=3, ge=1, description="Passages retrieved for the +rag systems (and recall@k).")
     max_new_tokens: int = Field(default=64, ge=1, description="Most tokens in each system's answer.")
     batch_size: int = Field(default=16, ge=1, description="Prompts per batch for in-process models.")

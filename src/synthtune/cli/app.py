@@ -633,7 +633,7 @@ def run(
         list[str] | None,
         typer.Option(
             "--only",
-            help="Run only this stage (repeatable): ingest, generate, curate, export, train, merge, eval.",
+            help="Run only this stage (repeatable): ingest, facts, generate, curate, export, train, merge, eval.",
         ),
     ] = None,
     force: Annotated[
@@ -642,7 +642,7 @@ def run(
     project: ProjectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Every stage in order (ingest, generate, curate, export, train, merge, eval) as synthtune.yaml says.
+    """Every stage in order (ingest, facts, generate, curate, export, train, merge, eval) as synthtune.yaml says.
 
     Resumable: run it again after an interruption and it goes on where it stopped. A stage whose inputs
     and settings have not changed since it last finished is skipped.

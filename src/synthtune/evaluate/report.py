@@ -111,6 +111,7 @@ def _context(results: dict[str, Any]) -> dict[str, Any]:
         "created_at": _format_date(results.get("created_at")),
         "notes": [str(note) for note in results.get("notes") or []],
         "headlines": _headlines(systems, comparisons, k),
+        "scopes": _scope_views(results.get("scopes") or {}, k),
         "systems": [_system_view(s, colours) for s in systems],
         "summary": _summary_rows(systems, metrics, metric_info, k),
         "comparisons": [_comparison_view(c, k) for c in comparisons],
@@ -119,6 +120,47 @@ def _context(results: dict[str, Any]) -> dict[str, Any]:
         "dataset": _dataset_view(results.get("dataset")),
         "questions": _question_views(results.get("questions") or [], systems, colours, k),
     }
+
+
+SCOPE_METRICS = ("numeric_match", "token_f1")
+
+
+def _scope_views(scopes: dict[str, Any], k: int | None) -> list[dict[str, Any]]:
+    """Knowledge and skill apart: per scope its systems' means and each comparison against base."""
+    views = []
+    for name in ("knowledge", "skill"):
+        scope = scopes.get(name)
+        if not scope:
+            continue
+        systems = [x for x in scope.get("systems") or [] if x and x.get("name")]
+        rows = []
+        for x in systems:
+            cells = []
+            for m in SCOPE_METRICS:
+                bounds = _interval(x, m)
+                cells.append(
+                    {
+                        "value": _number((x.get("metrics") or {}).get(m)),
+                        "ci": f"{_number(bounds[0])}–{_number(bounds[1])}" if bounds else "",
+                    }
+                )
+            rows.append({"system": x["name"], "cells": cells})
+        comparisons = [
+            _comparison_view(c, k) for c in scope.get("comparisons") or [] if c.get("metric") in SCOPE_METRICS
+        ]
+        sets = ", ".join(f"{n} from {s}" for s, n in (scope.get("question_sets") or {}).items())
+        views.append(
+            {
+                "name": name,
+                "description": scope.get("description") or "",
+                "n": scope.get("n"),
+                "sets": sets,
+                "labels": [metric_label(m, k) for m in SCOPE_METRICS],
+                "rows": rows,
+                "comparisons": comparisons,
+            }
+        )
+    return views
 
 
 def _metric_keys(systems: list[dict[str, Any]]) -> list[str]:

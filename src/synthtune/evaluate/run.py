@@ -68,11 +68,13 @@ class Question:
     document: str | None = None
     page: int | None = None
     source: dict[str, Any] | None = None
+    scope: str = "skill"  # knowledge: about a document the model was trained on; skill: any other
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "set": self.set,
+            "scope": self.scope,
             "question": self.question,
             "reference": self.reference,
             "kind": self.kind,
@@ -217,6 +219,63 @@ def question_sets(project: Project, gold: str | Path | None) -> list[Question]:
     return questions
 
 
+SCOPES = {
+    "knowledge": (
+        "closed book, on questions about documents the model was trained on: does the tuned model now "
+        "know the figures?"
+    ),
+    "skill": (
+        "with retrieved passages, on questions about documents no training row came from (test and val "
+        "splits, or documents not in the store): does it answer unseen documents better?"
+    ),
+}
+
+
+def assign_scopes(project: Project, questions: list[Question]) -> None:
+    """``knowledge`` for a question whose document (file name or title) has accepted examples in the
+    train split, ``skill`` for every other question (a question naming no document is ``skill``)."""
+    trained: set[str] = set()
+    for ex in project.store.reviewed_examples(status="accepted", split="train"):
+        trained |= {Path(ex.source_path).name.lower(), (ex.title or "").strip().lower()}
+    trained.discard("")
+    for q in questions:
+        doc = (q.document or "").strip().lower()
+        q.scope = "knowledge" if doc and doc in trained else "skill"
+
+
+def in_scope(system: System, q: Question) -> bool:
+    """Whether a question belongs to a system's scope: skill to the +rag systems, knowledge to the others."""
+    return (q.scope == "skill") == system.rag
+
+
+def scoped_results(
+    project: Project,
+    systems: list[System],
+    questions: list[Question],
+    answers: dict[str, dict[str, Answer]],
+) -> dict[str, Any]:
+    """Knowledge (closed-book systems on trained documents) apart from skill (``+rag`` systems on unseen
+    documents): per scope, its questions, systems and comparisons against base."""
+    out: dict[str, Any] = {}
+    for scope, description in SCOPES.items():
+        qs = [q for q in questions if q.scope == scope]
+        rag = scope == "skill"
+        ss = [x for x in systems if x.rag == rag]
+        if not qs or not ss:
+            continue
+        per_system, comparisons = aggregate(project, ss, qs, answers)
+        out[scope] = {
+            "description": description,
+            "n": len(qs),
+            "question_sets": {
+                name: sum(1 for q in qs if q.set == name) for name in sorted({q.set for q in qs})
+            },
+            "systems": per_system,
+            "comparisons": comparisons,
+        }
+    return out
+
+
 # ---------------------------------------------------------------------------------------------------
 # Systems
 
@@ -325,6 +384,7 @@ def answer_all(
     from synthtune.llm.base import ChatRequest, make_backend
 
     system_prompt = project.settings.export.system_prompt or None
+    every = project.settings.eval.answer_every_question
     answers: dict[str, dict[str, Answer]] = {s.name: {} for s in systems}
     by_backend: dict[str, list[System]] = {}
     for s in systems:
@@ -333,10 +393,14 @@ def answer_all(
         requests, keys = [], []
         for s in group:
             for q in questions:
+                if not (every or in_scope(s, q)):
+                    continue
                 passages = _passages(hits[q.id]) if s.rag else []
                 requests.append(ChatRequest(messages=request_messages(system_prompt, q.question, passages)))
                 keys.append((s, q))
         label = " + ".join(s.name for s in group)
+        if not requests:
+            continue
         if progress:
             progress(f"answer: {label}", len(requests), 0)
         backend = make_backend(group[0].backend)
@@ -374,9 +438,12 @@ def score(
     ranks = {q.id: _rank(hits[q.id], q) if q.document else None for q in questions}
     refs = project.embedder.encode([q.reference for q in questions])
     for s in systems:
-        texts = [answers[s.name][q.id].text for q in questions]
-        sims = cosine_similarities(project.embedder.encode([strip_markers(t) for t in texts]), refs)
-        for q, sim in zip(questions, sims, strict=True):
+        answered = [i for i, q in enumerate(questions) if q.id in answers[s.name]]
+        if not answered:
+            continue
+        texts = [answers[s.name][questions[i].id].text for i in answered]
+        sims = cosine_similarities(project.embedder.encode([strip_markers(t) for t in texts]), refs[answered])
+        for q, sim in zip([questions[i] for i in answered], sims, strict=True):
             a = answers[s.name][q.id]
             plain = strip_markers(a.text)
             a.scores = {
@@ -420,7 +487,9 @@ def judge_answers(
     keys, requests = [], []
     for s in systems:
         for q in questions:
-            a = answers[s.name][q.id]
+            a = answers[s.name].get(q.id)
+            if a is None:  # out of the system's scope (eval.answer_every_question: false)
+                continue
             messages = prompt.messages(
                 question=q.question, reference=q.reference, answer=strip_markers(a.text)
             )
@@ -447,9 +516,10 @@ def aggregate(
     per_system = []
     columns: dict[str, dict[str, list[float | None]]] = {}
     for sys_ in systems:
-        cols = {m: [answers[sys_.name][q.id].scores.get(m) for q in questions] for m in SCORED}
+        mine = answers[sys_.name]
+        cols = {m: [mine[q.id].scores.get(m) if q.id in mine else None for q in questions] for m in SCORED}
         columns[sys_.name] = cols
-        metrics: dict[str, Any] = {"n": len(questions)}
+        metrics: dict[str, Any] = {"n": sum(1 for q in questions if q.id in mine)}
         intervals: dict[str, list[float]] = {}
         for m, values in cols.items():
             mean = mean_or_none(values)
@@ -552,6 +622,7 @@ def evaluate(
 
     s = project.settings.eval
     questions = question_sets(project, questions_file)
+    assign_scopes(project, questions)
     # before any model is loaded: a report folder that cannot be written would lose the whole evaluation
     out_dir = ensure_writable_dir(Path(out) if out else project.resolve_path(s.out), "report folder")
     tuned = tuned_model(project, adapter, model)
@@ -567,6 +638,7 @@ def evaluate(
         if judge is not None:
             judge.close()
     per_system, comparisons = aggregate(project, systems, questions, answers)
+    scopes = scoped_results(project, systems, questions, answers)
     results = _clean(
         {
             "created_at": utcnow(),
@@ -575,6 +647,7 @@ def evaluate(
             "k": s.k,
             "systems": per_system,
             "comparisons": comparisons,
+            "scopes": scopes,
             "notes": notes,
             "metric_info": {m: METRICS[m] for m in SCORED},
             "dataset": dataset_summary(project, questions),
@@ -589,6 +662,7 @@ def evaluate(
                             "citations": answers[sys_.name][q.id].citations,
                         }
                         for sys_ in systems
+                        if q.id in answers[sys_.name]
                     },
                 }
                 for q in questions
@@ -616,16 +690,20 @@ def evaluate(
 
 
 def headline(results: dict[str, Any]) -> list[str]:
-    """One line per non-base system: its token F1 and numeric match against base, with intervals."""
+    """One line per non-base system: its token F1 and numeric match against base, with intervals; then
+    the same for knowledge and skill apart."""
     lines = []
-    for c in results["comparisons"]:
-        if c["metric"] not in ("token_f1", "numeric_match"):
-            continue
-        mark = "significant" if c["significant"] else "not significant"
-        lines.append(
-            f"{c['system']} vs {c['against']}: {c['metric']} {c['difference']:+.3f} "
-            f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}] ({mark}, n={c['n']})"
-        )
+    sections = [("", results["comparisons"])]
+    sections += [(f"{name}: ", scope["comparisons"]) for name, scope in (results.get("scopes") or {}).items()]
+    for prefix, comparisons in sections:
+        for c in comparisons:
+            if c["metric"] not in ("token_f1", "numeric_match"):
+                continue
+            mark = "significant" if c["significant"] else "not significant"
+            lines.append(
+                f"{prefix}{c['system']} vs {c['against']}: {c['metric']} {c['difference']:+.3f} "
+                f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}] ({mark}, n={c['n']})"
+            )
     return lines
 
 

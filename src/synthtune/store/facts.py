@@ -87,6 +87,23 @@ _FACT_COLUMNS = (
 class FactOps(Primitives):
     # -- writing ----------------------------------------------------------------------------------
 
+    def drop_stale_fact_questions(self, prompt_sha: str) -> int:
+        """Remove the template questions (with their units, answers and examples) made by other templates
+        than ``prompt_sha``: after an upgrade changes the templates, each fact is asked anew, not twice."""
+        with self.transaction():
+            stale = [
+                r["work_key"]
+                for r in self._rows(
+                    "SELECT DISTINCT work_key FROM questions WHERE fact_id IS NOT NULL AND prompt_sha != ?",
+                    (prompt_sha,),
+                )
+            ]
+            if not stale:
+                return 0
+            self._executemany("DELETE FROM questions WHERE work_key = ?", [(k,) for k in stale])
+            self._executemany("DELETE FROM generation_units WHERE work_key = ?", [(k,) for k in stale])
+            return len(stale)
+
     def write_facts(self, identity: DocumentIdentity, facts: list[StoredFact]) -> None:
         """A document's identity and facts, replacing what it had, in one transaction (questions made from
         the replaced facts go with them)."""

@@ -9,9 +9,16 @@
   question asks about (the most specific metric the question names), and the periods the answer names
   agree with the question's: a year or a quarter is a claim that can be wrong.
 
+- :func:`question_problem`: a question about the document rather than its subject ("What is the purpose
+  of the report?", "What is the current status of Acme?") or one that says the same thing twice.
+- :func:`support_problem`: an answer written by a model (not from a fact) says nothing twice and says
+  only what its cited passages say: most of its own words (those not already in the question) occur in
+  them. Without numbers the other checks cannot catch an invented sentence; this one does.
+
 Each returns the reason an example is rejected (``not_standalone``, ``no_answer``, ``restates_question``,
-``about_the_text``, ``wrong_fact``, ``unverified_number``, ``wrong_period``) or None. Pure functions over
-``synth.facts`` objects: no store, no model.
+``about_the_text``, ``wrong_fact``, ``unverified_number``, ``wrong_period``, ``vague_question``,
+``repeats_itself``, ``unsupported``) or None. Pure functions over ``synth.facts`` objects: no store, no
+model.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from dataclasses import replace
 from synthtune.synth.facts import DocIdentity, Fact, short_name
 from synthtune.synth.templates import format_value, metric_terms, norm, period_mentions, question_keeps_fact
 from synthtune.text.numbers import Num, extract_numbers, number_supported
+from synthtune.text.refusals import is_refusal
 
 NUMERIC_KINDS = ("numeric", "fact")
 
@@ -152,3 +160,72 @@ def fact_problem(question: str, answer: str, facts: list[Fact]) -> str | None:
         if not any(_is_value_of(num, f) for f in asked):
             return "wrong_fact"
     return None
+
+
+# ------------------------------------------------------------------------ questions and model answers
+
+_VAGUE = re.compile(
+    r"\bcurrent (?:status|state|situation)\b"
+    r"|\b(?:purpose|meaning|significance|importance) (?:of|behind)\b"
+    r"|\bmost (?:surprising|interesting|important)\b"
+    r"|\breporting on\b"
+    r"|\b(?:requested|next) question\b"
+    r"|\b(?:the|this|that) (?:sentence|passage|excerpt|text|paragraph|quote)\b"
+    r"|\b(?:transcript|press release|earnings release|report|fact sheet|document|earnings call)\s*\??\s*$",
+    re.IGNORECASE,
+)
+_STOP = _FILLER | {
+    "be", "been", "being", "has", "have", "had", "that", "this", "these", "those", "with", "from", "or",
+    "but", "not", "no", "also", "than", "then", "there", "their", "they", "them", "he", "she", "his",
+    "her", "we", "our", "us", "you", "your", "i", "my", "will", "would", "can", "could", "should", "may",
+    "about", "into", "over", "up", "out", "so", "such", "who", "whom", "whose", "when", "where", "why",
+    "all", "any", "each", "more", "most", "other", "some", "very", "just", "only", "own", "same", "both",
+    "company", "company's", "inc", "year", "quarter", "fiscal", "first", "second", "third", "fourth",
+    "january", "february", "march", "april", "june", "july", "august", "september", "october",
+    "november", "december", "ended", "months", "weeks", "thousand", "thousands", "million", "millions",
+    "billion", "billions", "dollar", "dollars", "percent", "usd", "share", "shares", "basis", "points",
+    "too", "still", "yes", "approximately", "about", "around", "roughly",
+}  # fmt: skip  (periods and amounts are the number checks' business)
+SUPPORTED_SHARE = 0.75  # of an answer's own content words, found in its cited passages
+
+
+def _words(text: str) -> list[str]:
+    return [w.strip("'’-") for w in _WORD.findall(text.lower())]
+
+
+def _stem(word: str) -> str:
+    for suffix in ("'s", "’s", "ies", "es", "s", "ed", "ing"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def _repeats(text: str, n: int = 4) -> bool:
+    words = re.findall(r"[a-z0-9]+", text.lower())  # every word, "a" too
+    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+    return len(grams) != len(set(grams))
+
+
+def question_problem(question: str) -> str | None:
+    """``vague_question`` for a question about the document or the conversation rather than the subject,
+    or one that says the same four words twice."""
+    if _VAGUE.search(question) or _repeats(question):
+        return "vague_question"
+    return None
+
+
+def support_problem(question: str, answer: str, kind: str, passages: list[str]) -> str | None:
+    """For a model's answer (not a template's): ``repeats_itself`` when it says the same four words twice;
+    ``unsupported`` when fewer than :data:`SUPPORTED_SHARE` of its content words that the question does
+    not already hold occur in the passages it cites."""
+    if kind in ("fact", "unanswerable") or is_refusal(answer):  # a refusal is the refusal check's business
+        return None
+    if _repeats(answer):
+        return "repeats_itself"
+    asked = {_stem(w) for w in _words(question)}
+    source = {_stem(w) for p in passages for w in _words(p)}
+    own = [s for w in _words(answer) if w not in _STOP and (s := _stem(w)) not in asked]
+    if not own:
+        return None
+    found = sum(1 for w in own if w in source)
+    return "unsupported" if found / len(own) < SUPPORTED_SHARE else None

@@ -7,8 +7,11 @@ generation by its work keys. The outcome of every check is stored on the example
 
 from __future__ import annotations
 
+import hashlib
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,7 +22,14 @@ from synthtune.llm.prompts import load_prompt
 from synthtune.project import Project
 from synthtune.stages import Stage
 from synthtune.store import Candidate, CuratedExample, Judgment
-from synthtune.synth.checks import answer_problem, fact_problem, standalone_problem
+from synthtune.synth import checks as checks_module
+from synthtune.synth.checks import (
+    answer_problem,
+    fact_problem,
+    question_problem,
+    standalone_problem,
+    support_problem,
+)
 from synthtune.synth.facts import DocIdentity, Fact
 from synthtune.synth.facts_stage import to_doc_identity, to_fact
 from synthtune.synth.generate import GenerateReport, Generator
@@ -39,6 +49,8 @@ CHECKS = (
     "stands_alone",  # the question names its subject and, for a figure, the period (not_standalone)
     "states_answer",  # not nothing, not the question again, not "the passage says" (no_answer, ...)
     "right_fact",  # each figure is the value of the asked metric and period (wrong_fact, wrong_period, ...)
+    "asks_about_subject",  # a model's question is not about the document or said twice (vague_question)
+    "supported",  # a model's answer says nothing twice and what its passages say (repeats_itself, unsupported)
     "judge_question",  # LLM judge: question quality >= threshold
     "judge_faithfulness",  # LLM judge: answer faithfulness >= threshold
     "duplicate",  # near-duplicate of a better-scored question
@@ -133,14 +145,19 @@ class Curator:
     def check_against_question(self, row: Candidate) -> dict[str, str | None]:
         """The checks that read the question: by check name, the reason it fails (None: passes)."""
         answer = row.answer or ""
-        cited = {p.document_id for p in self.store.passages(row.citations)}
-        return {
+        passages = self.store.passages(row.citations)
+        cited = {p.document_id for p in passages}
+        out = {
             "stands_alone": standalone_problem(
                 row.question, answer, row.kind, self.identity(row.document_id), row.title
             ),
             "states_answer": answer_problem(row.question, answer, row.kind),
             "right_fact": fact_problem(row.question, answer, self.facts_of(cited | {row.document_id})),
         }
+        if row.kind != "fact":  # a template's question and answer are made from the fact itself
+            out["asks_about_subject"] = question_problem(row.question)
+            out["supported"] = support_problem(row.question, answer, row.kind, [p.text for p in passages])
+        return out
 
     def check(self, row: Candidate) -> dict[str, bool]:
         c = self.settings.curate
@@ -472,9 +489,19 @@ def _cover_documents(
     return rows
 
 
+# the code of the checks: an upgrade that changes what is accepted re-runs curation on `run`
+CHECKS_SHA = hashlib.sha256(
+    b"".join(Path(m.__file__).read_bytes() for m in (checks_module, sys.modules[__name__]))
+).hexdigest()
+
+
 def _inputs(project: Project) -> list[str]:
     store = project.store
-    return [store.fingerprint("questions", ("id", "status")), store.fingerprint("answers", ("id", "status"))]
+    return [
+        store.fingerprint("questions", ("id", "status")),
+        store.fingerprint("answers", ("id", "status")),
+        CHECKS_SHA,
+    ]
 
 
 STAGE = Stage(

@@ -25,6 +25,7 @@ from synthtune.store.kb import Chunk
 from synthtune.synth import templates
 from synthtune.synth.facts import Fact
 from synthtune.synth.facts_stage import period_from_json, to_fact
+from synthtune.synth.splits import document_splits
 from synthtune.synth.templates import template_questions
 
 TEMPLATE_VERSION = "templates-1"
@@ -93,6 +94,11 @@ def chunk_holding(fact: StoredFact | Fact, chunks: list[Chunk]) -> Chunk | None:
     return None
 
 
+def _same_fact(split: str | None, f: StoredFact) -> tuple[Any, ...]:
+    p = period_from_json(f.period)
+    return (split, (f.subject or "").lower(), f.metric.lower(), p.label if p else None, _amount(f))
+
+
 def _work_key(f: StoredFact, n: int) -> str:
     data = ["fact", f.id, f.metric, f.period, f.value, f.unit, f.scale, f.subject, n, TEMPLATE_SHA]
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
@@ -105,12 +111,19 @@ def generate_fact_questions(project: Project) -> FactQuestionReport:
     report = FactQuestionReport()
     if g.phrasings_per_fact == 0:
         return report
+    store.drop_stale_fact_questions(TEMPLATE_SHA)
     identities = store.document_identities()
+    splits = document_splits(store.documents(), project.settings.curate)
     done = store.done_work_keys()
-    for doc_id, identity in identities.items():
+    asked: set[tuple[str, Any, ...]] = set()  # (split, subject, metric, period, amount) already asked
+    for doc_id, identity in sorted(identities.items()):
         ranked = rank_facts(store.facts(doc_id, usable=True), identity.period)
+        # a figure that an earlier document of the same split states too (a call repeats its release) is
+        # asked once: twice would weigh it double in training against the figures stated once
+        ranked = [f for f in ranked if _same_fact(splits.get(doc_id), f) not in asked]
         if g.max_facts_per_document:
             ranked = ranked[: g.max_facts_per_document]
+        asked |= {_same_fact(splits.get(doc_id), f) for f in ranked}
         chunks = store.chunks(doc_id)
         for f in ranked:
             key = _work_key(f, g.phrasings_per_fact)

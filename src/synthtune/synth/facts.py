@@ -360,11 +360,27 @@ _RATIO_WORDS = re.compile(
 )
 
 
+_QUALIFIERS = {"net", "total", "gaap", "non-gaap", "adjusted", "reported", "the", "a", "an", "our", "its"}
+_GENERIC = {
+    "margin", "margins", "expense", "expenses", "change", "growth", "amount", "value", "rate",
+    "ratio", "percentage", "percent", "increase", "decrease", "cost", "costs", "other", "gain",
+    "benefit", "charge", "charges", "number", "figure", "result", "results", "balance", "share",
+}  # fmt: skip
+
+
+def metric_problem(metric: str) -> str | None:
+    """A metric that does not say what it measures ("margin", "net expense": which one?)."""
+    words = [w for w in re.findall(r"[a-z][a-z-]*", metric.lower()) if w not in _QUALIFIERS]
+    if len(words) == 1 and words[0] in _GENERIC:
+        return f"metric: '{metric}' does not say of what (which {words[0]}?)"
+    return None
+
+
 def _period_problems(metric: str, unit: str, period: Period | None) -> list[str]:
     """What makes a table fact's period or unit unsafe to state: a date heading a flow (cost of sales "at
     December 31": of which length?), a bare year in a column (quarter or year?), a percentage under a
     label that names no ratio."""
-    problems = []
+    problems = [p] if (p := metric_problem(metric)) else []
     flow = _FLOW.search(metric) and (not _STOCK.search(metric) or _STRONG_FLOW.search(metric))
     if period is not None and period.instant and flow:
         problems.append("period: a date heads a flow metric (the period's length is not said)")
@@ -824,6 +840,8 @@ def _clause_facts(
         ):
             continue  # a percentage of what is not said
         problems = () if period is not None else ("period unknown",)
+        if vague := metric_problem(metric):
+            problems += (vague,)
         facts.append(
             Fact(
                 subject=subject,

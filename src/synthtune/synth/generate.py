@@ -24,7 +24,7 @@ from synthtune.search import Searcher
 from synthtune.stages import Stage
 from synthtune.store import GenerationUnit, NewAnswer, NewQuestion
 from synthtune.store.dataset import Question, SourceChunk
-from synthtune.synth.fact_questions import generate_fact_questions
+from synthtune.synth.fact_questions import TEMPLATE_SHA, generate_fact_questions
 from synthtune.synth.facts_stage import extract_facts
 from synthtune.synth.parsing import normalise_question, parse_answer, parse_questions
 from synthtune.synth.splits import document_splits
@@ -415,6 +415,7 @@ STAGE = Stage(
     inputs=lambda project: [
         project.store.fingerprint("chunks", ("id", "sha256")),
         project.store.fingerprint("facts", ("id", "value", "problems")),
+        TEMPLATE_SHA,  # the templates' code: new templates ask every fact anew
     ],
     run=_run,
 )

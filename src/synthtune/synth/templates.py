@@ -112,9 +112,9 @@ def template_questions(fact: Fact) -> list[TemplateQuestion]:
         when = f"in {long_period} ({names[-1]})"
     else:
         when = f"in {long_period}"
-    answer = f"{_possessive(name)} {metric} was {value} {when}."
-    if not any(ch.isupper() for ch in name.split()[0][1:]):  # "eBay" stays as written
-        answer = answer[0].upper() + answer[1:]
+    # the period first: the figure is then written right after the words that say which one it is,
+    # so that a model trained on it ties the value to its period (Q2 and Q3 differ only there)
+    answer = f"{when[0].upper()}{when[1:]}, {_possessive(name)} {metric} was {value}."
     return [TemplateQuestion(q, answer, key) for key, q in questions]
 
 
