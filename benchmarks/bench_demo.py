@@ -99,6 +99,9 @@ def main() -> dict[str, Any]:
         wall = time.perf_counter() - start
         results = json.loads((project / "report" / "results.json").read_text())
         log(NAME, f"run took {wall:.0f} s; dev-set evaluation")
+        settings = _settings()
+        settings["eval"]["test_split"] = False  # the dev questions only
+        (project / "synthtune.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
         dev_start = time.perf_counter()
         _cli(project, "eval", "--questions", str(DEV), "--out", str(project / "dev-report"))
         dev_seconds = time.perf_counter() - dev_start
@@ -133,7 +136,11 @@ def main() -> dict[str, Any]:
     )
     headline = (
         f"{wall / 60:.1f} min; knowledge tuned - base numeric_match "
-        + (f"{k_nm['difference']:+.3f} [{k_nm['ci_low']:+.3f}, {k_nm['ci_high']:+.3f}] (n={k_nm['n']})" if k_nm else "n/a")
+        + (
+            f"{k_nm['difference']:+.3f} [{k_nm['ci_low']:+.3f}, {k_nm['ci_high']:+.3f}] (n={k_nm['n']})"
+            if k_nm
+            else "n/a"
+        )
         + (f"; dev {dev_nm['difference']:+.3f} (n={dev_nm['n']})" if dev_nm else "")
     )
     return {

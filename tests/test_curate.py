@@ -121,7 +121,9 @@ def test_splits_are_by_document_and_seeded(kb):
         cid = chunk_of(kb, name)
         company = f"Company {COMPANIES[int(name[3])][0]}"
         city = COMPANIES[int(name[3])][4]
-        add_qa(kb, cid, f"In which city does {company} employ people?", f"{company} employs people in {city}.")
+        add_qa(
+            kb, cid, f"In which city does {company} employ people?", f"{company} employs people in {city}."
+        )
     report = curate(kb, coverage=False)
     rows = list_examples(kb.store, status="accepted")
     splits_of_doc: dict[int, set[str]] = {}

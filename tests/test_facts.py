@@ -351,3 +351,21 @@ def test_a_metric_that_does_not_say_of_what_becomes_no_question() -> None:
     )
     facts = prose_facts("Adjusted EBITDA was $18.2 million, a margin of 12.8%.", identity, 1)
     assert all(f.problems for f in facts if f.metric.lower() == "margin")
+
+
+def test_an_html_row_without_its_own_label_becomes_no_question() -> None:
+    from synthtune.ingest.loaders import load_html_text
+    from synthtune.ingest.tables import html_tables
+
+    html = b"""<html><body><h2>Balance sheet (in thousands)</h2><table>
+<tr><th></th><th>December 29, 2019</th><th>December 30, 2018</th></tr>
+<tr><td>Inventories</td><td>$600</td><td>$900</td></tr>
+<tr><td>Accrued liabilities</td><td></td><td></td></tr>
+<tr><td></td><td>$1,133</td><td>$1,903</td></tr>
+</table></body></html>"""
+    text = load_html_text(html, "doc").pages[0].text
+    identity = document_identity("Widget Corp. annual report", "Widget Corp. fiscal 2019")
+    facts = [f for t in html_tables(html, text) for f in table_facts(t, identity)]
+    unlabelled = [f for f in facts if f.raw in ("$1,133", "$1,903")]
+    assert len(unlabelled) == 2 and all(any("no label" in p for p in f.problems) for f in unlabelled)
+    assert all(not f.problems for f in facts if f.raw in ("$600", "$900"))

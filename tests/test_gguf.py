@@ -142,7 +142,9 @@ def tiny_dir(tokenizer, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def exported(tiny_dir, tmp_path_factory) -> dict[str, gguf_mod.GGUFExport]:
     out = tmp_path_factory.mktemp("gguf")
-    return {q: export_gguf(tiny_dir, out / q / f"tiny-{q}.gguf", quant=q) for q in ("f16", "q8_0", "q4_0")}
+    return {
+        q: export_gguf(tiny_dir, out / q / f"tiny-{q}.gguf", quant=q) for q in ("f32", "f16", "q8_0", "q4_0")
+    }
 
 
 def load_gguf(path: str | Path):
@@ -239,6 +241,15 @@ def test_f16_file_loads_in_transformers_and_matches_the_source(exported, tiny_di
     for messages in PROMPTS:
         ids = prompt_ids(tokenizer, messages)
         assert greedy(loaded, ids, 12) == greedy(source, ids, 12), messages
+
+
+def test_f32_file_holds_the_source_weights_exactly(exported, tiny_dir, tokenizer):
+    source = AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32).eval()
+    loaded = load_gguf(exported["f32"].path)
+    with torch.no_grad():
+        ids = prompt_ids(tokenizer, PROMPTS[0])
+        torch.testing.assert_close(loaded(ids).logits, source(ids).logits, atol=1e-6, rtol=1e-6)
+    assert exported["f32"].size_bytes > exported["f16"].size_bytes
 
 
 def test_q8_0_agrees_on_the_top_token(exported, tiny_dir, tokenizer):

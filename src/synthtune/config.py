@@ -467,6 +467,12 @@ class EvalSettings(Section):
     max_questions: int | None = Field(
         default=None, ge=1, description="At most this many questions from each question set (null: all)."
     )
+    max_test_questions: int | None = Field(
+        default=None,
+        ge=1,
+        description="At most this many questions from the test split (null: max_questions), sampled evenly "
+        "across it; the gold file keeps max_questions.",
+    )
     answer_every_question: bool = Field(
         default=True,
         description="Every system answers every question, so the summary compares all of them on the same "

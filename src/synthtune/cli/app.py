@@ -524,7 +524,8 @@ def export_model(
         str,
         typer.Option(
             "--quant",
-            help="f16 (float16 weights), q8_0 (about half the size) or q4_0 (about a third, lossy).",
+            help="f16 (float16 weights), f32 (the merged weights unchanged, twice the size of f16), q8_0 "
+            "(about half of f16) or q4_0 (about a third, lossy).",
         ),
     ] = "f16",
     model: Annotated[

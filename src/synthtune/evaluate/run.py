@@ -207,7 +207,11 @@ def question_sets(project: Project, gold: str | Path | None) -> list[Question]:
     s = project.settings.eval
     questions: list[Question] = []
     if s.test_split:
-        questions += test_questions(project)[: s.max_questions]
+        tests = test_questions(project)
+        cap = s.max_test_questions or s.max_questions
+        if cap is not None and len(tests) > cap:  # evenly across the split, not its first document only
+            tests = [tests[i * len(tests) // cap] for i in range(cap)]
+        questions += tests
     gold = gold if gold is not None else s.gold
     if gold:
         questions += load_gold(project.resolve_path(gold))[: s.max_questions]

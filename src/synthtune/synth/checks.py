@@ -174,18 +174,19 @@ _VAGUE = re.compile(
     r"|\b(?:transcript|press release|earnings release|report|fact sheet|document|earnings call)\s*\??\s*$",
     re.IGNORECASE,
 )
+# periods and amounts are the number checks' business, so their words are not counted here
 _STOP = _FILLER | {
     "be", "been", "being", "has", "have", "had", "that", "this", "these", "those", "with", "from", "or",
-    "but", "not", "no", "also", "than", "then", "there", "their", "they", "them", "he", "she", "his",
-    "her", "we", "our", "us", "you", "your", "i", "my", "will", "would", "can", "could", "should", "may",
-    "about", "into", "over", "up", "out", "so", "such", "who", "whom", "whose", "when", "where", "why",
-    "all", "any", "each", "more", "most", "other", "some", "very", "just", "only", "own", "same", "both",
-    "company", "company's", "inc", "year", "quarter", "fiscal", "first", "second", "third", "fourth",
-    "january", "february", "march", "april", "june", "july", "august", "september", "october",
-    "november", "december", "ended", "months", "weeks", "thousand", "thousands", "million", "millions",
-    "billion", "billions", "dollar", "dollars", "percent", "usd", "share", "shares", "basis", "points",
-    "too", "still", "yes", "approximately", "about", "around", "roughly",
-}  # fmt: skip  (periods and amounts are the number checks' business)
+    "but", "not", "no", "also", "than", "then", "there", "their", "they", "them", "he", "she", "his", "her",
+    "we", "our", "us", "you", "your", "i", "my", "will", "would", "can", "could", "should", "may", "about",
+    "into", "over", "up", "out", "so", "such", "who", "whom", "whose", "when", "where", "why", "all", "any",
+    "each", "more", "most", "other", "some", "very", "just", "only", "own", "same", "both", "company",
+    "company's", "inc", "year", "quarter", "fiscal", "first", "second", "third", "fourth", "january",
+    "february", "march", "april", "june", "july", "august", "september", "october", "november", "december",
+    "ended", "months", "weeks", "thousand", "thousands", "million", "millions", "billion", "billions",
+    "dollar", "dollars", "percent", "usd", "share", "shares", "basis", "points", "too", "still", "yes",
+    "approximately", "around", "roughly",
+}  # fmt: skip
 SUPPORTED_SHARE = 0.75  # of an answer's own content words, found in its cited passages
 
 

@@ -462,6 +462,9 @@ def table_facts(table: Table, identity: DocIdentity | None, table_index: int = 0
                 problems.append("subject unknown")
             if not _MEASURE.search(metric):
                 problems.append("metric: the row label names no measure (a segment or a category?)")
+            if not row.label and table.source != "pdf":
+                # a cell-structured table's row without a label under a section: its total? its first item?
+                problems.append("metric: the row has no label of its own (a total of the section above?)")
             problems += _period_problems(metric, unit, period)
             if period is not None and period.instant and _FLOW_TABLE.search(table.title or ""):
                 problems.append("period: a date heads a column of a statement of flows")

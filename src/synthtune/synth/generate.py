@@ -25,7 +25,8 @@ from synthtune.stages import Stage
 from synthtune.store import GenerationUnit, NewAnswer, NewQuestion
 from synthtune.store.dataset import Question, SourceChunk
 from synthtune.synth.fact_questions import TEMPLATE_SHA, generate_fact_questions
-from synthtune.synth.facts_stage import extract_facts
+from synthtune.synth.facts import short_name
+from synthtune.synth.facts_stage import extract_facts, period_from_json
 from synthtune.synth.parsing import normalise_question, parse_answer, parse_questions
 from synthtune.synth.splits import document_splits
 from synthtune.text.citations import cite
@@ -94,6 +95,7 @@ class Generator:
         self._ab = answer_backend
         self._searcher: Searcher | None = None
         self._splits: dict[int, str] | None = None
+        self._identities: dict[int, Any] | None = None
 
     @property
     def question_backend(self) -> Backend:
@@ -163,12 +165,29 @@ class Generator:
 
     # -- questions ----------------------------------------------------------------------------------
 
+    def _identity(self, document_id: int) -> tuple[str | None, str | None, str | None]:
+        """(subject's short name, period label, form) of a document, from the facts stage; None where not
+        found."""
+        if self._identities is None:
+            self._identities = self.store.document_identities()
+        i = self._identities.get(document_id)
+        if i is None:
+            return None, None, None
+        period = period_from_json(i.period)
+        return (short_name(i.subject) if i.subject else None, period.label if period else None, i.form)
+
     def _question_messages(self, u: Unit) -> list[dict]:
+        subject, period, form = self._identity(u.chunk.document_id)
+        subject = subject or _subject(u.chunk.title)
+        # what the text is, for the question writer: "Acme Robotics, earnings call transcript, Q3 FY2025"
+        about = ", ".join(x for x in (subject, form, period) if x) or u.chunk.title
         return self.prompts[f"question_{u.kind}"].messages(
             title=u.chunk.title,
+            about=about,
             text=u.chunk.text,
             text2=u.chunk2.text if u.chunk2 else "",
-            subject=_subject(u.chunk.title),
+            subject=subject,
+            period=period or "",
             kind=u.kind,
             n=u.n,
         )

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
     from synthtune.project import Project
 
-QUANTS = ("f16", "q8_0", "q4_0")
+QUANTS = ("f32", "f16", "q8_0", "q4_0")
 ARCHITECTURES = {"LlamaForCausalLM": "llama", "MistralForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2"}
 """transformers class -> GGUF architecture."""
 PERMUTES_QK = {"llama"}
@@ -430,6 +430,8 @@ def _gguf_name(key: str) -> str | None:
 def _qtype(name: str, shape: tuple[int, ...], quant: str, types: Any, sizes: dict) -> Any:
     if len(shape) < 2:
         return types.F32
+    if quant == "f32":
+        return types.F32  # the merged float32 weights unchanged: greedy outputs equal the source's
     wanted = {"f16": types.F16, "q8_0": types.Q8_0, "q4_0": types.Q4_0}[quant]
     if quant == "q4_0" and name in _KEEP_Q8:
         wanted = types.Q8_0
@@ -484,12 +486,13 @@ def _metadata(
     writer.add_description(f"written by synthtune {__version__} from {source.resolve().name}")
     writer.add_file_type(
         {
+            "f32": LlamaFileType.ALL_F32,
             "f16": LlamaFileType.MOSTLY_F16,
             "q8_0": LlamaFileType.MOSTLY_Q8_0,
             "q4_0": LlamaFileType.MOSTLY_Q4_0,
         }[quant]
     )
-    if quant != "f16":
+    if quant not in ("f32", "f16"):
         writer.add_quantization_version(2)
     writer.add_vocab_size(len(vocab.tokens))
     writer.add_context_length(config.max_position_embeddings)
