@@ -3,10 +3,11 @@ outputs follow the source model.
 
 Everything runs on one CPU thread (the development machine is shared). Model: the bundled
 SmolLM2-135M-Instruct as synthtune's float32 transformers folder (what ``synthtune merge`` writes for a
-tuned model has the same shapes and tokenizer). Each quantization (f16, q8_0, q4_0) is exported once with
+tuned model has the same shapes and tokenizer). Each quantization (f32, f16, q8_0, q4_0) is exported once with
 :func:`synthtune.train.gguf.export_gguf` (wall and CPU seconds, file size), then loaded with
 transformers' GGUF loader (``from_pretrained(dir, gguf_file=...)``, de-quantized to float32).
 
+- f32 (the merged weights unchanged): greedy decoding of the same 20 prompts, reported.
 - f16: greedy decoding of 20 prompts (20 tokens each, rendered with the model's chat template, the same
   token ids fed to both models) must equal the source model's, token for token. Where one does not,
   the position and the two top scores there are reported, and the outputs are also compared with the
@@ -36,7 +37,7 @@ from common import log, md_table
 
 NAME = "gguf"
 TARGET = "GGUF export of SmolLM2-135M: f16 greedy = source on 20/20 prompts; q8_0 top-1 agreement >= 0.98 over 200 tokens (q4_0 reported); time and size per quantization"
-QUANTS = ("f16", "q8_0", "q4_0")
+QUANTS = ("f32", "f16", "q8_0", "q4_0")
 N_GREEDY, N_AGREE = 20, 10
 QUESTIONS = [
     "What was Acme Industrial's revenue in the third quarter of 2024?",

@@ -67,3 +67,13 @@ def test_an_invented_answer_is_unsupported_and_a_grounded_one_passes() -> None:
 def test_template_answers_and_refusals_are_not_checked_for_support() -> None:
     assert support_problem("q?", "Something the passages never say at all.", "fact", [PASSAGE]) is None
     assert support_problem("q?", "The documents do not say.", "unanswerable", [PASSAGE]) is None
+
+
+def test_an_answer_that_copies_the_question_restates_it() -> None:
+    from synthtune.synth.checks import answer_problem
+
+    q = "What is Acme Robotics, Inc. Earnings?"
+    a = "Daniel Okafor, Vice President of Investor Relations,\n\nQuestion: What is Acme Robotics, Inc. Earnings?"
+    assert answer_problem(q, a, "factual") == "restates_question"
+    ok = "Acme Robotics builds autonomous mobile robots and the Conductor fleet software."
+    assert answer_problem("What does Acme Robotics build?", ok, "factual") is None

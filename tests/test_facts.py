@@ -369,3 +369,11 @@ def test_an_html_row_without_its_own_label_becomes_no_question() -> None:
     unlabelled = [f for f in facts if f.raw in ("$1,133", "$1,903")]
     assert len(unlabelled) == 2 and all(any("no label" in p for p in f.problems) for f in unlabelled)
     assert all(not f.problems for f in facts if f.raw in ("$600", "$900"))
+
+
+def test_a_clause_word_is_not_part_of_the_metric() -> None:
+    identity = document_identity(
+        "Acme Robotics, Inc. Q3 FY2025 call", "Acme Robotics, Inc. third quarter fiscal 2025"
+    )
+    text = "Capital expenditures were $29.8 million, so free cash flow was negative $11.5 million."
+    assert [f.metric for f in prose_facts(text, identity, 1)] == ["Capital expenditures", "Free cash flow"]

@@ -40,6 +40,7 @@ _ABOUT_TEXT = re.compile(
     r"|\baccording to (?:the )?(?:passage|text|excerpt|context|document)s?\b",
     re.IGNORECASE,
 )
+_ECHO = re.compile(r"^\s*(?:question|q|answer|a)\s*\d*\s*:", re.IGNORECASE | re.MULTILINE)
 _ASKS_WHEN = re.compile(
     r"^\s*(?:when|in which|which|what)\s+(?:year|quarter|period|date|month)\b|^\s*when\b", re.I
 )
@@ -111,6 +112,8 @@ def answer_problem(question: str, answer: str, kind: str) -> str | None:
         return None
     if _ABOUT_TEXT.search(answer):
         return "about_the_text"
+    if _ECHO.search(answer) or norm(question).strip(" ?") in norm(answer):
+        return "restates_question"  # "Question: What is ...?" copied into the answer
     numbers = answer_numbers(answer)
     q_words = set(_WORD.findall(question.lower())) - _FILLER
     a_words = set(_WORD.findall(answer.lower())) - _FILLER

@@ -519,6 +519,7 @@ _STOP = {
     "results", "highlights", "and", "or", "we", "i", "they", "it", "you", "delivered", "generated", "achieved",
     "posted", "had", "record", "strong", "solid", "this", "these", "sequential", "paid", "returned",
     "include", "includes", "included", "recorded", "recognized", "delivering", "generating", "reporting",
+    "so", "thus", "hence", "therefore", "then", "resulting", "leaving", "bringing",
 }  # fmt: skip
 _COMPOUNDS = {
     ("cash", "cash"), ("research", "development"), ("sales", "marketing"), ("general", "administrative"),

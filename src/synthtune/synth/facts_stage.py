@@ -32,7 +32,7 @@ from synthtune.store.kb import Document, Page
 from synthtune.synth.facts import DocIdentity, Fact, document_identity, prose_facts, table_facts
 from synthtune.synth.periods import Period, parse_period
 
-EXTRACTOR_VERSION = "facts-4"  # bump when table/prose extraction changes what a document yields
+EXTRACTOR_VERSION = "facts-5"  # bump when table/prose extraction changes what a document yields
 
 
 # ------------------------------------------------------------------------------ records <-> objects
