@@ -285,3 +285,13 @@ def test_run_evaluates_once_then_skips_until_the_gold_file_changes(project, tmp_
     third = run_pipeline(project, only=["eval"])
     assert [r.status for r in third] == ["ran"]
     assert project.store.latest_evaluation().id == 2
+
+
+def test_the_test_split_is_capped_evenly_and_the_gold_file_is_not(project):
+    from synthtune.evaluate.run import question_sets, spread
+
+    assert spread(list(range(10)), 3) == [0, 3, 6] and spread([1, 2], 5) == [1, 2]  # spread, not the first
+    project.settings.eval.max_test_questions = 1
+    picked = question_sets(project, None)
+    assert sum(q.set == "test" for q in picked) == 1
+    assert sum(q.set == "gold" for q in picked) == len(GOLD)  # the gold file keeps max_questions

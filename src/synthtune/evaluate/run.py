@@ -203,15 +203,18 @@ def test_questions(project: Project) -> list[Question]:
     return questions
 
 
+def spread(items: list[Question], cap: int | None) -> list[Question]:
+    """At most ``cap`` of ``items``, evenly across them (not the first document's only)."""
+    if cap is None or len(items) <= cap:
+        return items
+    return [items[i * len(items) // cap] for i in range(cap)]
+
+
 def question_sets(project: Project, gold: str | Path | None) -> list[Question]:
     s = project.settings.eval
     questions: list[Question] = []
     if s.test_split:
-        tests = test_questions(project)
-        cap = s.max_test_questions or s.max_questions
-        if cap is not None and len(tests) > cap:  # evenly across the split, not its first document only
-            tests = [tests[i * len(tests) // cap] for i in range(cap)]
-        questions += tests
+        questions += spread(test_questions(project), s.max_test_questions or s.max_questions)
     gold = gold if gold is not None else s.gold
     if gold:
         questions += load_gold(project.resolve_path(gold))[: s.max_questions]

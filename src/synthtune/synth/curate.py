@@ -21,7 +21,7 @@ from synthtune.llm.calls import llm_call
 from synthtune.llm.prompts import load_prompt
 from synthtune.project import Project
 from synthtune.stages import Stage
-from synthtune.store import Candidate, CuratedExample, Judgment
+from synthtune.store import Candidate, CuratedExample, Judgment, Passage
 from synthtune.synth import checks as checks_module
 from synthtune.synth.checks import (
     answer_problem,
@@ -129,23 +129,25 @@ class Curator:
             self._facts[d] = [to_fact(f) for f in self.store.facts(d, usable=True)]
         return [f for d in sorted(document_ids) for f in self._facts[d]]
 
-    def span_holds_fact(self, row: Candidate) -> bool:
+    def span_holds_fact(self, row: Candidate, passages: list[Passage]) -> bool:
         """A template answer is grounded when its cited chunk still reads the fact's figure at its span
         (its scale may be stated in a header the chunk does not hold, so digits alone would not tell)."""
         made = self.store.question_facts([row.question_id])
         if row.question_id not in made or len(row.citations) != 1:
             return False
         fact = self.store.fact(made[row.question_id])
-        [passage] = self.store.passages(row.citations)
+        if len(passages) != 1:
+            return False
+        [passage] = passages
         if fact.char_start is None or fact.char_end is None or passage.page_start != fact.page_no:
             return False
         at = fact.char_start - passage.char_start
         return passage.text[at : at + fact.char_end - fact.char_start] == fact.raw
 
-    def check_against_question(self, row: Candidate) -> dict[str, str | None]:
-        """The checks that read the question: by check name, the reason it fails (None: passes)."""
+    def check_against_question(self, row: Candidate, passages: list[Passage]) -> dict[str, str | None]:
+        """The checks that read the question (``passages``: the cited ones): by check name, the reason it
+        fails (None: passes)."""
         answer = row.answer or ""
-        passages = self.store.passages(row.citations)
         cited = {p.document_id for p in passages}
         out = {
             "stands_alone": standalone_problem(
@@ -178,14 +180,15 @@ class Curator:
         cites = row.citations
         retrieved = set(row.retrieved)
         out["citations_retrieved"] = bool(cites) and set(cites) <= retrieved
+        passages = self.store.passages(cites)  # read once for every check below
         if row.kind == "fact":
-            out["numbers_grounded"] = self.span_holds_fact(row)
+            out["numbers_grounded"] = self.span_holds_fact(row, passages)
         else:
-            texts = list(self.chunk_texts(cites).values())
+            texts = [p.text for p in passages]
             out["numbers_grounded"] = bool(texts) and not unsupported_numbers(answer, texts)
         if row.kind == "numeric":
             out["numeric_answer"] = bool(extract_numbers(answer))
-        for name, reason in self.check_against_question(row).items():
+        for name, reason in self.check_against_question(row, passages).items():
             out[name] = reason is None
             if reason is not None:
                 self.reasons[(row.question_id, name)] = reason
