@@ -175,8 +175,9 @@ def _check(fact, where: dict[int, tuple[int, int]], grid: list[list[str]], n_hea
 def releases() -> dict[str, Any]:
     from synthtune.ingest.loaders import load_document
     from synthtune.ingest.tables import pdf_tables
-    from synthtune.synth.facts import document_identity, prose_facts, table_facts
+    from synthtune.synth.facts import prose_facts, table_facts
     from synthtune.synth.templates import template_questions
+    from synthtune.text.identity import document_identity
 
     files = sorted(EARNINGS.glob("*.pdf"))
     per_doc = []

@@ -27,7 +27,7 @@ from typing import Any
 from common import BENCH_DIR, header_markdown, load_average, machine_header, verdict
 
 RESULTS = BENCH_DIR / "RESULTS.md"
-ORDER = ["parse", "embed", "search", "reingest", "retrieval"]  # then any others, alphabetically
+ORDER = ["parse", "embed", "search", "search_dev", "reingest"]  # then any others, alphabetically
 _SECTION = re.compile(
     r"<!-- bench:(?P<name>[\w.-]+) -->\n(?P<body>.*?)<!-- /bench:(?P=name) -->\n?", re.DOTALL
 )

@@ -10,16 +10,9 @@ import pytest
 
 from synthtune.ingest.loaders import load_document
 from synthtune.ingest.tables import Cell, Row, Table, pdf_tables
-from synthtune.synth.facts import (
-    DocIdentity,
-    Fact,
-    clean_metric,
-    document_identity,
-    prose_facts,
-    short_name,
-    table_facts,
-)
-from synthtune.synth.periods import Period, parse_period
+from synthtune.synth.facts import Fact, clean_metric, prose_facts, table_facts
+from synthtune.text.identity import DocIdentity, document_identity, short_name
+from synthtune.text.periods import Period, parse_period
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "examples" / "acme" / "docs"

@@ -41,7 +41,11 @@ def test_query_terms_drop_stopwords_and_quotes_are_safe(kb):
     assert query_terms('What was "Acme" revenue? Acme!') == ["acme", "revenue"]
     assert query_terms("the") == ["the"]  # only stopwords: keep them rather than match nothing
     assert query_terms("?!") == []
-    assert kb.search("?!", mode="lexical") == []
+    for mode in ("lexical", "dense", "hybrid"):
+        with pytest.raises(SynthtuneError, match="has no words"):
+            kb.search("?!", mode=mode)
+        with pytest.raises(SynthtuneError, match="only common words"):
+            kb.search("what is the", mode=mode)
     # a term with FTS5 syntax in it is matched as a word, not parsed
     assert kb.search('Reno" OR "Dayton', k=3, mode="lexical")[0].text.startswith("The CEO")
 

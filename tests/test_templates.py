@@ -10,9 +10,10 @@ import pytest
 
 from synthtune.ingest.loaders import load_document
 from synthtune.ingest.tables import pdf_tables
-from synthtune.synth.facts import Fact, document_identity, prose_facts, table_facts
-from synthtune.synth.periods import Period
+from synthtune.synth.facts import Fact, prose_facts, table_facts
 from synthtune.synth.templates import format_value, question_keeps_fact, template_questions
+from synthtune.text.identity import document_identity
+from synthtune.text.periods import Period
 
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "acme" / "docs"
 Q2 = Period("Q2 FY2025", 3, date(2025, 6, 30), 2025, 2, fiscal=True)
@@ -77,11 +78,35 @@ def test_balance_at_a_date_is_asked_as_of_that_date() -> None:
         period=Period("September 30, 2025", end=date(2025, 9, 30), instant=True),
     )
     questions = template_questions(cash)
-    assert questions[0].question == "What was Acme Robotics' cash and cash equivalents at September 30, 2025?"
+    assert questions[0].question == "What were Acme Robotics' cash and cash equivalents at September 30, 2025?"
     assert (
         questions[0].answer
-        == "At September 30, 2025, Acme Robotics' cash and cash equivalents was $209.8 million."
+        == "At September 30, 2025, Acme Robotics' cash and cash equivalents were $209.8 million."
     )
+
+
+@pytest.mark.parametrize(
+    ("metric", "unit", "question", "answer_end"),
+    [
+        ("Robots shipped", "robots", "How many robots did Acme Robotics ship in the second quarter of fiscal 2025?",
+         "Acme Robotics shipped 1,210 robots."),
+        ("Shipments", "robots", "What were Acme Robotics' shipments in the second quarter of fiscal 2025?",
+         "Acme Robotics' shipments were 1,210 robots."),
+        ("Software & Services revenue", "USD",
+         "What was Acme Robotics' Software & Services revenue in the second quarter of fiscal 2025?",
+         "Acme Robotics' Software & Services revenue was $1,210 million."),
+        ("Net income (loss) per share, diluted", "per share USD",
+         "What was Acme Robotics' diluted net income (loss) per share in the second quarter of fiscal 2025?",
+         "Acme Robotics' diluted net income (loss) per share was $1,210 per share."),
+    ],
+)  # fmt: skip
+def test_questions_read_as_sentences(metric, unit, question, answer_end) -> None:
+    """Counts told by a verb are asked how many; plural metrics take "were"; a segment's name keeps its
+    capitals; "X, diluted" reads "diluted X"."""
+    q = template_questions(fact(metric, "1210", unit, M if unit == "USD" else Decimal(1)))
+    assert q[0].question == question
+    assert q[0].answer.endswith(answer_end), q[0].answer
+    assert len({t.question for t in q}) == len(q) >= 4
 
 
 def test_no_question_without_subject_period_or_with_a_problem() -> None:

@@ -115,8 +115,15 @@ class EmbeddingSettings(Section):
     )
     contextual_header: bool = Field(
         default=True,
-        description="Embed each chunk with a short header (document title and section heading) so "
+        description="Embed and index each chunk with a short header (document title and section heading) so "
         "similar passages from different documents stay distinguishable.",
+    )
+    header_identity: bool = Field(
+        default=True,
+        description="Start each contextual header with what the document is about: its company, form and "
+        "period ('Best Buy Co., Inc. earnings release, Q4 FY2023, fourth quarter of fiscal 2023'), found "
+        "in its title, first page and file name or set in `documents:`; search then finds the right "
+        "filing for questions that name them (benchmarks/RESULTS.md, search-dev).",
     )
     batch_size: int = Field(default=32, ge=1, description="Passages per embedding batch.")
     device: str = Field(default="cpu", description="Torch device for the embedder: cpu, cuda, mps.")
@@ -147,6 +154,23 @@ class SearchSettings(Section):
     )
     lexical_weight: float = Field(default=2.0, ge=0, description="Weight of the BM25 ranking in fusion.")
     candidates: int = Field(default=50, ge=1, description="Candidates taken from each ranking before fusion.")
+    subject_match: Literal["filter", "boost", "off"] = Field(
+        default="filter",
+        description="When a query names the company of some documents (name or ticker, as found at ingest "
+        "or set in `documents:`): search only those documents (filter), rank them higher (boost), or "
+        "ignore it (off). A query that names none searches everything.",
+    )
+    period_match: Literal["filter", "boost", "off"] = Field(
+        default="boost",
+        description="When a query names a period ('Q2 2023', 'fiscal 2024', 'the quarter ended April 29, "
+        "2023'): search only documents of that period (filter), rank them higher (boost), or ignore it.",
+    )
+    match_boost: float = Field(
+        default=1.0,
+        ge=0,
+        description="What a boost adds to a chunk's fused score, in units of a first-ranked hit of weight 1 "
+        "(1 / (rrf_k + 1)); once for the company, once for the period.",
+    )
 
 
 class BackendSettings(Section):

@@ -117,12 +117,19 @@ class Project:
                 )
         return ingest(self.store, self.settings, paths, password=password, embedder=self.embedder, **kw)
 
-    def search(self, query: str, k: int | None = None, mode: str | None = None):
+    def searcher(self):
         from synthtune.search import Searcher
 
         if self._searcher is None:
             self._searcher = Searcher(self.store, self.settings, self.embedder)
-        return self._searcher.search(query, k=k, mode=mode)  # type: ignore[arg-type]
+        return self._searcher
+
+    def search(self, query: str, k: int | None = None, mode: str | None = None):
+        return self.searcher().search(query, k=k, mode=mode)
+
+    def search_scoped(self, query: str, k: int | None = None, mode: str | None = None):
+        """Hits and the scope the query's company and period gave the search (see ``search.Scope``)."""
+        return self.searcher().search_scoped(query, k=k, mode=mode)
 
     def reembed(self, progress=None) -> dict[str, Any]:
         """Embed every chunk with the configured model and make it the store's search model.

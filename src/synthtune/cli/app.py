@@ -174,21 +174,111 @@ def ingest(
 @app.command()
 def search(
     ctx: typer.Context,
-    query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
+    query: Annotated[str | None, typer.Argument(help="What to look for, in plain words.")] = None,
     k: Annotated[int | None, typer.Option("-k", help="Number of results. Default: search.k.")] = None,
     mode: Annotated[
         str | None, typer.Option("--mode", help="hybrid, dense or lexical. Default: search.mode.")
     ] = None,
+    queries: Annotated[
+        Path | None,
+        typer.Option(
+            "--queries",
+            help="Answer many queries with one model load: a text file with one query per line, or JSON "
+            "lines with a 'query' or 'question' field. With --json, one JSON object per line.",
+        ),
+    ] = None,
     project: ProjectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Search the knowledge base; every result cites its document, pages and character span."""
+    """Search the knowledge base; every result cites its document, pages and character span.
+
+    A company (name or ticker) or a period ("Q2 2023", "fiscal 2024") named in the query narrows the
+    search to the documents about it or ranks them higher (search.subject_match, search.period_match);
+    the line under the results says which."""
+    if query is None and queries is None:
+        raise UsageError("Missing argument 'query'. Give a QUERY or --queries FILE.", ctx=ctx)
+    if query is not None and queries is not None:
+        raise UsageError("give a QUERY or --queries FILE, not both", ctx=ctx)
     with _open(ctx, project) as p:
-        hits = p.search(query, k=k, mode=mode)
+        if queries is not None:
+            _search_many(p, read_queries(queries), k, mode, as_json)
+            return
+        assert query is not None
+        hits, scope = p.search_scoped(query, k=k, mode=mode)
+        n_docs = p.store.kb_counts().documents
     if as_json:
-        emit_json({"query": query, "results": [h.to_json() for h in hits]})
+        emit_json({"query": query, "scope": scope.to_json(), "results": [h.to_json() for h in hits]})
         return
     print_hits(hits, query)
+    if line := scope.describe(n_docs):
+        err_console.print(escape(line), style="dim", soft_wrap=True)
+
+
+def read_queries(path: Path) -> list[str]:
+    """The queries of a --queries file: one per line, or JSON lines with 'query' or 'question'."""
+    import json
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SynthtuneError(
+            f"cannot read {path}: {os_reason(exc) if isinstance(exc, OSError) else exc}"
+        ) from None
+    out = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("{"):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise SynthtuneError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
+            q = row.get("query") or row.get("question") if isinstance(row, dict) else None
+            if not isinstance(q, str) or not q.strip():
+                raise SynthtuneError(f"{path}:{n}: no 'query' or 'question' text")
+            line = q
+        out.append(line)
+    if not out:
+        raise SynthtuneError(f"{path} holds no queries")
+    return out
+
+
+def _search_many(p, batch: list[str], k: int | None, mode: str | None, as_json: bool) -> None:
+    """Each query in turn on one loaded model; a query that fails is reported and the rest go on."""
+    import json
+    import time
+
+    failed, times = 0, []
+    n_docs = p.store.kb_counts().documents
+    for q in batch:
+        t0 = time.perf_counter()
+        try:
+            hits, scope = p.search_scoped(q, k=k, mode=mode)
+        except SynthtuneError as exc:
+            failed += 1
+            if as_json:
+                sys.stdout.write(json.dumps({"query": q, "error": str(exc)}, ensure_ascii=False) + "\n")
+            else:
+                print_error(f"{q!r}: {exc}")
+            continue
+        times.append(time.perf_counter() - t0)
+        if as_json:
+            row = {"query": q, "scope": scope.to_json(), "results": [h.to_json() for h in hits]}
+            sys.stdout.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        else:
+            console.rule(escape(q), style="dim")
+            print_hits(hits, q)
+            if line := scope.describe(n_docs):
+                err_console.print(escape(line), style="dim", soft_wrap=True)
+    if times:
+        times.sort()
+        err_console.print(
+            f"{len(times)} queries answered, {failed} failed; median {1000 * times[len(times) // 2]:.0f} ms per query",
+            style="dim",
+        )
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -97,13 +97,18 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def make_header(title: str, section: str | None) -> str:
+def make_header(title: str, section: str | None, lead: str = "") -> str:
+    """ "Acme Robotics, Inc. earnings release, Q2 FY2025, ... — Acme Q2 results — Outlook": the document's
+    identity (``lead``), its title and the section heading, each said once."""
+    parts = [" ".join(lead.split())[:160]] if lead.strip() else []
     title = " ".join(title.split())[:120]
+    if title and not (parts and title.lower() in parts[0].lower()):
+        parts.append(title)
     if section:
         section = " ".join(section.split())[:120]
-        if section and section.lower() != title.lower():
-            return f"{title} — {section}"
-    return title
+        if section and section.lower() not in (p.lower() for p in parts):
+            parts.append(section)
+    return " — ".join(parts)
 
 
 def split_page(text: str, tokens: _Tokens, size: int, overlap: int) -> list[tuple[int, int]]:
@@ -146,8 +151,9 @@ def chunk_pages(
     overlap: int,
     max_tokens: int,
     with_header: bool = True,
+    lead: str = "",
 ) -> list[ChunkSpec]:
-    """Chunks of a document's pages.
+    """Chunks of a document's pages; each header starts with ``lead`` (the document's identity line).
 
     ``max_tokens`` is the embedder's maximum sequence length; the effective size leaves room for the
     header and the tokenizer's special tokens, so no embedded passage is ever truncated.
@@ -161,7 +167,7 @@ def chunk_pages(
 
     def header_for(sec: str | None) -> tuple[str, int]:
         if sec not in header_cache:
-            h = make_header(title, sec) if with_header else ""
+            h = make_header(title, sec, lead) if with_header else ""
             n = len(tokenizer(h, add_special_tokens=False)["input_ids"]) + 1 if h else 0
             header_cache[sec] = (h, n)
         return header_cache[sec]
@@ -206,7 +212,14 @@ def chunk_pages(
 
 
 def chunk_document(
-    doc: LoadedDocument, tokenizer, *, size: int, overlap: int, max_tokens: int, with_header: bool = True
+    doc: LoadedDocument,
+    tokenizer,
+    *,
+    size: int,
+    overlap: int,
+    max_tokens: int,
+    with_header: bool = True,
+    lead: str = "",
 ) -> list[ChunkSpec]:
     return chunk_pages(
         doc.pages,
@@ -216,4 +229,5 @@ def chunk_document(
         overlap=overlap,
         max_tokens=max_tokens,
         with_header=with_header,
+        lead=lead,
     )

@@ -32,6 +32,14 @@ from synthtune.ingest.loaders import load_document
 from synthtune.ingest.ocr import OCROptions, ocr_available
 from synthtune.stages import Stage, StageProgress
 from synthtune.store import Chunk, Document, Page, Store
+from synthtune.text.identity import (
+    IDENTITY_VERSION,
+    DocIdentity,
+    identify,
+    identity_json,
+    identity_line,
+    override_for,
+)
 
 if TYPE_CHECKING:
     from synthtune.project import Project
@@ -134,12 +142,27 @@ def reading_sha(settings: Settings, password: str | None) -> str:
     ).hexdigest()
 
 
+def _identity_settings(settings: Settings) -> dict[str, Any]:
+    """What decides the identity line of the headers: off, or the extractor's version and the overrides."""
+    if not (settings.embedding.contextual_header and settings.embedding.header_identity):
+        return {}
+    overrides = {k: v.model_dump(mode="json") for k, v in settings.documents.items()}
+    return {"identity": IDENTITY_VERSION, "documents": overrides}
+
+
+def document_identity_of(doc: LoadedDocument, source_path: str, settings: Settings) -> DocIdentity:
+    """Whom, when and what the document is about (the settings' `documents:` override applied)."""
+    first = next((p.text for p in doc.pages if p.text.strip()), "")
+    return identify(doc.title, first, source_path, override_for(source_path, settings.documents))
+
+
 def chunking_sha(settings: Settings) -> str:
     """sha256 of the settings that decide a document's chunks (and so their passage strings)."""
     decided_by = {
         "chunk_size": settings.ingest.chunk_size,
         "chunk_overlap": settings.ingest.chunk_overlap,
         "contextual_header": settings.embedding.contextual_header,
+        **_identity_settings(settings),
         **_reading(settings),
     }
     return hashlib.sha256(json.dumps(decided_by, sort_keys=True).encode()).hexdigest()
@@ -202,9 +225,11 @@ class Ingester:
         self.chunking_sha = chunking_sha(settings)
         self.ocr = ocr_options(settings)
 
-    def chunk(self, doc: LoadedDocument) -> list[Chunk]:
-        """The document's chunks under the current settings, each keyed by the passage string it embeds."""
+    def chunk(self, doc: LoadedDocument, identity: DocIdentity | None = None) -> list[Chunk]:
+        """The document's chunks under the current settings, each keyed by the passage string it embeds;
+        with ``identity`` (and `embedding.header_identity` on), every header starts with it."""
         s = self.settings.ingest
+        lead = identity_line(identity) if identity and self.settings.embedding.header_identity else ""
         specs = chunk_document(
             doc,
             self.embedder.tokenizer,
@@ -212,6 +237,7 @@ class Ingester:
             overlap=s.chunk_overlap,
             max_tokens=self.embedder.max_seq_length,
             with_header=self.settings.embedding.contextual_header,
+            lead=lead,
         )
         return [
             Chunk(
@@ -282,7 +308,9 @@ class Ingester:
 
     def finish(self, plan: _Plan, password: str | None, doc: LoadedDocument) -> FileResult:
         """Chunk, embed and write a document read for ``plan``."""
-        chunks = self.chunk(doc)
+        identity = document_identity_of(doc, str(plan.path), self.settings)
+        doc = dataclasses.replace(doc, metadata={**doc.metadata, "identity": identity_json(identity)})
+        chunks = self.chunk(doc, identity)
         counts = {"pages": len(doc.pages), "ocr_pages": sum(p.ocr for p in doc.pages)}
         if plan.known is not None:
             known = plan.known
@@ -290,9 +318,21 @@ class Ingester:
             same = len(stored) == len(chunks) and all(
                 a.same_cut(b) for a, b in zip(stored, chunks, strict=True)
             )
-            if same and self.store.pages(known.id) == _store_pages(doc):
-                self.store.set_chunking_sha(known.id, self.chunking_sha)
+            same_pages = self.store.pages(known.id) == _store_pages(doc)
+            if same and same_pages:
+                self.store.set_chunking_sha(known.id, self.chunking_sha, doc.metadata)
                 return FileResult("unchanged")
+            if same_pages and [a.text_cut() for a in stored] == [b.text_cut() for b in chunks]:
+                # only the headers changed (the identity line, a title): new passage strings, same
+                # chunks, so examples and reviews that cite them stay
+                n_embedded = self._embed(chunks)
+                self.store.reheader_chunks(
+                    known.id,
+                    [(a.id, b.header, b.embed_key) for a, b in zip(stored, chunks, strict=True)],
+                    self.chunking_sha,
+                    doc.metadata,
+                )
+                return FileResult("rechunked", len(chunks), n_embedded, doc.warnings, **counts)
             n_embedded = self._embed(chunks)
             self._write(
                 doc, chunks, known.sha256, known.source_path, known.size_bytes, known.mtime, [known.id]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -111,6 +112,10 @@ class Chunk:
         """Whether two chunks are the same piece of the document, embedded the same way."""
         return _cut_row(self) == _cut_row(other)
 
+    def text_cut(self) -> tuple[Any, ...]:
+        """Where the chunk lies and what it says, without its header (nor so the passage it embeds)."""
+        return _cut_row(self)[:2] + _cut_row(self)[3:-1]
+
 
 @dataclass(frozen=True)
 class IndexedChunk:
@@ -193,6 +198,7 @@ class _VectorCache:
     model_id: int
     version: str | None
     ids: np.ndarray
+    documents: np.ndarray  # each chunk's document id
     matrix: np.ndarray
 
 
@@ -226,10 +232,40 @@ class KnowledgeBaseOps(Primitives):
         with self.transaction():
             self._execute("UPDATE documents SET source_path = ? WHERE id = ?", (source_path, document_id))
 
-    def set_chunking_sha(self, document_id: int, chunking_sha: str) -> None:
-        """Record that the document's stored chunks are what these chunking settings cut."""
+    def set_chunking_sha(
+        self, document_id: int, chunking_sha: str, metadata: dict[str, Any] | None = None
+    ) -> None:
+        """Record that the document's stored chunks are what these chunking settings cut (and, when
+        given, the document's metadata as read now)."""
         with self.transaction():
             self._execute("UPDATE documents SET chunking_sha = ? WHERE id = ?", (chunking_sha, document_id))
+            if metadata is not None:
+                self._set_metadata(document_id, metadata)
+
+    def reheader_chunks(
+        self,
+        document_id: int,
+        headers: list[tuple[int, str, str]],
+        chunking_sha: str,
+        metadata: dict[str, Any],
+    ) -> None:
+        """New headers for a document's chunks, in place: (chunk id, header, embed key). The chunks keep
+        their ids, so what cites them stays; the lexical index follows the header; the knowledge-base
+        version is bumped (the passages embedded for search changed)."""
+        with self.transaction():
+            self._executemany(
+                "UPDATE chunks SET header = ?, embed_key = ? WHERE id = ? AND document_id = ?",
+                [(h, k, cid, document_id) for cid, h, k in headers],
+            )
+            self._execute("UPDATE documents SET chunking_sha = ? WHERE id = ?", (chunking_sha, document_id))
+            self._set_metadata(document_id, metadata)
+            self.bump_kb_version()
+
+    def _set_metadata(self, document_id: int, metadata: dict[str, Any]) -> None:
+        self._execute(
+            "UPDATE documents SET metadata = ? WHERE id = ?",
+            (json.dumps(metadata, sort_keys=True, default=str), document_id),
+        )
 
     def write_document(
         self, doc: Document, pages: list[Page], chunks: list[Chunk], *, replace: list[int], model: str
@@ -445,31 +481,52 @@ class KnowledgeBaseOps(Primitives):
     # -- search candidates (SQLite: FTS5 and numpy; other backends override) --------------------------
 
     def lexical_candidates(
-        self, terms: list[str], n: int, header_weight: float = 0.5
+        self,
+        terms: list[str],
+        n: int,
+        header_weight: float = 0.5,
+        document_ids: Collection[int] | None = None,
     ) -> list[tuple[int, float]]:
         """Up to ``n`` (chunk id, BM25 score, higher is better) for chunks holding any of ``terms``,
-        best first; a term in the header counts ``header_weight`` times one in the text."""
-        if not terms:
+        best first; a term in the header counts ``header_weight`` times one in the text. With
+        ``document_ids``, only chunks of those documents."""
+        if not terms or (document_ids is not None and not document_ids):
             return []
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        within, params = "", []
+        if document_ids is not None:
+            docs = sorted(set(document_ids))
+            within = (
+                f" AND rowid IN (SELECT id FROM chunks WHERE document_id IN ({','.join('?' * len(docs))}))"
+            )
+            params = docs
         rows = self._rows(
             "SELECT rowid AS id, bm25(chunks_fts, ?, 1.0) AS s FROM chunks_fts WHERE chunks_fts MATCH ?"
-            " ORDER BY s LIMIT ?",
-            (header_weight, match, n),
+            f"{within} ORDER BY s LIMIT ?",
+            (header_weight, match, *params, n),
         )
         return [(int(r["id"]), -float(r["s"])) for r in rows]
 
-    def dense_candidates(self, model_id: int, query: np.ndarray, n: int) -> list[tuple[int, float]]:
+    def dense_candidates(
+        self, model_id: int, query: np.ndarray, n: int, document_ids: Collection[int] | None = None
+    ) -> list[tuple[int, float]]:
         """Up to ``n`` (chunk id, dot product) for the chunks nearest ``query``, best first: an exact
-        search over every chunk's vector, kept in memory until the knowledge base changes."""
+        search over every chunk's vector (of ``document_ids`` only, when given), kept in memory until
+        the knowledge base changes."""
         cache = self._chunk_vectors(model_id)
         if not len(cache.ids):
             return []
-        scores = cache.matrix @ query
+        ids, matrix = cache.ids, cache.matrix
+        if document_ids is not None:
+            mask = np.isin(cache.documents, np.fromiter(document_ids, dtype=np.int64))
+            ids, matrix = ids[mask], matrix[mask]
+            if not len(ids):
+                return []
+        scores = matrix @ query
         n = min(n, len(scores))
         top = np.argpartition(-scores, n - 1)[:n]
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(cache.ids[i]), float(scores[i])) for i in top]
+        return [(int(ids[i]), float(scores[i])) for i in top]
 
     def _chunk_vectors(self, model_id: int) -> _VectorCache:
         version = self.kb_version()
@@ -482,19 +539,24 @@ class KnowledgeBaseOps(Primitives):
         ):
             return cache
         ids: list[int] = []
+        docs: list[int] = []
         blobs: list[bytes] = []
-        for cid, blob in self._iter(
-            "SELECT c.id, e.vector FROM chunks c JOIN embeddings e ON e.key = c.embed_key AND e.model_id = ?"
-            " ORDER BY c.id",
+        for cid, did, blob in self._iter(
+            "SELECT c.id, c.document_id, e.vector FROM chunks c"
+            " JOIN embeddings e ON e.key = c.embed_key AND e.model_id = ? ORDER BY c.id",
             (model_id,),
         ):
             ids.append(cid)
+            docs.append(did)
             blobs.append(blob)
         if ids:
             matrix = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(ids), -1)
-            cache = _VectorCache(model_id, version, np.asarray(ids, dtype=np.int64), matrix)
+            cache = _VectorCache(
+                model_id, version, np.asarray(ids, dtype=np.int64), np.asarray(docs, dtype=np.int64), matrix
+            )
         else:
-            cache = _VectorCache(model_id, version, np.zeros(0, dtype=np.int64), np.zeros((0, 0), np.float32))
+            empty = np.zeros(0, dtype=np.int64)
+            cache = _VectorCache(model_id, version, empty, empty, np.zeros((0, 0), np.float32))
         self._vectors = cache
         return cache
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -225,28 +225,50 @@ class PostgresStore(Store):
             )
 
     def lexical_candidates(
-        self, terms: list[str], n: int, header_weight: float = 0.5
+        self,
+        terms: list[str],
+        n: int,
+        header_weight: float = 0.5,
+        document_ids: Collection[int] | None = None,
     ) -> list[tuple[int, float]]:
         """Full-text candidates through the GIN index on the stored ``chunks_fts.tsv``: ``ts_rank`` with the header's lexemes (weight B)
         counting ``header_weight`` times the text's (weight A), normalised by document length as BM25
-        is."""
-        if not terms:
+        is. With ``document_ids``, only chunks of those documents."""
+        if not terms or (document_ids is not None and not document_ids):
             return []
         query = " || ".join(["plainto_tsquery('english', ?)"] * len(terms))
+        within, params = "", []
+        if document_ids is not None:
+            within = " AND id IN (SELECT id FROM chunks WHERE document_id = ANY(?))"
+            params = [sorted(set(document_ids))]
         rows = self._rows(
             f"SELECT id, ts_rank(?::float4[], tsv, q, 1) AS s FROM chunks_fts, (SELECT {query}) AS t(q)"
-            " WHERE tsv @@ q ORDER BY s DESC, id LIMIT ?",
-            ([0.0, 0.0, header_weight, 1.0], *terms, n),
+            f" WHERE tsv @@ q{within} ORDER BY s DESC, id LIMIT ?",
+            ([0.0, 0.0, header_weight, 1.0], *terms, *params, n),
         )
         return [(int(r["id"]), float(r["s"])) for r in rows]
 
-    def dense_candidates(self, model_id: int, query: np.ndarray, n: int) -> list[tuple[int, float]]:
+    def dense_candidates(
+        self, model_id: int, query: np.ndarray, n: int, document_ids: Collection[int] | None = None
+    ) -> list[tuple[int, float]]:
         """Nearest chunks by cosine similarity (the dot product of normalised vectors) through the
-        model's HNSW index, searched with ``hnsw.ef_search`` = max(store.ef_search, candidates wanted)."""
+        model's HNSW index, searched with ``hnsw.ef_search`` = max(store.ef_search, candidates wanted).
+        With ``document_ids``, an exact scan over those documents' chunks (a filtered HNSW scan would
+        return fewer than ``n``)."""
         model = self._one("SELECT dim FROM embedding_models WHERE id = ?", (model_id,))
         if model is None:
             return []
         dim, mid = int(model["dim"]), int(model_id)
+        if document_ids is not None:
+            if not document_ids:
+                return []
+            rows = self._rows(
+                f"SELECT c.id, 1 - (e.vector::vector({dim}) <=> ?::vector({dim})) AS s FROM chunks c"
+                f" JOIN embeddings e ON e.key = c.embed_key AND e.model_id = {mid}"
+                " WHERE c.document_id = ANY(?) ORDER BY s DESC, c.id LIMIT ?",
+                (vector_literal(query), sorted(set(document_ids)), n),
+            )
+            return [(int(r["id"]), float(r["s"])) for r in rows]
         fetch = n * DENSE_OVERSAMPLE
         q = vector_literal(query)
         with self.conn.transaction():

@@ -26,8 +26,9 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from synthtune.synth.facts import DocIdentity, Fact, short_name
+from synthtune.synth.facts import Fact
 from synthtune.synth.templates import format_value, metric_terms, norm, period_mentions, question_keeps_fact
+from synthtune.text.identity import DocIdentity, short_name
 from synthtune.text.numbers import Num, extract_numbers, number_supported
 from synthtune.text.refusals import is_refusal
 

@@ -30,11 +30,12 @@ from synthtune.synth.checks import (
     standalone_problem,
     support_problem,
 )
-from synthtune.synth.facts import DocIdentity, Fact
+from synthtune.synth.facts import Fact
 from synthtune.synth.facts_stage import to_doc_identity, to_fact
 from synthtune.synth.generate import GenerateReport, Generator
 from synthtune.synth.splits import document_splits
 from synthtune.synth.templates import period_mentions
+from synthtune.text.identity import DocIdentity
 from synthtune.text.judgments import parse_judgment
 from synthtune.text.numbers import extract_numbers, unsupported_numbers
 from synthtune.text.refusals import is_refusal

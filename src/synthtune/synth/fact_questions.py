@@ -24,9 +24,10 @@ from synthtune.store.facts import StoredFact
 from synthtune.store.kb import Chunk
 from synthtune.synth import templates
 from synthtune.synth.facts import Fact
-from synthtune.synth.facts_stage import period_from_json, to_fact
+from synthtune.synth.facts_stage import to_fact
 from synthtune.synth.splits import document_splits
 from synthtune.synth.templates import template_questions
+from synthtune.text.periods import period_from_json
 
 TEMPLATE_VERSION = "templates-1"
 TEMPLATE_SHA = hashlib.sha256(

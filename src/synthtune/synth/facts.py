@@ -6,8 +6,8 @@ phrase of the clause), for which period, its value, unit and scale, and exactly 
 answers are made from facts (``synth/templates.py``), and an answer's number is checked against the
 fact of the metric and period the question asks about, not against any passage holding the digits.
 
-- :func:`document_identity`: the company and period a document is about, from its title, first page
-  and file name; what cannot be found is None with the reason, never a silent guess.
+- The company and period a document is about come from ``text/identity.py`` (ingest needs them too):
+  what cannot be found is None with the reason, never a silent guess.
 - :func:`table_facts`: one fact per numeric table cell (row label -> metric, column header -> period,
   scale note and cell -> unit and scale).
 - :func:`prose_facts`: numeric statements in prose ("Net income was $7.1 million, or $0.16 per
@@ -24,26 +24,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 from synthtune.ingest.tables import Table
-from synthtune.synth.periods import DATE, Period, parse_date, parse_period
+from synthtune.text.identity import DocIdentity, short_name
 from synthtune.text.numbers import Num, extract_numbers
+from synthtune.text.periods import DATE, Period, parse_date, parse_period
 
 # ------------------------------------------------------------------------------------------ records
-
-
-@dataclass(frozen=True)
-class DocIdentity:
-    """Whom and which period a document is about; None where it could not be found (see reasons)."""
-
-    subject: str | None  # "Acme Robotics, Inc."
-    period: Period | None  # Q3 FY2025, ended September 30, 2025
-    form: str | None  # "earnings release", "earnings call transcript", "10-K", ...
-    ticker: str | None = None  # "ACMR"
-    reasons: tuple[str, ...] = ()  # how each part was found, or why it was not
-
-    @property
-    def name(self) -> str | None:
-        """The subject as a sentence names it: "Acme Robotics" (legal suffix dropped)."""
-        return short_name(self.subject) if self.subject else None
 
 
 @dataclass(frozen=True)
@@ -65,184 +50,6 @@ class Fact:
     @property
     def amount(self) -> Decimal:
         return self.value * self.scale
-
-
-_LEGAL_SUFFIX = (
-    r"(?:(?i:Inc\.?|Incorporated|Corporation|Corp\.?|Company|Co\.(?:,?\s+Inc\.)?|Ltd\.?|Limited)|plc|PLC|N\.V\."
-    r"|S\.A\.|AG|SE|LLC|L\.P\.|Holdings,?\s+Inc\.)"
-)
-
-
-def short_name(subject: str) -> str:
-    """ "Acme Robotics, Inc." -> "Acme Robotics"; "Best Buy Co., Inc." -> "Best Buy"."""
-    name = re.sub(rf",?\s+{_LEGAL_SUFFIX}\s*$", "", subject.strip())
-    name = re.sub(rf",?\s+{_LEGAL_SUFFIX}\s*$", "", name)
-    if name.isupper() and len(name) > 4:
-        name = name.title()
-    return name or subject
-
-
-# --------------------------------------------------------------------------------- document identity
-
-_COMPANY = re.compile(
-    rf"\b(?P<name>(?:[A-Z][\w&'’.-]*|[a-z][A-Z][\w&'’.-]*|&)(?:[ \t]+(?:[A-Z][\w&'’.-]*|&|of|and)){{0,5}}),?[ \t]+(?P<suffix>{_LEGAL_SUFFIX})(?![\w])"
-)
-_REPORTS = re.compile(
-    r"^(?P<name>(?:[A-Z]|[a-z][A-Z])[\w&'’.-]*(?:\s+(?:[A-Z][\w&'’.-]*|&)){0,4})\s+"
-    r"(?:Reports|Announces|Posts|Delivers|Releases)\b"
-)
-_LISTED = re.compile(
-    r"(?P<name>(?:[A-Z]|[a-z][A-Z])[\w&'’.-]*(?:\s+(?:[A-Z][\w&'’.-]*|&)){0,4})\s+\((?:NYSE|Nasdaq|NASDAQ)\s*:"
-)
-_NOT_IN_NAMES = {
-    "per",
-    "share",
-    "diluted",
-    "quarter",
-    "results",
-    "fiscal",
-    "net",
-    "sales",
-    "earnings",
-    "eps",
-    "the",
-}
-_TICKER = re.compile(
-    r"\((?:NYSE|Nasdaq|NASDAQ|NYSE American|Nasdaq GS|NASDAQ GS)\s*:\s*(?P<t>[A-Z][A-Z.]{0,5})\)"
-)
-_NOT_NAMES = {  # leading words that are not part of a name ("About Acme Robotics, Inc.")
-    "About",
-    "Welcome",
-    "Exhibit",
-    "News",
-    "Release",
-    "Press",
-    "For",
-    "Immediate",
-    "The",
-    "Form",
-    "Page",
-    "Nasdaq",
-    "NYSE",
-}
-_FILE_PERIOD = re.compile(
-    r"(?P<y>20\d\d)[\s_-]?Q(?P<q>[1-4])|Q(?P<q2>[1-4])[\s_-]?(?:FY)?(?P<y2>20\d\d)", re.I
-)
-_QUARTER_ENDED = re.compile(
-    rf"\b(?:quarter|period|months|weeks)\b[^.]{{0,40}}?\b(?:ended|ending)\s+(?:on\s+)?{DATE}", re.I
-)
-_DOC_QUARTER = re.compile(
-    r"\b(?P<ord>first|second|third|fourth)[\s-]+quarter\s+(?:(?:of\s+)?(?P<fiscal>fiscal\s+)(?:year\s+)?)?(?P<y>\d{4})"
-    r"|\b(?P<fiscal2>fiscal\s+)(?:year\s+)?(?P<y2>\d{4})\s+(?P<ord2>first|second|third|fourth)[\s-]+quarter"
-    r"|\b(?:fiscal\s+)(?P<ord3>first|second|third|fourth)[\s-]+quarter(?:\s+(?:of\s+)?(?P<y3>\d{4}))?"
-    r"|\bQ(?P<q>[1-4])\s*(?P<fy>FY|F)?\s*'?(?P<y4>\d{4}|\d{2})\b"
-    r"|\b(?P<ord5>first|second|third|fourth)[\s-]+quarter\s+and\s+(?:full|fiscal)[\s-]+year\s+(?P<y5>\d{4})",
-    re.IGNORECASE,
-)
-_ORD = {"first": 1, "second": 2, "third": 3, "fourth": 4}
-
-
-def document_identity(title: str, first_page_text: str, file_name: str = "") -> DocIdentity:
-    """Subject, period and form of a document, each with the reason it was (or was not) found."""
-    reasons: list[str] = []
-    head = first_page_text[:3000]
-    subject = _subject(title, head, reasons, file_name)
-    ticker_match = _TICKER.search(head)
-    period = _document_period(title, head, file_name, reasons)
-    form = _form(title, head, file_name)
-    if form is None:
-        reasons.append(
-            "form: not recognised (no 'results', 'earnings release', 'call', '10-K' in title or first page)"
-        )
-    return DocIdentity(
-        subject, period, form, ticker_match.group("t") if ticker_match else None, tuple(reasons)
-    )
-
-
-def _subject(title: str, head: str, reasons: list[str], file_name: str) -> str | None:
-    for where, text in (("title", title), ("first page", head)):
-        for m in _COMPANY.finditer(text):
-            words = m.group("name").split()
-            while words and words[0].title() in _NOT_NAMES:
-                words = words[1:]
-            if any(w.lower() in _NOT_IN_NAMES for w in words):
-                continue
-            if words:
-                name = " ".join(words)
-                suffix = m.group("suffix")
-                joiner = (
-                    ", " if "," in m.group(0)[len(m.group("name")) : m.start("suffix") - m.start()] else " "
-                )
-                reasons.append(f"subject: legal name in the {where}")
-                return f"{name}{joiner}{suffix}"
-    listed = _LISTED.search(head)
-    if listed and listed.group("name").split()[0].title() not in _NOT_NAMES:
-        reasons.append("subject: the name before its stock ticker on the first page")
-        return listed.group("name")
-    lines = [title.strip()] + [line.strip(" \uf0b7•-") for line in head.split("\n")[:30]]
-    for where, line in zip(["title"] + ["first page"] * 30, lines, strict=False):
-        m = _REPORTS.match(line)
-        if m and m.group("name").split()[0] not in _NOT_NAMES and not _DOC_QUARTER.search(m.group("name")):
-            reasons.append(f"subject: the name before 'Reports/Announces' in the {where}")
-            return m.group("name")
-    reasons.append(f"subject: not found in the title, first page or file name {file_name!r}")
-    return None
-
-
-def _document_period(title: str, head: str, file_name: str, reasons: list[str]) -> Period | None:
-    text = f"{title}\n{head}"
-    fiscal_doc = bool(re.search(r"\bfiscal\b|\bFY\s?'?\d{2}", text, re.IGNORECASE))
-    ended = _QUARTER_ENDED.search(text)
-    end = parse_date(ended.group(0)) if ended else None
-    quarter = year = None
-    written = ""
-    for m in _DOC_QUARTER.finditer(text):
-        ordinal = m.group("ord") or m.group("ord2") or m.group("ord3") or m.group("ord5")
-        q = _ORD[ordinal.lower()] if ordinal else int(m.group("q"))
-        y_text = m.group("y") or m.group("y2") or m.group("y3") or m.group("y4") or m.group("y5")
-        if y_text is None:
-            if quarter is None:
-                quarter, written = q, m.group(0)
-            continue
-        quarter, year, written = q, int(y_text) + (2000 if len(y_text) == 2 else 0), m.group(0)
-        break
-    if quarter and year is None:
-        fy = re.search(r"\bFY\s?'?(\d{2}|\d{4})\b", text)
-        if fy:
-            year = int(fy.group(1)) + (2000 if len(fy.group(1)) == 2 else 0)
-        elif end is not None and not fiscal_doc:
-            year = end.year
-    if quarter and year:
-        reasons.append(
-            f"period: {written.strip()!r} in the title or first page" + (" with its end date" if end else "")
-        )
-        return Period(" ".join(written.split()), 3, end, year, quarter, fiscal_doc)
-    f = _FILE_PERIOD.search(file_name)
-    if f:
-        q, y = int(f.group("q") or f.group("q2")), int(f.group("y") or f.group("y2"))
-        reasons.append(f"period: Q{q} {y} from the file name {file_name!r} (not stated in the text read)")
-        return Period(f"Q{q} {y}", 3, end, y, q, fiscal_doc)
-    reasons.append("period: no quarter or fiscal year in the title, first page or file name")
-    return None
-
-
-def _form(title: str, head: str, file_name: str) -> str | None:
-    text = f"{title}\n{head[:1500]}\n{file_name}".lower()
-    call = re.search(r"earnings call|conference call transcript|\btranscript\b|^operator\b", text, re.M)
-    if call and not re.search(r"reports?\b.{0,80}\bresults|press release|news release", text):
-        return "earnings call transcript"
-    if re.search(r"\bform 10-k\b|annual report", text):
-        return "10-K"
-    if re.search(r"\bform 10-q\b|quarterly report", text):
-        return "10-Q"
-    if re.search(
-        r"reports?\b.{0,80}\bresults|announces?\b.{0,80}\bresults|earnings release|press release|news release|_earnings",
-        text,
-    ):
-        return "earnings release"
-    if "fact sheet" in text or "fact_sheet" in text:
-        return "fact sheet"
-    return None
 
 
 # -------------------------------------------------------------------------------------- table facts

@@ -17,7 +17,6 @@ import fnmatch
 import hashlib
 import json
 from dataclasses import replace
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,27 +28,14 @@ from synthtune.project import Project
 from synthtune.stages import Stage
 from synthtune.store.facts import DocumentIdentity, StoredFact
 from synthtune.store.kb import Document, Page
-from synthtune.synth.facts import DocIdentity, Fact, document_identity, prose_facts, table_facts
-from synthtune.synth.periods import Period, parse_period
+from synthtune.synth.facts import Fact, prose_facts, table_facts
+from synthtune.text.identity import DocIdentity, identify, override_for
+from synthtune.text.periods import period_from_json, period_json
 
-EXTRACTOR_VERSION = "facts-5"  # bump when table/prose extraction changes what a document yields
+EXTRACTOR_VERSION = "facts-6"  # bump when table/prose extraction changes what a document yields
 
 
 # ------------------------------------------------------------------------------ records <-> objects
-
-
-def period_json(period: Period | None) -> dict[str, Any] | None:
-    if period is None:
-        return None
-    data = {k: getattr(period, k) for k in Period.__dataclass_fields__}
-    data["end"] = period.end.isoformat() if period.end else None
-    return data
-
-
-def period_from_json(data: dict[str, Any] | None) -> Period | None:
-    if not data:
-        return None
-    return Period(**{**data, "end": date.fromisoformat(data["end"]) if data.get("end") else None})
 
 
 def stored_fact(document_id: int, fact: Fact) -> StoredFact:
@@ -96,39 +82,15 @@ def to_doc_identity(i: DocumentIdentity) -> DocIdentity:
 # ---------------------------------------------------------------------------------------- extraction
 
 
-def override_for(source_path: str, overrides: dict[str, DocumentOverride]) -> DocumentOverride | None:
-    """The user's override whose glob matches the document's file name or path (the first that does)."""
-    name = Path(source_path).name
-    for pattern, override in overrides.items():
-        if fnmatch.fnmatch(name, pattern) or fnmatch.fnmatch(source_path, pattern):
-            return override
-    return None
-
-
 def extractor_sha(override: DocumentOverride | None) -> str:
     data = [EXTRACTOR_VERSION, override.model_dump(mode="json") if override else None]
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-def identify(doc: Document, pages: list[Page], override: DocumentOverride | None) -> DocIdentity:
-    """The document's identity as derived, with the user's override applied (and said so in reasons)."""
+def identify_stored(doc: Document, pages: list[Page], override: DocumentOverride | None) -> DocIdentity:
+    """The identity of a stored document (its first page with text), with the user's override."""
     first = next((p.text for p in pages if p.has_text), "")
-    found = document_identity(doc.title, first, Path(doc.source_path).name)
-    if override is None:
-        return found
-    reasons = list(found.reasons)
-    subject, period = found.subject, found.period
-    if override.subject:
-        subject = override.subject
-        reasons.append("subject: set in settings (documents)")
-    if override.period:
-        parsed = parse_period(override.period)
-        if parsed is None:
-            reasons.append(f"period: settings give '{override.period}', which does not read as a period")
-        else:
-            period = parsed
-            reasons.append("period: set in settings (documents)")
-    return replace(found, subject=subject, period=period, reasons=tuple(reasons))
+    return identify(doc.title, first, doc.source_path, override)
 
 
 def document_tables(doc: Document, pages: list[Page], reasons: list[str]) -> list[Table]:
@@ -163,7 +125,7 @@ def extract(
     doc: Document, pages: list[Page], override: DocumentOverride | None
 ) -> tuple[DocIdentity, list[Fact]]:
     """Identity and facts of one document (table facts first, then prose facts)."""
-    identity = identify(doc, pages, override)
+    identity = identify_stored(doc, pages, override)
     reasons = list(identity.reasons)
     tables = document_tables(doc, pages, reasons)
     facts = [f for i, t in enumerate(tables) for f in table_facts(t, identity, i)]

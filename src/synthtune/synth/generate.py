@@ -25,11 +25,12 @@ from synthtune.stages import Stage
 from synthtune.store import GenerationUnit, NewAnswer, NewQuestion
 from synthtune.store.dataset import Question, SourceChunk
 from synthtune.synth.fact_questions import TEMPLATE_SHA, generate_fact_questions
-from synthtune.synth.facts import short_name
-from synthtune.synth.facts_stage import extract_facts, period_from_json
+from synthtune.synth.facts_stage import extract_facts
 from synthtune.synth.parsing import normalise_question, parse_answer, parse_questions
 from synthtune.synth.splits import document_splits
 from synthtune.text.citations import cite
+from synthtune.text.identity import short_name
+from synthtune.text.periods import period_from_json
 
 KINDS = ("factual", "numeric", "reasoning", "unanswerable")
 ROUND = 2  # backend batches per round trip; each round commits what it finished

@@ -18,8 +18,9 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from synthtune.synth.facts import Fact, short_name
-from synthtune.synth.periods import Period
+from synthtune.synth.facts import Fact
+from synthtune.text.identity import short_name
+from synthtune.text.periods import Period
 
 
 @dataclass(frozen=True)
@@ -72,12 +73,44 @@ def _possessive(name: str) -> str:
 
 
 def _metric_phrase(metric: str) -> str:
-    """A row label as it reads inside a sentence: "Net income (loss) per share, diluted" stays, "Gross
-    margin" -> "gross margin" (acronyms and proper nouns kept)."""
+    """A row label as it reads inside a sentence: "Gross margin" -> "gross margin"; acronyms and names
+    kept ("Adjusted EBITDA margin" -> "adjusted EBITDA margin", "Software & Services revenue" stays: a
+    segment's name is capitalised throughout)."""
+    trailing = re.match(
+        r"^(?P<m>.+?),\s*(?P<q>diluted|basic|adjusted|GAAP|non-GAAP|reported)$", metric.strip(), re.I
+    )
+    if trailing:  # "Net income per share, diluted" -> "diluted net income per share"
+        m = trailing.group("m")
+        m = m[0].lower() + m[1:] if m[:1].isupper() and not m.split()[0].isupper() else m
+        metric = f"{trailing.group('q')} {m}"
     words = metric.split()
-    if words and words[0][:1].isupper() and not any(ch.isupper() for ch in words[0][1:]):
+    named = any(w[:1].isupper() and not w.isupper() for w in words[1:])
+    if words and words[0][:1].isupper() and not any(ch.isupper() for ch in words[0][1:]) and not named:
         words[0] = words[0].lower()
     return " ".join(words)
+
+
+# "Robots shipped", "Stores opened": a count told by a verb; the question asks how many, the answer
+# says what the company did ("Acme Robotics shipped 1,210 robots")
+_DONE = {
+    "shipped": ("ship", "shipping"), "sold": ("sell", "selling"), "opened": ("open", "opening"),
+    "closed": ("close", "closing"), "delivered": ("deliver", "delivering"), "added": ("add", "adding"),
+    "installed": ("install", "installing"), "deployed": ("deploy", "deploying"), "served": ("serve", "serving"),
+    "hired": ("hire", "hiring"), "acquired": ("acquire", "acquiring"), "produced": ("produce", "producing"),
+}  # fmt: skip
+_SINGULAR_S = ("ss", "us", "is", "ics", "news")
+
+
+def _head(metric: str) -> str:
+    """The metric's head noun: its last word before a parenthesis or comma ("Net income (loss) per
+    share, diluted" -> "share"; "Total operating expenses" -> "expenses")."""
+    core = re.split(r"[(,—]", metric, maxsplit=1)[0].split()
+    return core[-1].lower() if core else ""
+
+
+def _be(metric: str) -> str:
+    head = _head(metric)
+    return "were" if head.endswith("s") and not head.endswith(_SINGULAR_S) else "was"
 
 
 def template_questions(fact: Fact) -> list[TemplateQuestion]:
@@ -95,16 +128,31 @@ def template_questions(fact: Fact) -> list[TemplateQuestion]:
     at = "at" if fact.period.instant else "in"
     at_short = "as of" if fact.period.instant else "for"
     money = fact.unit in _CURRENCY_SIGNS and not fact.unit.startswith("per share")
-    questions = [
-        ("what_was", f"What was {_possessive(name)} {metric} {at} {long_period}?"),
-        ("report", f"What {metric} did {name} report {at_short} {short_period}?"),
-        (
-            "according",
-            f"According to its results, what was {_possessive(name)} {metric} {at_short} {alt_period}?",
-        ),
-        ("in_period", f"{at.capitalize()} {long_period}, what was the {metric} of {name}?"),
-    ]
-    if money:
+    be = _be(metric)
+    core = metric.split()
+    done = _DONE.get(core[-1].lower()) if len(core) == 2 and not fact.period.instant else None
+    if done is not None:  # "robots shipped": how many robots did Acme ship
+        noun, (verb, gerund) = core[0].lower(), done
+        questions = [
+            ("what_was", f"How many {noun} did {name} {verb} {at} {long_period}?"),
+            ("report", f"How many {noun} did {name} report {gerund} {at_short} {short_period}?"),
+            (
+                "according",
+                f"According to its results, how many {noun} did {name} {verb} {at_short} {alt_period}?",
+            ),
+            ("in_period", f"{at.capitalize()} {long_period}, how many {noun} did {name} {verb}?"),
+        ]
+    else:
+        questions = [
+            ("what_was", f"What {be} {_possessive(name)} {metric} {at} {long_period}?"),
+            ("report", f"What {metric} did {name} report {at_short} {short_period}?"),
+            (
+                "according",
+                f"According to its results, what {be} {_possessive(name)} {metric} {at_short} {alt_period}?",
+            ),
+            ("in_period", f"{at.capitalize()} {long_period}, what {be} the {metric} of {name}?"),
+        ]
+    if money and done is None:
         questions.append(("how_much", f"How much {metric} did {name} report {at_short} {short_period}?"))
     if fact.period.instant:
         when = f"at {long_period}"
@@ -114,7 +162,13 @@ def template_questions(fact: Fact) -> list[TemplateQuestion]:
         when = f"in {long_period}"
     # the period first: the figure is then written right after the words that say which one it is,
     # so that a model trained on it ties the value to its period (Q2 and Q3 differ only there)
-    answer = f"{when[0].upper()}{when[1:]}, {_possessive(name)} {metric} was {value}."
+    if done is not None:
+        what = f"{name} {core[-1].lower()} {value}"
+        if not value.endswith(noun):  # the unit was not stated with the figure: "shipped 1,210 robots"
+            what += f" {noun}"
+    else:
+        what = f"{_possessive(name)} {metric} {be} {value}"
+    answer = f"{when[0].upper()}{when[1:]}, {what}."
     return [TemplateQuestion(q, answer, key) for key, q in questions]
 
 
@@ -150,6 +204,8 @@ def _has_term(question: str, term: str) -> bool:
         or f" {term}s " in question
         or (term.endswith("s") and f" {term[:-1]} " in question)
     ):
+        return True
+    if term in _DONE and any(f" {form} " in question for form in _DONE[term]):  # "shipped": ship, shipping
         return True
     for group in _SYNONYMS:
         if any(term in g.split() or term == g for g in group) and any(f" {g} " in question for g in group):

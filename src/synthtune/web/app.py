@@ -128,8 +128,9 @@ def create_app(project: Project, guard: Guard | None = None, answerer: Backend |
     async def ask_screen(
         request: Request, q: str = "", k: int | None = Query(None, ge=1, le=20)
     ) -> HTMLResponse:
-        hits = project.search(q, k=k) if q.strip() else []
-        return page(request, "ask.html", q=q, hits=hits)
+        hits, scope = project.search_scoped(q, k=k) if q.strip() else ([], None)
+        n_docs = project.store.kb_counts().documents
+        return page(request, "ask.html", q=q, hits=hits, scope=scope.describe(n_docs) if scope else "")
 
     @app.get("/passages/{chunk_id}", include_in_schema=False)
     async def passage_screen(chunk_id: int) -> RedirectResponse:
@@ -184,8 +185,10 @@ def create_app(project: Project, guard: Guard | None = None, answerer: Backend |
     async def api_search(
         q: str = Query(min_length=1, max_length=2000), k: int | None = Query(None, ge=1, le=20)
     ) -> dict:
-        """Ranked passages for a query; each cites its document, pages and character span."""
-        return {"query": q, "results": [h.to_json() for h in project.search(q, k=k)]}
+        """Ranked passages for a query; each cites its document, pages and character span. ``scope`` says
+        which company and period the query named and what search did with them."""
+        hits, scope = project.search_scoped(q, k=k)
+        return {"query": q, "scope": scope.to_json(), "results": [h.to_json() for h in hits]}
 
     @app.post("/api/ask", tags=["ask"])
     async def api_ask(body: AskBody) -> dict:

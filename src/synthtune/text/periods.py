@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from typing import Any
 
 _MONTHS = {
     m: i + 1
@@ -255,3 +256,17 @@ def _on_calendar(period: Period, document: Period | None) -> Period:
                 # year to date: twelve months, or the months from the start of the fiscal year
                 return replace(period, fiscal_year=fy, fiscal=document.fiscal)
     return period
+
+
+def period_json(period: Period | None) -> dict[str, Any] | None:
+    if period is None:
+        return None
+    data = {k: getattr(period, k) for k in Period.__dataclass_fields__}
+    data["end"] = period.end.isoformat() if period.end else None
+    return data
+
+
+def period_from_json(data: dict[str, Any] | None) -> Period | None:
+    if not data:
+        return None
+    return Period(**{**data, "end": date.fromisoformat(data["end"]) if data.get("end") else None})

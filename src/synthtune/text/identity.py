@@ -1,0 +1,440 @@
+"""Whom, when and what a document is about, read from its title, first page and file name: the subject
+("Acme Robotics, Inc."), the reporting period (Q3 FY2025) and the form (earnings release, 10-K, call
+transcript). Ingest puts it in every chunk's contextual header, search matches it against the query,
+and the facts stage names it in questions.
+
+Pure functions: no store, no model.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from synthtune.text.periods import DATE, Period, parse_date, parse_period, period_from_json, period_json
+
+if TYPE_CHECKING:
+    from synthtune.config import DocumentOverride
+
+
+@dataclass(frozen=True)
+class DocIdentity:
+    """Whom and which period a document is about; None where it could not be found (see reasons)."""
+
+    subject: str | None  # "Acme Robotics, Inc."
+    period: Period | None  # Q3 FY2025, ended September 30, 2025
+    form: str | None  # "earnings release", "earnings call transcript", "10-K", ...
+    ticker: str | None = None  # "ACMR"
+    reasons: tuple[str, ...] = ()  # how each part was found, or why it was not
+
+    @property
+    def name(self) -> str | None:
+        """The subject as a sentence names it: "Acme Robotics" (legal suffix dropped)."""
+        return short_name(self.subject) if self.subject else None
+
+
+_LEGAL_SUFFIX = (
+    r"(?:(?i:Inc\.?|Incorporated|Corporation|Corp\.?|Company|Co\.(?:,?\s+Inc\.)?|Ltd\.?|Limited)|plc|PLC|N\.V\."
+    r"|S\.A\.|AG|SE|LLC|L\.P\.|Holdings,?\s+Inc\.)"
+)
+
+
+def short_name(subject: str) -> str:
+    """ "Acme Robotics, Inc." -> "Acme Robotics"; "Best Buy Co., Inc." -> "Best Buy"."""
+    name = re.sub(rf",?\s+{_LEGAL_SUFFIX}\s*$", "", subject.strip())
+    name = re.sub(rf",?\s+{_LEGAL_SUFFIX}\s*$", "", name)
+    if name.isupper() and len(name) > 4:
+        name = name.title()
+    return name or subject
+
+
+# --------------------------------------------------------------------------------- document identity
+
+_COMPANY = re.compile(
+    rf"\b(?P<name>(?:[A-Z][\w&'’.-]*|[a-z][A-Z][\w&'’.-]*|&)(?:[ \t]+(?:[A-Z][\w&'’.-]*|&|of|and)){{0,5}}),?[ \t]+(?P<suffix>{_LEGAL_SUFFIX})(?![\w])"
+)
+_REPORTS = re.compile(
+    r"^(?P<name>(?:[A-Z]|[a-z][A-Z])[\w&'’.-]*(?:\s+(?:[A-Z][\w&'’.-]*|&)){0,4})\s+"
+    r"(?:Reports|Announces|Posts|Delivers|Releases)\b"
+)
+_LISTED = re.compile(
+    r"(?P<name>(?:[A-Z]|[a-z][A-Z])[\w&'’.-]*(?:\s+(?:[A-Z][\w&'’.-]*|&)){0,4})\s+\((?:NYSE|Nasdaq|NASDAQ)\s*:"
+)
+_NOT_IN_NAMES = {
+    "per",
+    "share",
+    "diluted",
+    "quarter",
+    "results",
+    "fiscal",
+    "net",
+    "sales",
+    "earnings",
+    "eps",
+    "the",
+}
+_TICKER = re.compile(
+    r"\((?:NYSE|Nasdaq|NASDAQ|NYSE American|Nasdaq GS|NASDAQ GS)\s*:\s*(?P<t>[A-Z][A-Z.]{0,5})\)"
+)
+_NOT_NAMES = {  # leading words that are not part of a name ("About Acme Robotics, Inc.")
+    "About",
+    "Welcome",
+    "Exhibit",
+    "News",
+    "Release",
+    "Press",
+    "For",
+    "Immediate",
+    "The",
+    "Form",
+    "Page",
+    "Nasdaq",
+    "NYSE",
+    "Total",  # "Total company EBITDA"
+    "Our",
+    "This",
+    "Consolidated",
+}
+# "PKG_q3_2021.txt", "ACME-Q2-2025.pdf": a ticker at the start of a file name, before its quarter
+_FILE_TICKER = re.compile(r"^(?P<t>[A-Z]{1,5})[_-][Qq][1-4][_-]?(?:FY)?20\d\d")
+_FILE_PERIOD = re.compile(
+    r"(?P<y>20\d\d)[\s_-]?Q(?P<q>[1-4])|Q(?P<q2>[1-4])[\s_-]?(?:FY)?(?P<y2>20\d\d)", re.I
+)
+_QUARTER_ENDED = re.compile(
+    rf"\b(?:quarter|period|months|weeks)\b[^.]{{0,40}}?\b(?:ended|ending)\s+(?:on\s+)?{DATE}", re.I
+)
+_DOC_QUARTER = re.compile(
+    r"\b(?P<ord>first|second|third|fourth)[\s-]+quarter\s+(?:(?:of\s+)?(?P<fiscal>fiscal\s+)(?:year\s+)?)?(?P<y>\d{4})"
+    r"|\b(?P<fiscal2>fiscal\s+)(?:year\s+)?(?P<y2>\d{4})\s+(?P<ord2>first|second|third|fourth)[\s-]+quarter"
+    r"|\b(?:fiscal\s+)(?P<ord3>first|second|third|fourth)[\s-]+quarter(?:\s+(?:of\s+)?(?P<y3>\d{4}))?"
+    r"|\bQ(?P<q>[1-4])\s*(?P<fy>FY|F)?\s*'?(?P<y4>\d{4}|\d{2})\b"
+    r"|\b(?P<ord5>first|second|third|fourth)[\s-]+quarter\s+and\s+(?:full|fiscal)[\s-]+year\s+(?P<y5>\d{4})",
+    re.IGNORECASE,
+)
+_ORD = {"first": 1, "second": 2, "third": 3, "fourth": 4}
+
+
+def document_identity(title: str, first_page_text: str, file_name: str = "") -> DocIdentity:
+    """Subject, period and form of a document, each with the reason it was (or was not) found."""
+    reasons: list[str] = []
+    head = first_page_text[:3000]
+    subject = _subject(title, head, reasons, file_name)
+    ticker_match = _TICKER.search(head) or _FILE_TICKER.match(file_name)
+    ticker = ticker_match.group("t") if ticker_match else None
+    if subject is None and ticker is not None:
+        subject = _name_of_ticker(first_page_text[:8000], ticker)
+        if subject is not None:
+            reasons.append(f"subject: {subject!r}, the name the text repeats that spells the ticker {ticker}")
+    period = _document_period(title, head, file_name, reasons)
+    form = _form(title, head, file_name)
+    if form is None:
+        reasons.append(
+            "form: not recognised (no 'results', 'earnings release', 'call', '10-K' in title or first page)"
+        )
+    return DocIdentity(subject, period, form, ticker, tuple(reasons))
+
+
+_CAPITALISED = re.compile(r"\b[A-Z][a-z]+[A-Za-z]*(?:[ \t]+[A-Z][a-z]+[A-Za-z]*)?\b")
+
+
+def _name_of_ticker(text: str, ticker: str) -> str | None:
+    """A company's name in a text that never writes its legal name (a call transcript): the capitalised
+    name, said at least twice, that starts with the ticker's first letter and holds its letters in order
+    ("GameStop" for GME, "Old Republic" for ORI, "McCormick" for MKC); None when none or several tie."""
+    counts: dict[str, int] = {}
+    for m in _CAPITALISED.finditer(text):
+        name = m.group(0)
+        counts[name] = counts.get(name, 0) + 1
+    letters = ticker.lower().replace(".", "")
+
+    def spells(name: str) -> bool:
+        low, i = name.lower(), 0
+        if not low.startswith(letters[0]):
+            return False
+        for ch in low:
+            if i < len(letters) and ch == letters[i]:
+                i += 1
+        return i == len(letters)
+
+    found = sorted(
+        ((n, c) for n, c in counts.items() if c >= 2 and spells(n) and n.split()[0] not in _NOT_NAMES),
+        key=lambda nc: -nc[1],
+    )
+    if not found or (len(found) > 1 and found[0][1] == found[1][1]):
+        return None
+    return found[0][0]
+
+
+def _subject(title: str, head: str, reasons: list[str], file_name: str) -> str | None:
+    for where, text in (("title", title), ("first page", head)):
+        for m in _COMPANY.finditer(text):
+            words = m.group("name").split()
+            while words and words[0].title() in _NOT_NAMES:
+                words = words[1:]
+            if any(w.lower() in _NOT_IN_NAMES for w in words):
+                continue
+            if words:
+                name = " ".join(words)
+                suffix = m.group("suffix")
+                joiner = (
+                    ", " if "," in m.group(0)[len(m.group("name")) : m.start("suffix") - m.start()] else " "
+                )
+                reasons.append(f"subject: legal name in the {where}")
+                return f"{name}{joiner}{suffix}"
+    listed = _LISTED.search(head)
+    if listed and listed.group("name").split()[0].title() not in _NOT_NAMES:
+        reasons.append("subject: the name before its stock ticker on the first page")
+        return listed.group("name")
+    lines = [title.strip()] + [line.strip(" \uf0b7•-") for line in head.split("\n")[:30]]
+    for where, line in zip(["title"] + ["first page"] * 30, lines, strict=False):
+        m = _REPORTS.match(line)
+        if m and m.group("name").split()[0] not in _NOT_NAMES and not _DOC_QUARTER.search(m.group("name")):
+            reasons.append(f"subject: the name before 'Reports/Announces' in the {where}")
+            return m.group("name")
+    reasons.append(f"subject: not found in the title, first page or file name {file_name!r}")
+    return None
+
+
+def _document_period(title: str, head: str, file_name: str, reasons: list[str]) -> Period | None:
+    text = f"{title}\n{head}"
+    fiscal_doc = bool(re.search(r"\bfiscal\b|\bFY\s?'?\d{2}", text, re.IGNORECASE))
+    ended = _QUARTER_ENDED.search(text)
+    end = parse_date(ended.group(0)) if ended else None
+    named = _FILE_PERIOD.search(file_name)
+    stem = Path(file_name).stem
+    if named and (title.strip() == stem or not _DOC_QUARTER.search(title)):
+        # "GME_q2_2021.txt": a file named by its quarter, whose title does not say otherwise. The text of
+        # a call or a release names earlier quarters too ("up from the second quarter of 2020"), so the
+        # name wins over the first quarter the text happens to mention.
+        q, y = int(named.group("q") or named.group("q2")), int(named.group("y") or named.group("y2"))
+        reasons.append(f"period: Q{q} {y} from the file name {file_name!r}")
+        if end is not None and end.year not in (y - 1, y, y + 1):
+            end = None
+        return Period(f"Q{q} {y}", 3, end, y, q, fiscal_doc)
+    quarter = year = None
+    written = ""
+    for m in _DOC_QUARTER.finditer(text):
+        ordinal = m.group("ord") or m.group("ord2") or m.group("ord3") or m.group("ord5")
+        q = _ORD[ordinal.lower()] if ordinal else int(m.group("q"))
+        y_text = m.group("y") or m.group("y2") or m.group("y3") or m.group("y4") or m.group("y5")
+        if y_text is None:
+            if quarter is None:
+                quarter, written = q, m.group(0)
+            continue
+        quarter, year, written = q, int(y_text) + (2000 if len(y_text) == 2 else 0), m.group(0)
+        break
+    if quarter and year is None:
+        fy = re.search(r"\bFY\s?'?(\d{2}|\d{4})\b", text)
+        if fy:
+            year = int(fy.group(1)) + (2000 if len(fy.group(1)) == 2 else 0)
+        elif end is not None and not fiscal_doc:
+            year = end.year
+    if quarter and year:
+        reasons.append(
+            f"period: {written.strip()!r} in the title or first page" + (" with its end date" if end else "")
+        )
+        return Period(" ".join(written.split()), 3, end, year, quarter, fiscal_doc)
+    f = _FILE_PERIOD.search(file_name)
+    if f:
+        q, y = int(f.group("q") or f.group("q2")), int(f.group("y") or f.group("y2"))
+        reasons.append(f"period: Q{q} {y} from the file name {file_name!r} (not stated in the text read)")
+        return Period(f"Q{q} {y}", 3, end, y, q, fiscal_doc)
+    reasons.append("period: no quarter or fiscal year in the title, first page or file name")
+    return None
+
+
+def _form(title: str, head: str, file_name: str) -> str | None:
+    text = f"{title}\n{head[:1500]}\n{file_name}".lower()
+    call = re.search(
+        r"earnings call|conference call|\btranscript\b|^operator\b|\b(?:on|join(?:ing)?(?: us)?(?: on)?)"
+        r" (?:the|this|today'?s) call\b|\bthe call today\b",
+        text,
+        re.M,
+    )
+    if call and not re.search(r"reports?\b.{0,80}\bresults|press release|news release", text):
+        return "earnings call transcript"
+    if re.search(r"\bform 10-k\b|annual report", text):
+        return "10-K"
+    if re.search(r"\bform 10-q\b|quarterly report", text):
+        return "10-Q"
+    if re.search(
+        r"reports?\b.{0,80}\bresults|announces?\b.{0,80}\bresults|earnings release|press release|news release|_earnings",
+        text,
+    ):
+        return "earnings release"
+    if "fact sheet" in text or "fact_sheet" in text:
+        return "fact sheet"
+    return None
+
+
+# ------------------------------------------------------------------------------- overrides and header
+
+IDENTITY_VERSION = "identity-1"  # bump when what document_identity finds or identity_line writes changes
+
+
+def override_for(source_path: str, overrides: Mapping[str, DocumentOverride]) -> DocumentOverride | None:
+    """The user's override whose glob matches the document's file name or path (the first that does)."""
+    name = Path(source_path).name
+    for pattern, override in overrides.items():
+        if fnmatch.fnmatch(name, pattern) or fnmatch.fnmatch(source_path, pattern):
+            return override
+    return None
+
+
+def identify(
+    title: str, first_page_text: str, source_path: str, override: DocumentOverride | None
+) -> DocIdentity:
+    """The document's identity as derived, with the user's override applied (and said so in reasons)."""
+    found = document_identity(title, first_page_text, Path(source_path).name)
+    if override is None:
+        return found
+    reasons = list(found.reasons)
+    subject, period = found.subject, found.period
+    if override.subject:
+        subject = override.subject
+        reasons.append("subject: set in settings (documents)")
+    if override.period:
+        parsed = parse_period(override.period)
+        if parsed is None:
+            reasons.append(f"period: settings give '{override.period}', which does not read as a period")
+        else:
+            period = parsed
+            reasons.append("period: set in settings (documents)")
+    return replace(found, subject=subject, period=period, reasons=tuple(reasons))
+
+
+_ORDINAL_WORD = {1: "first", 2: "second", 3: "third", 4: "fourth"}
+
+
+def period_words(period: Period) -> str:
+    """The ways a query may name the period: "Q3 FY2025, third quarter of fiscal 2025"."""
+    if period.quarter and period.fiscal_year:
+        fiscal = "fiscal " if period.fiscal else ""
+        return f"{period.label}, {_ORDINAL_WORD[period.quarter]} quarter of {fiscal}{period.fiscal_year}"
+    return period.label
+
+
+def identity_line(identity: DocIdentity) -> str:
+    """What a chunk's contextual header says of its document: "Best Buy Co., Inc. (BBY) earnings release,
+    Q4 FY2023, fourth quarter of fiscal 2023"; "" when nothing was found."""
+    who = identity.subject or ""
+    if identity.ticker:
+        who = f"{who} ({identity.ticker})" if who else f"ticker {identity.ticker}"
+    what = " ".join(x for x in (who, identity.form or "") if x)
+    when = period_words(identity.period) if identity.period else ""
+    return ", ".join(x for x in (what, when) if x)
+
+
+def identity_json(identity: DocIdentity) -> dict[str, Any]:
+    return {
+        "subject": identity.subject,
+        "ticker": identity.ticker,
+        "form": identity.form,
+        "period": period_json(identity.period),
+    }
+
+
+def identity_from_json(data: Mapping[str, Any] | None) -> DocIdentity | None:
+    if not data:
+        return None
+    return DocIdentity(
+        data.get("subject"), period_from_json(data.get("period")), data.get("form"), data.get("ticker")
+    )
+
+
+# ------------------------------------------------------------------------------- periods in a query
+
+
+@dataclass(frozen=True)
+class PeriodRef:
+    """A period a query names: a fiscal quarter ("Q2 2023"), a year ("FY2018") or the end of a period
+    ("the quarter ended April 29, 2023")."""
+
+    text: str
+    year: int | None = None
+    quarter: int | None = None
+    end: date | None = None
+
+    @property
+    def label(self) -> str:
+        if self.end is not None:
+            return f"ended {self.end.isoformat()}"
+        return f"Q{self.quarter} {self.year}" if self.quarter else f"year {self.year}"
+
+    def matches(self, period: Period | None) -> bool:
+        """Whether a document's period is this one (a year matches each quarter of that fiscal year)."""
+        if period is None:
+            return False
+        if self.end is not None:
+            return period.end is not None and abs((period.end - self.end).days) <= 7
+        if period.fiscal_year != self.year:
+            return False
+        return self.quarter is None or period.quarter == self.quarter
+
+
+_YEAR_QUARTER = re.compile(
+    r"\b(?P<ord>first|second|third|fourth)[\s-]+quarter\s+(?:of\s+)?(?:the\s+)?(?:(?:fiscal|calendar)\s+)?"
+    r"(?:year\s+)?(?P<y3>\d{4})\b"
+    r"|\bQ(?P<q2>[1-4])\s+(?:of\s+)?(?:fiscal|FY)\s*(?:year\s+)?'?(?P<y2>\d{4}|\d{2})\b"
+    r"|\b(?:FY\s?'?)?(?P<y>20\d\d|\d\d)\s*[-/ ]?\s*Q(?P<q>[1-4])\b",
+    re.I,
+)
+_YEAR_ONLY = re.compile(
+    r"\b(?:FY|F|fiscal(?:\s+year)?|full[-\s]year|calendar(?:\s+year)?|year)\s*'?(?P<y>\d{4}|\d{2})\b"
+    r"|\b(?P<y2>(?:19|20)\d\d)\b",
+    re.I,
+)
+
+
+def _year(text: str) -> int:
+    return int(text) + (2000 if len(text) == 2 else 0)
+
+
+def query_periods(query: str) -> list[PeriodRef]:
+    """The periods a query names, in order: "Q2 2023", "the second quarter of fiscal 2024", "FY2018",
+    "full-year 2022", "2023 Q1", "the quarter ended April 29, 2023"."""
+    found: list[tuple[int, PeriodRef]] = []
+    taken: list[tuple[int, int]] = []
+
+    def free(m: re.Match[str]) -> bool:
+        return all(m.end() <= a or m.start() >= b for a, b in taken)
+
+    for m in _QUARTER_ENDED.finditer(query):
+        end = parse_date(m.group(0))
+        if end is not None:
+            found.append((m.start(), PeriodRef(m.group(0), end=end)))
+            taken.append(m.span())
+    for m in _YEAR_QUARTER.finditer(query):
+        y = m.group("y") or m.group("y2") or m.group("y3")
+        q = _ORD[m.group("ord").lower()] if m.group("ord") else int(m.group("q") or m.group("q2"))
+        found.append((m.start(), PeriodRef(m.group(0), _year(y), q)))
+        taken.append(m.span())
+    for m in _DOC_QUARTER.finditer(query):
+        if not free(m):
+            continue
+        ordinal = m.group("ord") or m.group("ord2") or m.group("ord3") or m.group("ord5")
+        quarter = _ORD[ordinal.lower()] if ordinal else int(m.group("q"))
+        y = m.group("y") or m.group("y2") or m.group("y3") or m.group("y4") or m.group("y5")
+        if y is not None:
+            found.append((m.start(), PeriodRef(m.group(0), _year(y), quarter)))
+            taken.append(m.span())
+        else:  # "fiscal second quarter": the year may stand elsewhere ("... of 2024")
+            found.append((m.start(), PeriodRef(m.group(0), None, quarter)))
+            taken.append(m.span())
+    years = [m for m in _YEAR_ONLY.finditer(query) if free(m)]
+    open_quarters = [i for i, (_, r) in enumerate(found) if r.year is None and r.end is None]
+    for m in years:
+        ref = PeriodRef(m.group(0), _year(m.group("y") or m.group("y2")))
+        if open_quarters:  # "fiscal second quarter ... 2024"
+            i = open_quarters.pop(0)
+            pos, q = found[i]
+            found[i] = (pos, PeriodRef(f"{q.text} {m.group(0)}", ref.year, q.quarter))
+        else:
+            found.append((m.start(), ref))
+    refs = [r for _, r in sorted(found, key=lambda x: x[0]) if r.year is not None or r.end is not None]
+    return list(dict.fromkeys(refs))

@@ -1,0 +1,175 @@
+"""Search that knows what each document is about: the identity line in every chunk's header, the
+company and period a query names, filters and boosts, notes for names no document is about, and
+``search --queries`` answering many queries with one model load."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from conftest import synthtune_cmd, write
+
+from synthtune.errors import SynthtuneError
+from synthtune.text.identity import PeriodRef, document_identity, identity_line, query_periods
+from synthtune.text.periods import Period
+
+# The Acme releases name their quarter only in their file names. The Q2 one says "revenue" three times,
+# the Q3 one not at all: without the period, BM25 and dense both prefer Q2 for a question about revenue.
+DOCS = {
+    "acme_q2_2024.md": "Acme Robotics, Inc. (NASDAQ: ACMR) reports its results.\n\n"
+    "Revenue: revenue was $140.0 million, record revenue for the company.",
+    "acme_q3_2024.md": "Acme Robotics, Inc. (NASDAQ: ACMR) reports its results.\n\nSales were $152.2 million.",
+    "initech_q3_2024.md": "# Initech Corporation Reports Third Quarter 2024 Results\n\n"
+    "Initech Corporation today reported results for the third quarter of 2024.\n\n"
+    "Revenue was $61.5 million, up 8 percent.",
+}
+
+
+@pytest.fixture
+def kb(make_project, tmp_path):
+    for name, text in DOCS.items():
+        write(tmp_path / "docs" / name, text)
+    p = make_project()
+    p.ingest([tmp_path / "docs"])
+    return p
+
+
+def doc_name(hit) -> str:
+    return hit.source_path.rsplit("/", 1)[-1]
+
+
+@pytest.mark.parametrize(
+    ("query", "labels"),
+    [
+        ("What was Globex's capital expenditure in FY2018?", ["year 2018"]),
+        ("Best Buy Q4 fiscal 2023 comparable sales", ["Q4 2023"]),
+        ("revenue in the second quarter of fiscal 2024", ["Q2 2024"]),
+        ("fiscal second quarter of 2024 margin", ["Q2 2024"]),
+        ("Q2 FY24 revenue", ["Q2 2024"]),
+        ("2023 Q1 sales and full-year 2022 EPS", ["Q1 2023", "year 2022"]),
+        ("net sales for the quarter ended April 29, 2023", ["ended 2023-04-29"]),
+        ("What did Acme earn?", []),
+        ("revenue grew 12% to 2,500 units", []),
+    ],
+)
+def test_periods_a_query_names(query, labels):
+    assert [r.label for r in query_periods(query)] == labels
+
+
+def test_a_period_matches_documents_of_that_quarter_year_or_end_date():
+    q3 = Period("Q3 FY2025", 3, date(2025, 9, 30), 2025, 3, True)
+    assert PeriodRef("Q3 2025", 2025, 3).matches(q3)
+    assert not PeriodRef("Q2 2025", 2025, 2).matches(q3)
+    assert PeriodRef("FY2025", 2025).matches(q3)  # a year: each of its quarters
+    assert not PeriodRef("FY2024", 2024).matches(q3)
+    assert PeriodRef("ended", end=date(2025, 10, 2)).matches(q3)  # within a week of the end date
+    assert not PeriodRef("ended", end=date(2025, 6, 30)).matches(q3)
+    assert not PeriodRef("Q3 2025", 2025, 3).matches(None)
+
+
+def test_identity_line_names_company_ticker_form_and_period():
+    ident = document_identity(
+        "Acme Robotics, Inc. Reports Third Quarter Fiscal 2025 Results",
+        "Acme Robotics, Inc. (NASDAQ: ACMR) today reported results for the third quarter of fiscal 2025.",
+    )
+    assert identity_line(ident) == (
+        "Acme Robotics, Inc. (ACMR) earnings release, Q3 FY2025, third quarter of fiscal 2025"
+    )
+    # a transcript named by ticker and quarter, whose text never says its company's legal name
+    ects = document_identity("PKG_q3_2021", "I'm pleased to be on the call today.", "PKG_q3_2021.txt")
+    assert identity_line(ects) == "ticker PKG earnings call transcript, Q3 2021, third quarter of 2021"
+
+
+def test_every_chunk_header_starts_with_its_document_identity(kb):
+    for d in kb.store.documents():
+        for c in kb.store.chunks(d.id):
+            assert c.header.startswith(
+                "Acme Robotics, Inc. (ACMR) earnings release, Q"
+            ) or c.header.startswith("Initech Corporation earnings release, Q3 2024"), c.header
+        assert d.metadata["identity"]["period"]["fiscal_year"] == 2024
+
+
+def test_a_named_company_filters_to_its_documents(kb):
+    hits, scope = kb.search_scoped("What was Initech's revenue?", k=5)
+    assert scope.subjects == ("Initech",)
+    assert {doc_name(h) for h in hits} == {"initech_q3_2024.md"}
+    assert "searched 1 of 3 documents" in scope.describe(3)
+    # the ticker, written as tickers are, names the company too
+    hits, scope = kb.search_scoped("ACMR sales", k=5)
+    assert scope.subjects == ("ACMR",)
+    assert {doc_name(h) for h in hits} == {"acme_q2_2024.md", "acme_q3_2024.md"}
+
+
+@pytest.mark.parametrize("header_identity", [False, True])
+def test_a_named_period_ranks_that_periods_document_first(make_project, tmp_path, header_identity):
+    for name, text in DOCS.items():
+        write(tmp_path / "docs" / name, text)
+    question = "What was Acme Robotics' revenue in the third quarter of 2024?"
+    top = {}
+    for match in ("off", "boost", "filter"):
+        p = make_project(
+            {"embedding": {"header_identity": header_identity}, "search": {"period_match": match}}, name=match
+        )
+        p.ingest([tmp_path / "docs"])
+        hits, scope = p.search_scoped(question, k=3)
+        assert scope.subjects == ("Acme Robotics",)
+        assert scope.periods == (() if match == "off" else ("Q3 2024",))
+        top[match] = [doc_name(h) for h in hits]
+        if match == "boost":
+            assert "ranked 1 document higher" in scope.describe(3)
+    assert top["boost"][0] == top["filter"][0] == "acme_q3_2024.md"
+    assert set(top["filter"]) == {"acme_q3_2024.md"}
+    # the period ignored, "revenue" puts Q2 first (even with the period in Q3's header)
+    assert top["off"][0] == "acme_q2_2024.md"
+
+
+def test_names_and_periods_no_document_has_are_said_and_everything_is_searched(kb):
+    hits, scope = kb.search_scoped("What was Globex's revenue?", k=3)
+    assert scope.searched is None and hits
+    assert any("Globex" in n for n in scope.notes)
+    _, scope = kb.search_scoped("Initech revenue in Q1 2019", k=3)
+    assert any("no document of Q1 2019" in n for n in scope.notes)
+
+
+def test_queries_without_words_to_look_for_are_refused_clearly(kb):
+    with pytest.raises(SynthtuneError, match="only common words"):
+        kb.search("what was the")
+
+
+def test_search_queries_file_answers_each_query_and_reports_the_bad_one(kb, tmp_path):
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text(
+        json.dumps({"question": "What was Initech's revenue?"})
+        + "\n"
+        + json.dumps({"query": "of the"})
+        + "\n\nACMR sales in Q3 2024\n",
+        encoding="utf-8",
+    )
+    kb.close()
+    res = synthtune_cmd("-C", kb.dir, "search", "--queries", queries, "--json", "-k", "2")
+    assert res.returncode == 1, res.stderr  # one query failed; the others were answered
+    rows = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [r["query"] for r in rows] == ["What was Initech's revenue?", "of the", "ACMR sales in Q3 2024"]
+    assert rows[0]["scope"]["subjects"] == ["Initech"]
+    assert rows[0]["results"][0]["source_path"].endswith("initech_q3_2024.md")
+    assert "only common words" in rows[1]["error"]
+    assert rows[2]["results"][0]["source_path"].endswith("acme_q3_2024.md")
+    assert "2 queries answered, 1 failed" in res.stderr
+    missing = synthtune_cmd("-C", kb.dir, "search", "--queries", tmp_path / "nope.txt")
+    assert missing.returncode != 0 and "cannot read" in missing.stderr and "Traceback" not in missing.stderr
+    both = synthtune_cmd("-C", kb.dir, "search", "x", "--queries", queries)
+    assert both.returncode == 2 and "not both" in both.stderr
+
+
+def test_turning_the_identity_header_off_keeps_chunk_ids(kb, tmp_path):
+    """Only the headers change: the chunks are re-headed in place (what cites them stays)."""
+    before = {c.id: c for c in kb.store.chunks()}
+    kb.settings.embedding.header_identity = False
+    report = kb.ingest([tmp_path / "docs"])
+    after = {c.id: c for c in kb.store.chunks()}
+    assert report.rechunked == 3 and after.keys() == before.keys()
+    assert all(not c.header.startswith(("Acme Robotics, Inc. (ACMR) earnings", "Initech Corporation earnings"))
+               for c in after.values())  # fmt: skip
+    # the lexical index follows the new headers: the form no longer matches
+    assert kb.search("earnings release", k=3, mode="lexical") == []
