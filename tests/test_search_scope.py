@@ -173,3 +173,44 @@ def test_turning_the_identity_header_off_keeps_chunk_ids(kb, tmp_path):
                for c in after.values())  # fmt: skip
     # the lexical index follows the new headers: the form no longer matches
     assert kb.search("earnings release", k=3, mode="lexical") == []
+
+
+def test_annual_reports_and_quarterly_reports_know_their_period():
+    """10-K and 10-Q cover pages (and a FinanceBench-style file name) give the fiscal year or quarter."""
+    k = document_identity(
+        "UNITED STATES",
+        "FORM 10-K\nANNUAL REPORT PURSUANT TO SECTION 13\nFor the fiscal year ended December 31, 2018\n3M COMPANY",
+        "3M_2018_10K.pdf",
+    )
+    assert identity_line(k) == "3M COMPANY 10-K, FY2018, fiscal year 2018"
+    q = document_identity(
+        "UNITED STATES",
+        "FORM 10-Q\nFor the quarterly period ended June 30, 2022\nGlobex Corporation",
+        "g.pdf",
+    )
+    assert (q.subject, q.form, q.period.quarter, q.period.fiscal_year) == (
+        "Globex Corporation",
+        "10-Q",
+        2,
+        2022,
+    )
+    assert document_identity("", "Globex Corporation", "GLOBEX_2019_10K.pdf").period.label == "FY2019"
+
+
+def test_a_year_asked_prefers_the_annual_report(make_project, tmp_path):
+    docs = {
+        "globex_2018_10k.md": "FORM 10-K\n\nFor the fiscal year ended December 31, 2018\n\nGlobex Corporation\n\n"
+        "Capital expenditures were $310 million.",
+        "globex_2019_10k.md": "FORM 10-K\n\nFor the fiscal year ended December 31, 2019\n\nGlobex Corporation\n\n"
+        "Capital expenditures were $355 million. Capital expenditures rose.",
+        "globex_q3_2018_10q.md": "FORM 10-Q\n\nFor the quarterly period ended September 30, 2018\n\n"
+        "Globex Corporation\n\nCapital expenditures were $80 million. Capital expenditures fell.",
+    }
+    for name, text in docs.items():
+        write(tmp_path / "docs" / name, text)
+    p = make_project({"search": {"subject_match": "filter", "period_match": "boost"}})
+    p.ingest([tmp_path / "docs"])
+    hits, scope = p.search_scoped("What were Globex's capital expenditures in FY2018?", k=3)
+    assert scope.periods == ("year 2018",) and len(scope.searched) == 3
+    assert [len(b) for b in scope.boosted] == [1]  # the 2018 annual report, not the 2018 10-Q
+    assert doc_name(hits[0]) == "globex_2018_10k.md"

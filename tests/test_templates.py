@@ -78,7 +78,9 @@ def test_balance_at_a_date_is_asked_as_of_that_date() -> None:
         period=Period("September 30, 2025", end=date(2025, 9, 30), instant=True),
     )
     questions = template_questions(cash)
-    assert questions[0].question == "What were Acme Robotics' cash and cash equivalents at September 30, 2025?"
+    assert (
+        questions[0].question == "What were Acme Robotics' cash and cash equivalents at September 30, 2025?"
+    )
     assert (
         questions[0].answer
         == "At September 30, 2025, Acme Robotics' cash and cash equivalents were $209.8 million."

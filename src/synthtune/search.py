@@ -16,7 +16,7 @@ from synthtune.config import SearchSettings, Settings
 from synthtune.embed import Embedder, check_model
 from synthtune.errors import SynthtuneError
 from synthtune.store import EmbeddingModel, Store
-from synthtune.text.identity import identity_from_json, query_periods, short_name
+from synthtune.text.identity import PeriodRef, identity_from_json, query_periods, short_name
 from synthtune.text.periods import Period
 
 Mode = Literal["hybrid", "dense", "lexical"]
@@ -213,6 +213,19 @@ def _aliases(subject: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n for n in names if n.strip()))
 
 
+def _period_fits(ref: PeriodRef, period: Period | None, whole_year: bool) -> bool:
+    """Whether a document of ``period`` is one the query's period points to. A year asked ("capex in
+    FY2018") is answered by the year's annual report or fourth-quarter release first (``whole_year``);
+    a document whose period is unknown (an 8-K about a settlement) is not ranked below for a year."""
+    if ref.quarter is not None or ref.end is not None:
+        return ref.matches(period)
+    if period is None:
+        return True
+    if not ref.matches(period):
+        return False
+    return not whole_year or period.months == 12 or period.quarter in (None, 4)
+
+
 class _Catalog:
     """The documents search knows the identity of, with one regex over all their names (case-insensitive)
     and one over their tickers (as written), so a query is matched in one pass."""
@@ -310,12 +323,9 @@ class Searcher:
         if any(r.quarter or r.end for r in refs):
             refs = [r for r in refs if r.quarter or r.end]
         pool = [d for d in catalog.documents if d.id in by_subject]
-        # a document whose period is unknown (an 8-K about a settlement) is not ranked below for a year
-        by_period = {
-            d.id
-            for d in pool
-            if any(r.matches(d.period) or (d.period is None and r.quarter is None and r.end is None) for r in refs)
-        }
+        by_period = {d.id for d in pool if any(_period_fits(r, d.period, whole_year=True) for r in refs)}
+        if not by_period:  # no annual report or fourth-quarter release of that year: any filing of it
+            by_period = {d.id for d in pool if any(_period_fits(r, d.period, whole_year=False) for r in refs)}
         if refs and not by_period:
             notes.append("no document of " + ", ".join(r.text for r in refs) + " among those searched")
         searched: set[int] | None = None
@@ -393,7 +403,9 @@ class Searcher:
                 f"the query {query!r} has only common words ('the', 'of', ...): name what to look for"
             )
         if not self.documents().n_stored:
-            raise SynthtuneError("nothing to search: the knowledge base is empty (run `synthtune ingest PATH`)")
+            raise SynthtuneError(
+                "nothing to search: the knowledge base is empty (run `synthtune ingest PATH`)"
+            )
         scope = self.scope(query)
         searched: set[int] | None = None if scope.searched is None else set(scope.searched)
         if document_ids is not None:

@@ -56,7 +56,7 @@ def short_name(subject: str) -> str:
 # --------------------------------------------------------------------------------- document identity
 
 _COMPANY = re.compile(
-    rf"\b(?P<name>(?:[A-Z][\w&'’.-]*|[a-z][A-Z][\w&'’.-]*|&)(?:[ \t]+(?:[A-Z][\w&'’.-]*|&|of|and)){{0,5}}),?[ \t]+(?P<suffix>{_LEGAL_SUFFIX})(?![\w])"
+    rf"\b(?P<name>(?:[A-Z][\w&'’.-]*|[a-z][A-Z][\w&'’.-]*|\d[A-Z][\w&'’.-]*|&)(?:[ \t]+(?:[A-Z][\w&'’.-]*|&|of|and)){{0,5}}),?[ \t]+(?P<suffix>{_LEGAL_SUFFIX})(?![\w])"
 )
 _REPORTS = re.compile(
     r"^(?P<name>(?:[A-Z]|[a-z][A-Z])[\w&'’.-]*(?:\s+(?:[A-Z][\w&'’.-]*|&)){0,4})\s+"
@@ -105,6 +105,8 @@ _FILE_TICKER = re.compile(r"^(?P<t>[A-Z]{1,5})[_-][Qq][1-4][_-]?(?:FY)?20\d\d")
 _FILE_PERIOD = re.compile(
     r"(?P<y>20\d\d)[\s_-]?Q(?P<q>[1-4])|Q(?P<q2>[1-4])[\s_-]?(?:FY)?(?P<y2>20\d\d)", re.I
 )
+_YEAR_ENDED = re.compile(rf"\b(?:fiscal\s+)?year\s+ended\s+(?:on\s+)?{DATE}", re.I)
+_FILE_YEAR = re.compile(r"(?<![\dQq])(?P<y>20\d\d)[\s_-]*(?:10-?K|annual|AR)(?![A-Za-z])", re.I)
 _QUARTER_ENDED = re.compile(
     rf"\b(?:quarter|period|months|weeks)\b[^.]{{0,40}}?\b(?:ended|ending)\s+(?:on\s+)?{DATE}", re.I
 )
@@ -239,6 +241,22 @@ def _document_period(title: str, head: str, file_name: str, reasons: list[str]) 
             f"period: {written.strip()!r} in the title or first page" + (" with its end date" if end else "")
         )
         return Period(" ".join(written.split()), 3, end, year, quarter, fiscal_doc)
+    annual = _YEAR_ENDED.search(text)  # a 10-K: "For the fiscal year ended December 31, 2018"
+    annual_end = parse_date(annual.group(0)) if annual else None
+    if annual and annual_end is not None:
+        reasons.append(f"period: {' '.join(annual.group(0).split())!r} on the first page")
+        return Period(" ".join(annual.group(0).split()), 12, annual_end, annual_end.year, None, fiscal_doc)
+    if ended and end is not None and re.search(r"\bquarterly\s+(?:period|report)\b", text, re.I):
+        # a 10-Q: "For the quarterly period ended March 31, 2023"; its quarter is the calendar one only
+        # when the company's year is the calendar year
+        q = None if fiscal_doc else (end.month - 1) // 3 + 1
+        reasons.append(f"period: {' '.join(ended.group(0).split())!r} on the first page")
+        return Period(" ".join(ended.group(0).split()), 3, end, end.year, q, fiscal_doc)
+    by_year = _FILE_YEAR.search(file_name)
+    if by_year:  # "3M_2018_10K.pdf"
+        y = int(by_year.group("y"))
+        reasons.append(f"period: fiscal year {y} from the file name {file_name!r}")
+        return Period(f"FY{y}", 12, None, y, None, True)
     f = _FILE_PERIOD.search(file_name)
     if f:
         q, y = int(f.group("q") or f.group("q2")), int(f.group("y") or f.group("y2"))
@@ -262,6 +280,11 @@ def _form(title: str, head: str, file_name: str) -> str | None:
         return "10-K"
     if re.search(r"\bform 10-q\b|quarterly report", text):
         return "10-Q"
+    if re.search(r"\bform 8-k\b|\bcurrent report\b", text) and not re.search(
+        r"reports?\b.{0,80}\bresults|announces?\b.{0,80}\bresults|earnings release|press release|news release",
+        text,
+    ):
+        return "8-K"
     if re.search(
         r"reports?\b.{0,80}\bresults|announces?\b.{0,80}\bresults|earnings release|press release|news release|_earnings",
         text,
@@ -316,6 +339,8 @@ def period_words(period: Period) -> str:
     if period.quarter and period.fiscal_year:
         fiscal = "fiscal " if period.fiscal else ""
         return f"{period.label}, {_ORDINAL_WORD[period.quarter]} quarter of {fiscal}{period.fiscal_year}"
+    if period.months == 12 and period.fiscal_year:
+        return f"{period.label}, {'fiscal' if period.fiscal else 'full'} year {period.fiscal_year}"
     return period.label
 
 
