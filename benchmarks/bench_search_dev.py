@@ -243,6 +243,24 @@ def llamaindex_baseline(files: list[Path], rows: list[dict], judge: Judge, embed
     }
 
 
+def choose(configs: dict[str, tuple[str, dict]], score) -> str:
+    """The setting to ship: the best MRR on the selection half (R@5 breaks ties) among the hybrid settings
+    that lose no R@5 there to dense or BM25 alone under the same company/period scope (a fusion that
+    ranks better but finds less is not worth its second ranking); the best of all when none qualifies."""
+
+    def single(mode: str, label: str) -> str:
+        scope = label.split(" · ", 1)[1]
+        return f"{mode} · {scope}"
+
+    eligible = [
+        c
+        for c, (mode, _) in configs.items()
+        if mode == "hybrid"
+        and score(c)[1] >= max(score(single("dense", c))[1], score(single("lexical", c))[1]) - 1e-9
+    ]
+    return max(eligible or list(configs), key=score)
+
+
 def main() -> dict[str, Any]:
     if not DEVSET.is_file():
         return skipped(NAME, TARGET, f"{DEVSET} is absent")
@@ -292,7 +310,7 @@ def main() -> dict[str, Any]:
                         m = metrics([r["ranks"][i] for i in idx], [r["files"][i] for i in idx])
                         return (round(m["MRR"], 6), round(m["R@5"], 6))
 
-                    chosen_label = max(configs, key=lambda c: score(c, select))
+                    chosen_label = choose(configs, lambda c: score(c, select))
                     chosen = configs[chosen_label]
                 else:
                     assert chosen is not None
@@ -430,8 +448,9 @@ def main() -> dict[str, Any]:
         + md_table(
             ["ingest", "documents", "pages", "chunks", "chunks/page", "seconds", "failed files"], ingest_rows
         )
-        + f"\n\nEvery search setting on the default ingest ({DEFAULT_INGEST}), best on the selection half "
-        "first (chosen = its first row; ties go to R@5):\n\n"
+        + f"\n\nEvery search setting on the default ingest ({DEFAULT_INGEST}), best selection-half MRR "
+        "first. Chosen: the best selection MRR (R@5 breaking ties) among hybrid settings whose selection R@5 is "
+        "at least that of dense and of BM25 alone under the same company/period scope:\n\n"
         + md_table(
             ["setting", "selection MRR", "selection R@5", "all MRR", "all R@5", "all file@5"], grid_rows
         )
