@@ -167,3 +167,31 @@ def test_every_template_question_of_the_demo_releases_keeps_its_fact() -> None:
                 n_questions += 1
                 assert question_keeps_fact(q.question, f) is None, q.question
     assert n_questions > 1000
+
+
+def test_product_specifications_are_asked_as_of_the_documents_date() -> None:
+    """A fact sheet's "Payload | 300 kg (661 lb)" row becomes a fact about the product in the header,
+    dated by the month the sheet is dated; rows with two figures or no unit are not facts."""
+    from synthtune.synth.facts import spec_facts
+    from synthtune.text.identity import document_identity
+
+    page = (
+        "Strider S2 Product Fact Sheet - Acme Robotics, Inc. - September 2025\n\nKey specifications\n\n"
+        "Specification | Strider S2\nPayload | 300 kg (661 lb)\nTop speed | 2.0 m/s\n"
+        "Fast charging | 80% in 30 minutes\nFootprint | 112 cm x 72 cm\nNavigation | 360-degree lidar\n"
+    )
+    identity = document_identity("Strider S2 Product Fact Sheet", page, "fact_sheet.docx")
+    facts = spec_facts(page, identity)
+    assert [(f.metric, f.raw, f.period.label) for f in facts] == [
+        ("Strider S2 payload", "300 kg", "September 2025"),
+        ("Strider S2 top speed", "2.0 m/s", "September 2025"),
+    ]
+    assert page[facts[0].char_start : facts[0].char_end] == "300 kg"
+    questions = template_questions(facts[0])
+    assert questions[0].question == (
+        "According to Acme Robotics' specifications as of September 2025, what is the Strider S2's payload?"
+    )
+    assert questions[0].answer == "As of September 2025, Acme Robotics' Strider S2 has a payload of 300 kg."
+    assert all(question_keeps_fact(q.question, facts[0]) is None for q in questions)
+    undated = spec_facts(page.replace("September 2025", ""), identity)
+    assert undated and all(f.problems for f in undated)  # never dated by a guess

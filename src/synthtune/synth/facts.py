@@ -720,3 +720,77 @@ def _relative_period(after: str, rest: str, doc_period: Period | None) -> Period
             return None
         return doc_period.prior_year() if kind == "year" else doc_period.prior_quarter()
     return None
+
+
+# ---------------------------------------------------------------------------------------- spec facts
+
+# "Payload | 300 kg (661 lb)": a measured quantity with its unit, nothing else counted in the cell
+_SPEC_UNITS = (
+    r"kg|g|lbs?|tonnes?|t|m/s|km/h|mph|mm|cm|m|km|in|ft|hours?|hrs?|minutes?|mins?|seconds?|kWh|Wh|kW|W|V|"
+    r"mAh|Ah|GB|TB|MB|GHz|MHz|Hz|°C|°F|dB|liters?|litres?|L|gallons?|robots|units|users|sites"
+)
+_SPEC_VALUE = re.compile(rf"^(?P<num>\d[\d,]*(?:\.\d+)?)\s*(?P<unit>{_SPEC_UNITS})(?![\w/])(?P<rest>.*)$")
+_PIPE_ROW = re.compile(r"^[ \t]*(?P<label>[^|\n]{1,60}?)[ \t]*\|[ \t]*(?P<value>[^|\n]{1,80}?)[ \t]*$", re.M)
+_GENERIC_HEADERS = {
+    "value",
+    "values",
+    "specification",
+    "specifications",
+    "spec",
+    "specs",
+    "detail",
+    "details",
+}
+_MONTH_YEAR = re.compile(
+    r"\b(?P<m>January|February|March|April|May|June|July|August|September|October|November|December)"
+    r"\s+(?P<y>(?:19|20)\d\d)\b"
+)
+
+
+def spec_facts(page_text: str, identity: DocIdentity | None, page_no: int = 1) -> list[Fact]:
+    """Product specifications in a two-column table ("Specification | Strider S2", then "Payload |
+    300 kg (661 lb)"): one fact per row whose value is one measured quantity, the product named from the
+    header, dated by the month the document is dated (a specification has no reporting period). Rows
+    with more than one figure ("112 cm x 72 cm", "80% in 30 minutes") or no unit are skipped."""
+    subject = identity.subject if identity else None
+    dated = _MONTH_YEAR.search(page_text[:1500])
+    facts: list[Fact] = []
+    rows = list(_PIPE_ROW.finditer(page_text))
+    product: str | None = None
+    prev_end = -2
+    for m in rows:
+        label, value = m.group("label").strip(), m.group("value").strip()
+        contiguous = page_text[prev_end + 1 : m.start()].strip() == "" if prev_end >= 0 else False
+        prev_end = m.end()
+        if not contiguous and not _SPEC_VALUE.match(value):  # a new table's header row
+            product = None if value.lower() in _GENERIC_HEADERS else value
+            continue
+        spec = _SPEC_VALUE.match(value)
+        if spec is None or product is None:
+            continue
+        rest = re.sub(r"\([^)]*\)", "", spec.group("rest"))
+        if re.search(r"\d", rest) or not label[:1].isalpha():
+            continue
+        problems = () if dated else ("no date: a specification is asked as of the document's date",)
+        period = Period(f"{dated.group('m')} {dated.group('y')}", None, None, int(dated.group("y")), None,
+                        False, True) if dated else None  # fmt: skip
+        num_text = spec.group("num")
+        start = m.start("value") + spec.start("num")
+        facts.append(
+            Fact(
+                subject=subject,
+                metric=f"{product} {label[0].lower() + label[1:] if not label.isupper() else label}",
+                period=period,
+                value=Decimal(num_text.replace(",", "")),
+                unit=spec.group("unit"),
+                scale=Decimal(1),
+                raw=f"{num_text} {spec.group('unit')}",
+                page_no=page_no,
+                char_start=start,
+                char_end=m.start("value") + spec.end("unit"),
+                table_cell=None,
+                source="spec",
+                problems=problems,
+            )
+        )
+    return facts

@@ -28,11 +28,11 @@ from synthtune.project import Project
 from synthtune.stages import Stage
 from synthtune.store.facts import DocumentIdentity, StoredFact
 from synthtune.store.kb import Document, Page
-from synthtune.synth.facts import Fact, prose_facts, table_facts
+from synthtune.synth.facts import Fact, prose_facts, spec_facts, table_facts
 from synthtune.text.identity import DocIdentity, identify, override_for
 from synthtune.text.periods import period_from_json, period_json
 
-EXTRACTOR_VERSION = "facts-6"  # bump when table/prose extraction changes what a document yields
+EXTRACTOR_VERSION = "facts-7"  # bump when table/prose extraction changes what a document yields
 
 
 # ------------------------------------------------------------------------------ records <-> objects
@@ -130,6 +130,7 @@ def extract(
     tables = document_tables(doc, pages, reasons)
     facts = [f for i, t in enumerate(tables) for f in table_facts(t, identity, i)]
     facts += [f for p in pages if p.has_text for f in prose_facts(p.text, identity, p.page_no)]
+    facts += [f for p in pages if p.has_text for f in spec_facts(p.text, identity, p.page_no)]
     return replace(identity, reasons=tuple(reasons)), facts
 
 

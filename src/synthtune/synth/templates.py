@@ -119,6 +119,8 @@ def template_questions(fact: Fact) -> list[TemplateQuestion]:
     if not fact.subject or fact.period is None or fact.problems:
         return []
     name = short_name(fact.subject)
+    if fact.source == "spec":
+        return _spec_questions(fact, name)
     metric = _metric_phrase(fact.metric)
     names = fact.period.names()
     long_period = names[0]
@@ -172,6 +174,33 @@ def template_questions(fact: Fact) -> list[TemplateQuestion]:
     return [TemplateQuestion(q, answer, key) for key, q in questions]
 
 
+def _spec_questions(fact: Fact, name: str) -> list[TemplateQuestion]:
+    """A product specification ("Strider S2 payload", 300 kg), asked as of the document's date: "According
+    to Acme Robotics' specifications as of September 2025, what is the Strider S2's payload?"."""
+    assert fact.period is not None
+    when = fact.period.label
+    product, _, spec = fact.metric.rpartition(" ")
+    words = fact.metric.split()
+    # the product is the metric's leading words that are capitalised or hold a digit ("Strider S2")
+    n = 0
+    while n < len(words) - 1 and (words[n][:1].isupper() or any(ch.isdigit() for ch in words[n])):
+        n += 1
+    product, spec = " ".join(words[:n]) or product, " ".join(words[n:]) or spec
+    value = format_value(fact)
+    possessive = _possessive(name)
+    questions = [
+        (
+            "what_was",
+            f"According to {possessive} specifications as of {when}, what is the {product}'s {spec}?",
+        ),
+        ("report", f"What {spec} does {name} list for the {product} as of {when}?"),
+        ("according", f"As of {when}, what is the {spec} of {possessive} {product}?"),
+        ("in_period", f"What {spec} did {name} specify for its {product} in {when}?"),
+    ]
+    answer = f"As of {when}, {possessive} {product} has a {spec} of {value}."
+    return [TemplateQuestion(q, answer, key) for key, q in questions]
+
+
 # ---------------------------------------------------------------------------------- paraphrase check
 
 _STOPWORDS = {
@@ -201,6 +230,7 @@ def metric_terms(metric: str) -> list[str]:
 def _has_term(question: str, term: str) -> bool:
     if (
         f" {term} " in question
+        or f" {term}'s " in question
         or f" {term}s " in question
         or (term.endswith("s") and f" {term[:-1]} " in question)
     ):
