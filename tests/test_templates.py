@@ -97,6 +97,9 @@ def test_balance_at_a_date_is_asked_as_of_that_date() -> None:
         ("Software & Services revenue", "USD",
          "What was Acme Robotics' Software & Services revenue in the second quarter of fiscal 2025?",
          "Acme Robotics' Software & Services revenue was $1,210 million."),
+        ("Revenue — Domestic segment", "USD",
+         "What was Acme Robotics' domestic segment revenue in the second quarter of fiscal 2025?",
+         "Acme Robotics' domestic segment revenue was $1,210 million."),
         ("Net income (loss) per share, diluted", "per share USD",
          "What was Acme Robotics' diluted net income (loss) per share in the second quarter of fiscal 2025?",
          "Acme Robotics' diluted net income (loss) per share was $1,210 per share."),
@@ -104,7 +107,7 @@ def test_balance_at_a_date_is_asked_as_of_that_date() -> None:
 )  # fmt: skip
 def test_questions_read_as_sentences(metric, unit, question, answer_end) -> None:
     """Counts told by a verb are asked how many; plural metrics take "were"; a segment's name keeps its
-    capitals; "X, diluted" reads "diluted X"."""
+    capitals; "X, diluted" reads "diluted X"; a short sub-row reads before its parent."""
     q = template_questions(fact(metric, "1210", unit, M if unit == "USD" else Decimal(1)))
     assert q[0].question == question
     assert q[0].answer.endswith(answer_end), q[0].answer

@@ -83,6 +83,16 @@ def _metric_phrase(metric: str) -> str:
         m = trailing.group("m")
         m = m[0].lower() + m[1:] if m[:1].isupper() and not m.split()[0].isupper() else m
         metric = f"{trailing.group('q')} {m}"
+    parent, dash, child = metric.partition(" — ")
+    if (
+        dash
+        and 1 <= len(child.split()) <= 3
+        and not re.search(r"%|\b(?:change|growth|margin|rate|per)\b", child, re.I)
+    ):
+        # a sub-row under its parent: "Revenue — Domestic segment" reads "Domestic segment revenue"
+        head = parent.strip()
+        head = head[0].lower() + head[1:] if head[:1].isupper() and not head.split()[0].isupper() else head
+        metric = f"{child.strip()} {head}"
     words = metric.split()
     named = any(w[:1].isupper() and not w.isupper() for w in words[1:])
     if words and words[0][:1].isupper() and not any(ch.isupper() for ch in words[0][1:]) and not named:
