@@ -283,3 +283,31 @@ def test_llm_judges_with_the_bundled_model(kb):
     curate(kb, coverage=False)
     assert kb.store.llm_call_count("judge") == 2
     assert report.accepted + report.rejected == 1
+
+
+def test_reviews_of_unchanged_examples_survive_a_reingest(kb, tmp_path):
+    """A changed file is a new document (its questions and examples go with the old one); the examples
+    that come back with the same question and answer keep the humans' decisions."""
+    from synthtune.synth.fact_questions import generate_fact_questions
+
+    generate_fact_questions(kb)
+    curate(kb, coverage=False)
+    alpha = [e for e in kb.store.reviewed_examples(status="accepted") if "Company Alpha" in e.question]
+    assert len(alpha) >= 2
+    edited, rejected = alpha[0], alpha[1]
+    kb.store.record_review(edited.id, "edit", "me", answer="Revenue was $152.2 million (edited).")
+    kb.store.record_review(rejected.id, "reject", "me")
+    # the file changes (a sentence added), so the document is replaced and re-derived
+    path = tmp_path / "docs" / "doc0.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\n\nThe company has a new logo.", encoding="utf-8")
+    assert kb.ingest([tmp_path / "docs"]).updated == 1
+    assert {edited.id, rejected.id} <= set(kb.store.orphaned_reviews())
+    extract_facts(kb)
+    generate_fact_questions(kb)
+    report = curate(kb, coverage=False)
+    assert (report.reviews_kept, report.reviews_orphaned) == (2, 0)
+    assert kb.store.orphaned_reviews() == []
+    by_question = {e.question: e for e in kb.store.reviewed_examples()}
+    assert by_question[edited.question].answer == "Revenue was $152.2 million (edited)."
+    assert by_question[edited.question].id != edited.id  # a new example, the old decision on it
+    assert by_question[rejected.question].status == "rejected"

@@ -214,3 +214,9 @@ def test_a_year_asked_prefers_the_annual_report(make_project, tmp_path):
     assert scope.periods == ("year 2018",) and len(scope.searched) == 3
     assert [len(b) for b in scope.boosted] == [1]  # the 2018 annual report, not the 2018 10-Q
     assert doc_name(hits[0]) == "globex_2018_10k.md"
+
+
+def test_generic_possessives_are_not_taken_for_company_names(kb):
+    for query in ("What was the Company's revenue?", "Today's revenue outlook", "What is Management's view?"):
+        _, scope = kb.search_scoped(query, k=1)
+        assert scope.notes == (), query

@@ -166,6 +166,44 @@ class Scope:
 
 # "Globex's", "Initech’s": a name the query asks about, to say so when no document is about it
 _POSSESSIVE = re.compile(r"\b(?P<name>[A-Z][\w&.-]*(?:\s+[A-Z][\w&.-]*){0,3})['’]s\b")
+# "the Company's", "Today's", "Management's": possessives that name no one in particular
+_GENERIC_OWNERS = frozenset(
+    [
+        "company",
+        "companies",
+        "firm",
+        "group",
+        "corporation",
+        "business",
+        "segment",
+        "management",
+        "board",
+        "today",
+        "year",
+        "quarter",
+        "month",
+        "week",
+        "world",
+        "nation",
+        "country",
+        "industry",
+        "market",
+        "customer",
+        "customers",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ]
+)
 # first words of names too common to stand for the company alone ("Best" of Best Buy)
 _COMMON_FIRST = frozenset(
     [
@@ -311,7 +349,7 @@ class Searcher:
         if not by_subject:
             for m in _POSSESSIVE.finditer(query):
                 name = m.group("name")
-                if name.split()[0].lower() not in _STOPWORDS:
+                if not {w.lower() for w in name.split()} & (_STOPWORDS | _GENERIC_OWNERS):
                     notes.append(
                         f"no document is about {name!r} (as far as synthtune can tell): searched all"
                     )

@@ -435,6 +435,11 @@ def curate(
         console.print(
             f"coverage: {cov['chunks_covered']}/{cov['chunks_attempted']} chunks have an accepted example"
         )
+    if report.reviews_kept or report.reviews_orphaned:
+        console.print(
+            f"reviews: {report.reviews_kept} reviewed examples came back unchanged after a re-ingest and keep "
+            f"their reviews; {report.reviews_orphaned} did not come back (their reviews are kept, unused)"
+        )
 
 
 @app.command()

@@ -215,6 +215,32 @@ class ReviewOps(DatasetOps):
         )
         return [r[0] for r in rows]
 
+    def adopt_orphaned_reviews(self) -> tuple[int, int]:
+        """Carry the reviews of examples that went with a re-ingested document over to the examples that
+        came back unchanged: the same question and answer text as the example had when it was first
+        reviewed. Returns (examples whose reviews were carried over, examples still orphaned)."""
+        orphans = self.orphaned_reviews()
+        if not orphans:
+            return 0, 0
+        by_text: dict[tuple[str, str], Example] = {}
+        reviewed = set(self.review_states())
+        for ex in self.examples():
+            if ex.id not in reviewed:
+                by_text.setdefault((ex.question, ex.answer or ""), ex)
+        adopted = 0
+        with self.transaction():
+            for old in orphans:
+                first = self.reviews(old)[0].before
+                ex = by_text.pop((first.get("question") or "", first.get("answer") or ""), None)
+                if ex is None:
+                    continue
+                self._execute(
+                    "UPDATE reviews SET example_id = ?, question_id = ? WHERE example_id = ?",
+                    (ex.id, ex.question_id, old),
+                )
+                adopted += 1
+        return adopted, len(orphans) - adopted
+
     def review_progress(self, example_ids: list[int] | None = None) -> ReviewProgress:
         """How many of these examples (all when None) a human has decided on."""
         states = self.review_states()

@@ -71,6 +71,8 @@ class CurateReport:
     duplicates_removed: int = 0
     coverage: dict[str, Any] = field(default_factory=dict)
     generated: dict[str, int] = field(default_factory=dict)
+    reviews_kept: int = 0  # reviewed examples of a re-ingested document that came back unchanged
+    reviews_orphaned: int = 0  # reviewed examples that did not come back (their reviews are kept, unused)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -96,6 +98,7 @@ class Curator:
         self._judge = judge
         self._identities: dict[int, DocIdentity] | None = None
         self._facts: dict[int, list[Fact]] = {}
+        self.reviews_kept = self.reviews_orphaned = 0
         self.reasons: dict[tuple[int, str], str] = {}  # (question id, check) -> the specific reason it failed
         overrides = self.settings.generate.prompts
         self.judge_prompts = {
@@ -382,6 +385,8 @@ class Curator:
                 for r in rows
             ]
         )
+        # a re-ingested document's examples come back with new ids: their human reviews follow them
+        self.reviews_kept, self.reviews_orphaned = self.store.adopt_orphaned_reviews()
 
     def uncovered_chunks(self, rows: list[Row], limit_ids: set[int] | None = None) -> list[int]:
         need = self.settings.curate.min_examples_per_chunk
@@ -445,6 +450,7 @@ def curate(
         "chunks_covered": total - len(uncovered),
         "uncovered": len(uncovered),
     }
+    report.reviews_kept, report.reviews_orphaned = cur.reviews_kept, cur.reviews_orphaned
     return report
 
 
