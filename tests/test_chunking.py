@@ -155,3 +155,43 @@ def test_unbroken_text_is_cut_at_token_limits(tokenizer):
     chunks = chunk_pages([Page(1, text)], tokenizer, title="t", size=40, overlap=0, max_tokens=64)
     assert "".join(c.text for c in chunks) == text
     assert all(count(tokenizer, f"{c.header}\n{c.text}") <= 64 for c in chunks)
+
+
+STATEMENT = (
+    "Acme Robotics reported its results today. Revenue grew on strong demand for its robots in every region.\n"
+    "CONDENSED CONSOLIDATED STATEMENTS OF OPERATIONS\n"
+    "(in millions, except per share amounts)\n"
+    "Three Months Ended Nine Months Ended\n"
+    "September 30, 2025 September 30, 2024 September 30, 2025 September 30, 2024\n"
+    + "".join(
+        f"{label} $ {a} $ {b} $ {c} $ {d}\n"
+        for label, a, b, c, d in [
+            ("Revenue", "152.2", "121.8", "427.2", "343.0"),
+            ("Cost of revenue", "86.1", "72.0", "244.3", "203.9"),
+            ("Gross profit", "66.1", "49.8", "182.9", "139.1"),
+            ("Research and development", "21.3", "18.1", "61.0", "52.7"),
+            ("Sales and marketing", "19.9", "16.4", "57.1", "47.0"),
+            ("General and administrative", "15.5", "13.2", "44.8", "38.6"),
+            ("Operating income", "9.4", "2.1", "20.0", "0.8"),
+            ("Interest expense", "(1.1)", "(1.0)", "(3.2)", "(3.1)"),
+            ("Net income", "7.1", "0.9", "14.9", "(2.6)"),
+        ]
+    )
+    + "The company will host a conference call to discuss these results at 5 p.m. Eastern time today.\n"
+)
+
+
+def test_a_chunk_cut_from_a_table_carries_its_column_headers(tokenizer):
+    """Rows alone say "Net income $ 7.1 $ 0.9 ..."; the header says which period each column is."""
+    from synthtune.ingest.chunking import table_spans
+
+    [table] = table_spans(STATEMENT)
+    assert STATEMENT[table.rows_start :].startswith("Revenue $ 152.2")
+    assert table.header.startswith("CONDENSED CONSOLIDATED STATEMENTS OF OPERATIONS")
+    assert "Three Months Ended Nine Months Ended September 30, 2025" in table.header
+    chunks = chunk_pages([Page(1, STATEMENT)], tokenizer, title="Acme Q3", size=40, overlap=0, max_tokens=256)
+    mid = [c for c in chunks if table.rows_start <= c.char_start < table.end]
+    assert mid and all(c.header == f"Acme Q3 — table: {table.header}" for c in mid)
+    assert all("table:" not in c.header for c in chunks if c.char_start < table.rows_start)
+    assert all(count(tokenizer, f"{c.header}\n{c.text}") <= 256 for c in chunks)
+    assert table_spans("Revenue grew 12% in 2025 and 9% in 2024, the company said.") == []

@@ -71,6 +71,7 @@ _STOPWORDS = frozenset(
     ]
 )
 _WORD = re.compile(r"\w+", re.UNICODE)
+_WIDEN = 4  # BM25 candidates taken for a query whose company or period ranks some documents higher
 
 
 @dataclass
@@ -315,6 +316,7 @@ class Searcher:
         self.embedder = embedder or Embedder(settings.embedding)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synthtune-bm25")
         self._catalog: _Catalog | None = None
+        self._doc_of: tuple[str | None, dict[int, int]] | None = None
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -385,6 +387,14 @@ class Searcher:
             boosted=tuple(b for b in boosted if searched is None or not searched <= b),
             notes=tuple(notes),
         )
+
+    def _chunk_documents(self) -> dict[int, int]:
+        """Each chunk's document, read again only when the knowledge base changes."""
+        version = self.store.kb_version()
+        if self._doc_of is None or self._doc_of[0] != version:
+            by_doc = self.store.chunk_ids_by_document()
+            self._doc_of = (version, {c: d for d, ids in by_doc.items() for c in ids})
+        return self._doc_of[1]
 
     # -- rankings ----------------------------------------------------------------------------------
 
@@ -461,14 +471,23 @@ class Searcher:
         ]
         rankings: list[tuple[list[int], float]] = []
         raw: list[tuple[int, float]] = []
-        for docs, scale in groups:
-            lexical = self._pool.submit(self.lexical, query, n, docs) if "lexical" in weights else None
-            if "dense" in weights:
-                den = self._dense(model, query, n, docs)
+        # one BM25 query (FTS5 scans every match whatever the LIMIT): a boosted group's ranking is its
+        # documents' share of a wider list; dense ranks each group exactly (a matmul over its rows)
+        wide = n * _WIDEN if len(groups) > 1 else n
+        lexical = self._pool.submit(self.lexical, query, wide, searched) if "lexical" in weights else None
+        if "dense" in weights and model is not None:
+            vector = self.embedder.encode_query(query)  # once, for every group
+            for docs, scale in groups:
+                den = self.store.dense_candidates(model.id, vector, n, document_ids=docs)
                 rankings.append(([c for c, _ in den], weights["dense"] * scale))
                 raw = raw or den
-            if lexical is not None:
-                lex = lexical.result()
+        if lexical is not None:
+            everything = lexical.result()
+            doc_of = self._chunk_documents() if len(groups) > 1 else {}
+            for i, (docs, scale) in enumerate(groups):
+                lex = (
+                    everything[:n] if i == 0 else [(c, s) for c, s in everything if doc_of.get(c) in docs][:n]
+                )
                 rankings.append(([c for c, _ in lex], weights["lexical"] * scale))
                 raw = raw or lex
         # a single ranking keeps its own scores (cosine, BM25); more are fused

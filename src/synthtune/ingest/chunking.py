@@ -97,7 +97,80 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def make_header(title: str, section: str | None, lead: str = "") -> str:
+HEADER_VERSION = "header-2"  # bump when what a contextual header says changes (headers are re-made in place)
+
+# a table row as text: a label, then two or more figures ("Revenue $ 14,735 $ 16,365 $ 46,298")
+_CELL = r"(?:\$?\s*\(?-?\$?\s*\d[\d,]*(?:\.\d+)?\)?\s?%?|—|–|-)"
+_TABLE_ROW = re.compile(rf"^(?:.*?[A-Za-z].*?\s+)?{_CELL}(?:\s+{_CELL})+\s*$")
+_YEARS = re.compile(
+    r"^(?:(?:(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2},?\s+)?(?:19|20)\d\d,?\s*)+$"
+)  # a column header of years or dates, not a row
+_COLUMN_HINT = re.compile(
+    r"ended|months|weeks|quarter|fiscal|\byear\b|\b(?:19|20)\d\d\b|millions|thousands|unaudited|%|"
+    r"statements?\b|balance sheets?|consolidated|\bas of\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class TableSpan:
+    """A table in a page's text: its heading and column-header lines, then its rows."""
+
+    start: int  # where its header lines start
+    rows_start: int  # where its first row starts
+    end: int  # where its last row ends
+    header: str  # the header lines, joined: "STATEMENTS OF EARNINGS Three Months Ended January 28, 2023 ..."
+
+
+def table_spans(text: str, max_header_chars: int = 200) -> list[TableSpan]:
+    """Tables in page text (rows of a label and two or more figures, under lines that say what the columns
+    are), so a chunk cut from the middle of a table can carry the table's header in its contextual header:
+    the rows alone say "Income tax expense 118 172 370 574", not which period each figure is."""
+    lines = [(m.start(), m.end(), m.group()) for m in re.finditer(r"[^\n]*", text) if m.group().strip()]
+    spans: list[TableSpan] = []
+    i = 0
+
+    def is_row(line: str) -> bool:
+        line = line.strip()
+        return bool(_TABLE_ROW.match(line)) and not _YEARS.match(line)
+
+    while i < len(lines):
+        if not is_row(lines[i][2]):
+            i += 1
+            continue
+        # the header: the lines just above the first row that say what the columns are
+        j = i
+        while j > 0 and i - j < 12:
+            above = lines[j - 1][2].strip()
+            hint = _COLUMN_HINT.search(above) and len(above.split()) <= 14
+            if is_row(above) or not (hint or len(above.split()) <= 4 or above.endswith(":")):
+                break
+            j -= 1
+        # the rows: until two lines are neither rows nor short labels ("Other income (expense):")
+        k, misses, last = i, 0, i
+        while k < len(lines) and misses < 2:
+            line = lines[k][2].strip()
+            if is_row(line):
+                misses, last = 0, k
+            elif len(line.split()) > 10:
+                misses += 1
+            k += 1
+        if last - i >= 2 and j < i:
+            heads = [" ".join(lines[n][2].split()) for n in range(j, i)]
+            header = " ".join(heads)
+            if len(header) > max_header_chars:  # the table's title, then whole header lines nearest the rows
+                first, kept = heads[0][:60], []
+                for line in reversed(heads[1:]):
+                    if len(first) + 3 + len(" ".join([line, *kept])) > max_header_chars:
+                        break
+                    kept.insert(0, line)
+                header = f"{first} … {' '.join(kept)}" if kept else first
+            spans.append(TableSpan(lines[j][0], lines[i][0], lines[last][1], header))
+        i = last + 1
+    return spans
+
+
+def make_header(title: str, section: str | None, lead: str = "", table: str = "") -> str:
     """ "Acme Robotics, Inc. earnings release, Q2 FY2025, ... — Acme Q2 results — Outlook": the document's
     identity (``lead``), its title and the section heading, each said once."""
     parts = [" ".join(lead.split())[:160]] if lead.strip() else []
@@ -108,6 +181,8 @@ def make_header(title: str, section: str | None, lead: str = "") -> str:
         section = " ".join(section.split())[:120]
         if section and section.lower() not in (p.lower() for p in parts):
             parts.append(section)
+    if table:
+        parts.append(f"table: {table}")
     return " — ".join(parts)
 
 
@@ -163,22 +238,27 @@ def chunk_pages(
     headers_budget = 0
     out: list[ChunkSpec] = []
     section: str | None = None
-    header_cache: dict[str | None, tuple[str, int]] = {}
+    header_cache: dict[tuple[str | None, str], tuple[str, int]] = {}
 
-    def header_for(sec: str | None) -> tuple[str, int]:
-        if sec not in header_cache:
-            h = make_header(title, sec, lead) if with_header else ""
+    def header_for(sec: str | None, table: str = "") -> tuple[str, int]:
+        if (sec, table) not in header_cache:
+            h = make_header(title, sec, lead, table) if with_header else ""
             n = len(tokenizer(h, add_special_tokens=False)["input_ids"]) + 1 if h else 0
-            header_cache[sec] = (h, n)
-        return header_cache[sec]
+            header_cache[(sec, table)] = (h, n)
+        return header_cache[(sec, table)]
 
     for i, page in enumerate(pages):
         if not page.text.strip():
             continue
         tokens = _Tokens(encoded["offset_mapping"][i])
         headings = sorted(page.headings)
+        tables = table_spans(page.text) if with_header else []
         # the budget must hold for the longest header this page can produce
-        longest = max([header_for(section)[1]] + [header_for(h)[1] for _, h in headings])
+        longest = max(
+            header_for(sec, table)[1]
+            for sec in [section] + [h for _, h in headings]
+            for table in [""] + [t.header for t in tables]
+        )
         headers_budget = longest
         budget = min(size, max_tokens - 2 - headers_budget - 2)  # 2 special tokens + safety margin
         if budget < 8:
@@ -191,7 +271,9 @@ def chunk_pages(
                 section = headings[k][1]
             elif headings and heading_offsets[0] < end:
                 section = headings[0][1]
-            header, _ = header_for(section)
+            # a chunk that starts among a table's rows carries the table's header (its columns' periods)
+            table = next((t.header for t in tables if t.rows_start <= start < t.end), "")
+            header, _ = header_for(section, table)
             chunk_text = page.text[start:end]
             out.append(
                 ChunkSpec(

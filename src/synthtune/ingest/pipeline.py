@@ -27,7 +27,7 @@ from synthtune.config import Settings
 from synthtune.embed import Embedder, check_model, embed_missing, model_record, text_key
 from synthtune.errors import LoaderError
 from synthtune.ingest.base import LoadedDocument
-from synthtune.ingest.chunking import chunk_document
+from synthtune.ingest.chunking import HEADER_VERSION, chunk_document
 from synthtune.ingest.loaders import load_document
 from synthtune.ingest.ocr import OCROptions, ocr_available
 from synthtune.stages import Stage, StageProgress
@@ -162,6 +162,7 @@ def chunking_sha(settings: Settings) -> str:
         "chunk_size": settings.ingest.chunk_size,
         "chunk_overlap": settings.ingest.chunk_overlap,
         "contextual_header": settings.embedding.contextual_header,
+        "header": HEADER_VERSION if settings.embedding.contextual_header else "",
         **_identity_settings(settings),
         **_reading(settings),
     }

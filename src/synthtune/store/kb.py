@@ -496,8 +496,9 @@ class KnowledgeBaseOps(Primitives):
         within, params = "", []
         if document_ids is not None:
             docs = sorted(set(document_ids))
+            # "+rowid": filter FTS5's matches; a plain "rowid IN" makes it look up each id (10x slower)
             within = (
-                f" AND rowid IN (SELECT id FROM chunks WHERE document_id IN ({','.join('?' * len(docs))}))"
+                f" AND +rowid IN (SELECT id FROM chunks WHERE document_id IN ({','.join('?' * len(docs))}))"
             )
             params = docs
         rows = self._rows(
