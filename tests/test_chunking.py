@@ -189,9 +189,19 @@ def test_a_chunk_cut_from_a_table_carries_its_column_headers(tokenizer):
     assert STATEMENT[table.rows_start :].startswith("Revenue $ 152.2")
     assert table.header.startswith("CONDENSED CONSOLIDATED STATEMENTS OF OPERATIONS")
     assert "Three Months Ended Nine Months Ended September 30, 2025" in table.header
-    chunks = chunk_pages([Page(1, STATEMENT)], tokenizer, title="Acme Q3", size=40, overlap=0, max_tokens=256)
+    chunks = chunk_pages(
+        [Page(1, STATEMENT)],
+        tokenizer,
+        title="Acme Q3",
+        size=40,
+        overlap=0,
+        max_tokens=256,
+        table_headers=True,
+    )
     mid = [c for c in chunks if table.rows_start <= c.char_start < table.end]
     assert mid and all(c.header == f"Acme Q3 — table: {table.header}" for c in mid)
     assert all("table:" not in c.header for c in chunks if c.char_start < table.rows_start)
     assert all(count(tokenizer, f"{c.header}\n{c.text}") <= 256 for c in chunks)
     assert table_spans("Revenue grew 12% in 2025 and 9% in 2024, the company said.") == []
+    plain = chunk_pages([Page(1, STATEMENT)], tokenizer, title="Acme Q3", size=40, overlap=0, max_tokens=256)
+    assert all(c.header == "Acme Q3" for c in plain)  # off unless asked (embedding.table_header)

@@ -125,6 +125,12 @@ class EmbeddingSettings(Section):
         "in its title, first page and file name or set in `documents:`; search then finds the right "
         "filing for questions that name them (benchmarks/RESULTS.md, search-dev).",
     )
+    table_header: bool = Field(
+        default=False,
+        description="Add a table's title and column headers ('Three Months Ended June 30, 2023 2022') to the "
+        "header of each chunk cut from its rows. Off by default: on the search dev set it did not help and "
+        "costs chunk room (benchmarks/RESULTS.md, search_dev).",
+    )
     batch_size: int = Field(default=32, ge=1, description="Passages per embedding batch.")
     device: str = Field(default="cpu", description="Torch device for the embedder: cpu, cuda, mps.")
     runtime: Literal["torch", "onnx", "onnx-int8"] = Field(
@@ -139,37 +145,42 @@ class EmbeddingSettings(Section):
 
 
 class SearchSettings(Section):
+    """Defaults chosen on the search dev set (benchmarks/devsets/search_dev.jsonl: 105 analyst questions over
+    real earnings releases and call transcripts; benchmarks/RESULTS.md, section search_dev), never on the
+    demo's gold questions, which evaluate."""
+
     mode: Literal["hybrid", "dense", "lexical"] = Field(
         default="hybrid",
-        description="Default retrieval mode. Chosen from the demo gold-question benchmark "
-        "(benchmarks/RESULTS.md).",
+        description="Default retrieval mode: hybrid fuses BM25 and dense rankings (chosen on the search dev "
+        "set, benchmarks/RESULTS.md section search_dev).",
     )
     k: int = Field(default=5, ge=1, description="Results returned by default.")
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal-rank-fusion constant k in 1/(k + rank).")
     dense_weight: float = Field(
-        default=0.5,
+        default=2.0,
         ge=0,
-        description="Weight of the dense ranking in fusion (0.5 and 2.0 for BM25 beat "
-        "equal weights on the demo gold questions: benchmarks/RESULTS.md).",
+        description="Weight of the dense ranking in fusion (chosen on the search dev set).",
     )
-    lexical_weight: float = Field(default=2.0, ge=0, description="Weight of the BM25 ranking in fusion.")
+    lexical_weight: float = Field(default=0.5, ge=0, description="Weight of the BM25 ranking in fusion.")
     candidates: int = Field(default=50, ge=1, description="Candidates taken from each ranking before fusion.")
     subject_match: Literal["filter", "boost", "off"] = Field(
-        default="filter",
+        default="boost",
         description="When a query names the company of some documents (name or ticker, as found at ingest "
         "or set in `documents:`): search only those documents (filter), rank them higher (boost), or "
         "ignore it (off). A query that names none searches everything.",
     )
     period_match: Literal["filter", "boost", "off"] = Field(
         default="boost",
-        description="When a query names a period ('Q2 2023', 'fiscal 2024', 'the quarter ended April 29, "
-        "2023'): search only documents of that period (filter), rank them higher (boost), or ignore it.",
+        description="When a query names a company and a period ('Q2 2023', 'fiscal 2024', 'the quarter ended "
+        "April 29, 2023'): search only that company's documents of that period (filter), rank them higher "
+        "(boost), or ignore the period (off). A year alone prefers the year's annual report or fourth "
+        "quarter.",
     )
     match_boost: float = Field(
         default=1.0,
         ge=0,
-        description="What a boost adds to a chunk's fused score, in units of a first-ranked hit of weight 1 "
-        "(1 / (rrf_k + 1)); once for the company, once for the period.",
+        description="A boost fuses a second ranking of only the matched documents, weighted this many times "
+        "the ranking it repeats; 0 turns boosts off.",
     )
 
 

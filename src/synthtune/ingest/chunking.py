@@ -227,8 +227,10 @@ def chunk_pages(
     max_tokens: int,
     with_header: bool = True,
     lead: str = "",
+    table_headers: bool = False,
 ) -> list[ChunkSpec]:
-    """Chunks of a document's pages; each header starts with ``lead`` (the document's identity line).
+    """Chunks of a document's pages; each header starts with ``lead`` (the document's identity line), and
+    with ``table_headers`` a chunk cut from a table's rows also carries the table's column headers.
 
     ``max_tokens`` is the embedder's maximum sequence length; the effective size leaves room for the
     header and the tokenizer's special tokens, so no embedded passage is ever truncated.
@@ -252,7 +254,7 @@ def chunk_pages(
             continue
         tokens = _Tokens(encoded["offset_mapping"][i])
         headings = sorted(page.headings)
-        tables = table_spans(page.text) if with_header else []
+        tables = table_spans(page.text) if with_header and table_headers else []
         # the budget must hold for the longest header this page can produce
         longest = max(
             header_for(sec, table)[1]
@@ -302,6 +304,7 @@ def chunk_document(
     max_tokens: int,
     with_header: bool = True,
     lead: str = "",
+    table_headers: bool = False,
 ) -> list[ChunkSpec]:
     return chunk_pages(
         doc.pages,
@@ -312,4 +315,5 @@ def chunk_document(
         max_tokens=max_tokens,
         with_header=with_header,
         lead=lead,
+        table_headers=table_headers,
     )

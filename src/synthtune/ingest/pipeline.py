@@ -163,6 +163,7 @@ def chunking_sha(settings: Settings) -> str:
         "chunk_overlap": settings.ingest.chunk_overlap,
         "contextual_header": settings.embedding.contextual_header,
         "header": HEADER_VERSION if settings.embedding.contextual_header else "",
+        "table_header": settings.embedding.contextual_header and settings.embedding.table_header,
         **_identity_settings(settings),
         **_reading(settings),
     }
@@ -239,6 +240,7 @@ class Ingester:
             max_tokens=self.embedder.max_seq_length,
             with_header=self.settings.embedding.contextual_header,
             lead=lead,
+            table_headers=self.settings.embedding.table_header,
         )
         return [
             Chunk(
