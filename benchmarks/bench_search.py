@@ -256,7 +256,7 @@ def main(
     import torch
 
     from synthtune.config import Settings
-    from synthtune.search import Searcher
+    from synthtune.search import _STOPWORDS, Searcher
     from synthtune.store import SQLiteStore
 
     rng = np.random.default_rng(seed)
@@ -264,7 +264,11 @@ def main(
     embedder.encode_query("warm up the model")  # model load is not search latency
     vocab = vocabulary(50_000, rng)
     sample = zipf_sampler(vocab, rng)
-    queries = [" ".join(sample(int(rng.integers(3, 7)))) for _ in range(n_queries)]
+    queries: list[str] = []
+    while len(queries) < n_queries:  # search refuses a query of only stopwords ("for on the"): draw again
+        q = " ".join(sample(int(rng.integers(3, 7))))
+        if query_terms(q) and any(w not in _STOPWORDS for w in q.split()):
+            queries.append(q)
 
     with tempfile.TemporaryDirectory(prefix="synthtune-bench-search-") as tmp:
         db = Path(tmp) / "synthtune.db"

@@ -72,6 +72,9 @@ def _possessive(name: str) -> str:
     return f"{name}'" if name.endswith("s") else f"{name}'s"
 
 
+_SUB_ROW_METRIC = re.compile(r"\b(?:sales|revenues?|income|earnings|profit|expenses?)\b", re.I)
+
+
 def _metric_phrase(metric: str) -> str:
     """A row label as it reads inside a sentence: "Gross margin" -> "gross margin"; acronyms and names
     kept ("Adjusted EBITDA margin" -> "adjusted EBITDA margin", "Software & Services revenue" stays: a
@@ -84,7 +87,9 @@ def _metric_phrase(metric: str) -> str:
         m = m[0].lower() + m[1:] if m[:1].isupper() and not m.split()[0].isupper() else m
         metric = f"{trailing.group('q')} {m}"
     parent, dash, child = metric.partition(" — ")
-    if (
+    if dash and _SUB_ROW_METRIC.search(child):
+        metric = child.strip()  # "Revenue — Domestic comparable online sales % change": the sub-row says it
+    elif (
         dash
         and 1 <= len(child.split()) <= 3
         and not re.search(r"%|\b(?:change|growth|margin|rate|per)\b", child, re.I)
@@ -119,6 +124,9 @@ def _head(metric: str) -> str:
 
 
 def _be(metric: str) -> str:
+    core = re.split(r"[(,—]", metric, maxsplit=1)[0].split()
+    if core and core[-1].isupper():  # an acronym: "EPS", "ARR"
+        return "was"
     head = _head(metric)
     return "were" if head.endswith("s") and not head.endswith(_SINGULAR_S) else "was"
 
@@ -233,6 +241,9 @@ def norm(text: str) -> str:
 
 
 def metric_terms(metric: str) -> list[str]:
+    _, dash, child = metric.partition(" — ")
+    if dash and _SUB_ROW_METRIC.search(child):  # asked by the sub-row alone (see _metric_phrase)
+        metric = child
     words = re.sub(r"\([^)]*\)|—|-{2}", " ", metric.lower()).replace(",", " ").split()
     return [w for w in words if w not in _STOPWORDS and len(w) > 1]
 
