@@ -2,6 +2,11 @@
 
 The store ranks the candidates (SQLite: FTS5 and an exact numpy search over vectors it keeps in memory
 until the knowledge base changes); this module decides what to ask for and how to fuse the answers.
+
+A query that names a company (name or ticker) or a period is matched against what ingest found each
+document to be about (``text/identity.py``): the named company's documents are searched alone or ranked
+higher, and among them the named period's (``search.subject_match`` / ``period_match``). A boost fuses a
+second ranking restricted to those documents; the :class:`Scope` says what was matched, for the user.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Literal
 from synthtune.config import SearchSettings, Settings
 from synthtune.embed import Embedder, check_model
 from synthtune.errors import SynthtuneError
-from synthtune.store import EmbeddingModel, Store
+from synthtune.store import Store
 from synthtune.text.identity import PeriodRef, identity_from_json, query_periods, short_name
 from synthtune.text.periods import Period
 
@@ -402,18 +407,6 @@ class Searcher:
         self, query: str, n: int, documents: Collection[int] | None = None
     ) -> list[tuple[int, float]]:
         return self.store.lexical_candidates(query_terms(query), n, document_ids=documents)
-
-    def dense(self, query: str, n: int) -> list[tuple[int, float]]:
-        return self._dense(self.store.embedding_model(self.embedder.name), query, n)
-
-    def _dense(
-        self, model: EmbeddingModel | None, query: str, n: int, documents: Collection[int] | None = None
-    ) -> list[tuple[int, float]]:
-        if model is None:  # nothing embedded with this model
-            return []
-        return self.store.dense_candidates(
-            model.id, self.embedder.encode_query(query), n, document_ids=documents
-        )
 
     # -- public ------------------------------------------------------------------------------------
 
