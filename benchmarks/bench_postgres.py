@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bench_search import vocabulary, zipf_sampler
+from bench_search import vocabulary, zipf_queries, zipf_sampler
 from common import EARNINGS, bundled_embedder, interleave, log, md_table, median, percentile, skipped, timed
 
 NAME = "postgres"
@@ -188,7 +188,7 @@ def main(n_chunks: int = 100_000, n_queries: int = 200, repeats: int = 2, seed: 
             log(NAME, f"building a {n_chunks:,}-chunk PostgreSQL store")
             built = build_large(url, embedder, n_chunks, rng, sample)
             log(NAME, f"built: {built}")
-            queries = [" ".join(sample(int(rng.integers(3, 7)))) for _ in range(n_queries)]
+            queries = zipf_queries(sample, rng, n_queries)
             store = PostgresStore(url)
             searcher = Searcher(store, Settings(), embedder)
             cold_s, _ = timed(lambda: searcher.search(queries[0], mode="hybrid"))

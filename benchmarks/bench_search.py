@@ -107,6 +107,19 @@ def vocabulary(size: int, rng: np.random.Generator) -> list[str]:
     return words
 
 
+def zipf_queries(sample, rng: np.random.Generator, n: int) -> list[str]:
+    """``n`` queries of 3-6 Zipfian words, each with a word search looks for (it refuses a query of only
+    stopwords, such as "for on the")."""
+    from synthtune.search import _STOPWORDS
+
+    queries: list[str] = []
+    while len(queries) < n:
+        q = " ".join(sample(int(rng.integers(3, 7))))
+        if any(w not in _STOPWORDS for w in q.split()):
+            queries.append(q)
+    return queries
+
+
 def zipf_sampler(vocab: list[str], rng: np.random.Generator, s: float = 1.0):
     ranks = np.arange(1, len(vocab) + 1, dtype=np.float64)
     p = ranks**-s
@@ -256,7 +269,7 @@ def main(
     import torch
 
     from synthtune.config import Settings
-    from synthtune.search import _STOPWORDS, Searcher
+    from synthtune.search import Searcher
     from synthtune.store import SQLiteStore
 
     rng = np.random.default_rng(seed)
@@ -264,11 +277,7 @@ def main(
     embedder.encode_query("warm up the model")  # model load is not search latency
     vocab = vocabulary(50_000, rng)
     sample = zipf_sampler(vocab, rng)
-    queries: list[str] = []
-    while len(queries) < n_queries:  # search refuses a query of only stopwords ("for on the"): draw again
-        q = " ".join(sample(int(rng.integers(3, 7))))
-        if query_terms(q) and any(w not in _STOPWORDS for w in q.split()):
-            queries.append(q)
+    queries = zipf_queries(sample, rng, n_queries)
 
     with tempfile.TemporaryDirectory(prefix="synthtune-bench-search-") as tmp:
         db = Path(tmp) / "synthtune.db"
