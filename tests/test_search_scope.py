@@ -226,3 +226,8 @@ def test_generic_possessives_are_not_taken_for_company_names(kb):
     for query in ("What was the Company's revenue?", "Today's revenue outlook", "What is Management's view?"):
         _, scope = kb.search_scoped(query, k=1)
         assert scope.notes == (), query
+
+
+def test_an_empty_store_says_so(make_project):
+    with pytest.raises(SynthtuneError, match="knowledge base is empty"):
+        make_project(name="empty").search_scoped("revenue in Q3 2024")
