@@ -157,7 +157,7 @@ def main(n_chunks: int = 100_000, n_queries: int = 200, repeats: int = 2, seed: 
         return skipped(NAME, TARGET, f"{EARNINGS} is absent")
     from synthtune.config import Settings
     from synthtune.search import Searcher
-    from synthtune.store.postgres import PostgresStore
+    from synthtune.store.postgres import DEFAULT_EF_SEARCH, PostgresStore
 
     rng = np.random.default_rng(seed)
     embedder = bundled_embedder()
@@ -217,7 +217,7 @@ def main(n_chunks: int = 100_000, n_queries: int = 200, repeats: int = 2, seed: 
         ["ingest, 25 earnings releases: SQLite", f"{lite_t:.1f} s", f"{ing['chunks'] / lite_t:.1f} chunks/s", ""],
         ["ingest: PostgreSQL", f"{pg_t:.1f} s", f"{ing['chunks'] / pg_t:.1f} chunks/s", ""],
         ["ingest throughput PostgreSQL / SQLite", f"{ratio:.2f}x", f">= {INGEST_RATIO}x", _ok(ratio >= INGEST_RATIO)],
-        [f"HNSW recall@10, real vectors ({ing['chunks']} chunks, ef_search 100)", f"{real_recall:.4f}",
+        [f"HNSW recall@10, real vectors ({ing['chunks']} chunks, ef_search {DEFAULT_EF_SEARCH})", f"{real_recall:.4f}",
          f">= {RECALL}", _ok(real_recall >= RECALL)],
         [f"hybrid search p50 / p95, {built['chunks']:,} chunks", f"{p50:.1f} / {percentile(lat['hybrid'], 95):.1f} ms",
          f"p50 <= {P50_MS:.0f} ms", _ok(p50 <= P50_MS)],

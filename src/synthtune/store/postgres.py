@@ -40,7 +40,7 @@ except ImportError:  # pragma: no cover - exercised only where the extra is not 
 
 WRITE_LOCK = 0x53594E54  # "SYNT": the advisory lock every writing transaction holds
 MIGRATE_LOCK = WRITE_LOCK + 1
-DEFAULT_EF_SEARCH = 100
+DEFAULT_EF_SEARCH = 200
 DENSE_OVERSAMPLE = 2  # vectors fetched per wanted chunk (cached vectors no chunk uses any more take slots)
 
 
