@@ -132,7 +132,6 @@ class KnownDocument:
     names: tuple[str, ...]  # "Best Buy Co., Inc.", "Best Buy": matched case-insensitively
     ticker: str | None  # "BBY": matched as written
     period: Period | None
-    label: str  # "Best Buy Co., Inc. Q4 FY2023"
 
 
 @dataclass(frozen=True)
@@ -338,11 +337,8 @@ class Searcher:
                 ident = identity_from_json(d.metadata.get("identity"))
                 if ident is None:
                     continue
-                label = " ".join(
-                    x for x in (ident.subject or ident.ticker, ident.period and ident.period.label) if x
-                )
                 names = _aliases(ident.subject) if ident.subject else ()
-                known.append(KnownDocument(d.id, names, ident.ticker, ident.period, label))
+                known.append(KnownDocument(d.id, names, ident.ticker, ident.period))
             self._catalog = _Catalog(version, known, len(stored))
         return self._catalog
 

@@ -295,25 +295,6 @@ def chunk_pages(
     return out
 
 
-def chunk_document(
-    doc: LoadedDocument,
-    tokenizer,
-    *,
-    size: int,
-    overlap: int,
-    max_tokens: int,
-    with_header: bool = True,
-    lead: str = "",
-    table_headers: bool = False,
-) -> list[ChunkSpec]:
-    return chunk_pages(
-        doc.pages,
-        tokenizer,
-        title=doc.title,
-        size=size,
-        overlap=overlap,
-        max_tokens=max_tokens,
-        with_header=with_header,
-        lead=lead,
-        table_headers=table_headers,
-    )
+def chunk_document(doc: LoadedDocument, tokenizer, **options) -> list[ChunkSpec]:
+    """:func:`chunk_pages` over a loaded document's pages, under its title."""
+    return chunk_pages(doc.pages, tokenizer, title=doc.title, **options)
