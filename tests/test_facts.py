@@ -370,3 +370,97 @@ def test_a_clause_word_is_not_part_of_the_metric() -> None:
     )
     text = "Capital expenditures were $29.8 million, so free cash flow was negative $11.5 million."
     assert [f.metric for f in prose_facts(text, identity, 1)] == ["Capital expenditures", "Free cash flow"]
+
+
+# ------------------------------------------------------------------------------------------- outlook
+
+Q2 = Period("Q2 FY2025", 3, date(2025, 6, 30), 2025, 2, fiscal=True)
+ACME_Q2 = DocIdentity("Acme Robotics, Inc.", Q2, "earnings release", "ACMR")
+
+
+def _outlook(text: str, identity: DocIdentity = ACME_Q2) -> list[tuple]:
+    from synthtune.synth.facts import outlook_facts
+
+    out = []
+    for f in outlook_facts(text, identity):
+        assert text[f.char_start : f.char_end] == f.raw
+        out.append((f.metric, f.period.label, f.value, f.high, f.unit))
+    return out
+
+
+def test_guidance_ranges_are_facts_of_the_period_guided_for() -> None:
+    """An outlook keeps both ends of its range and the period it is for (a quarter without a year is the
+    coming one); the outlook it replaces ("from ... previously") is not a fact of this report."""
+    text = (
+        "Business Outlook\nFor the third quarter of fiscal 2025, Acme expects revenue of $150 million to "
+        "$156 million. Acme is raising its full fiscal year 2025 revenue outlook to $578 million to $592 "
+        "million, from $570 million to $590 million previously, and now expects full-year gross margin of "
+        "42% to 43%.\n"
+    )
+    assert _outlook(text) == [
+        ("Revenue", "Q3 FY2025", Decimal("150"), Decimal("156"), "USD"),
+        ("Revenue", "FY2025", Decimal("578"), Decimal("592"), "USD"),
+        ("Gross margin", "FY2025", Decimal("42"), Decimal("43"), "%"),
+    ]
+    call = "For the fourth quarter, we expect revenue of $158 million to $165 million and gross margin of approximately 43%."
+    q3 = DocIdentity("Acme Robotics, Inc.", Q3, "earnings call", "ACMR")
+    assert _outlook(call, q3) == [
+        ("Revenue", "Q4 FY2025", Decimal("158"), Decimal("165"), "USD"),
+        ("Gross margin", "Q4 FY2025", Decimal("43"), None, "%"),
+    ]
+    capex = "Capital expenditures for the full year are now expected to be approximately $70 million."
+    assert _outlook(capex, q3) == [("Capital expenditures", "FY2025", Decimal("70"), None, "USD")]
+    # "for the first quarter" in a fourth-quarter report is next year's
+    q4 = DocIdentity("Acme Robotics, Inc.", Period("Q4 FY2025", 3, None, 2025, 4, True), None)
+    assert _outlook("For the first quarter, Acme expects revenue of $160 million to $170 million.", q4) == [
+        ("Revenue", "Q1 FY2026", Decimal("160"), Decimal("170"), "USD")
+    ]
+
+
+def test_guidance_as_real_releases_write_it() -> None:
+    """Headline bullets, a billions range with one scale word, per-share ranges, "~" estimates; the prior
+    guidance a bullet compares against is not taken."""
+    fy24 = DocIdentity("Salesforce, Inc.", Period("Q1 FY2024", 3, None, 2024, 1, True), None)
+    text = (
+        "• Initiates Second Quarter FY24 Revenue Guidance of $8.51 Billion to $8.53 Billion, up ~10% Y/Y\n"
+        "• Raises Full Year FY24 GAAP Operating Margin Guidance to ~11.4%\n"
+    )
+    assert _outlook(text, fy24) == [
+        ("Revenue", "Q2 FY2024", Decimal("8.51"), Decimal("8.53"), "USD"),
+        ("GAAP Operating Margin", "FY2024", Decimal("11.4"), None, "%"),
+    ]
+    pfizer = DocIdentity("Pfizer Inc.", Period("Q2 2023", 3, None, 2023, 2, False), None)
+    assert _outlook(
+        "The company narrowed its 2023 revenue guidance range to $67 to $70 billion.", pfizer
+    ) == [("Revenue", "2023", Decimal("67"), Decimal("70"), "USD")]
+    bby = DocIdentity("Best Buy Co., Inc.", Period("Q2 FY2024", 3, None, 2024, 2, True), None)
+    text = (
+        "FY24 Financial Guidance\nRevenue of $43.8 billion to $44.5 billion, which compares to prior "
+        "guidance of $43.8 billion to $45.2 billion\nExpects FY24 Non-GAAP Diluted EPS of $6.00 to $6.40.\n"
+    )
+    assert _outlook(text, bby) == [
+        ("Revenue", "FY2024", Decimal("43.8"), Decimal("44.5"), "USD"),
+        ("Non-GAAP Diluted EPS", "FY2024", Decimal("6.00"), Decimal("6.40"), "per share USD"),
+    ]
+
+
+def test_what_is_not_guidance_is_not_taken() -> None:
+    """A single figure not said as an estimate, a past period, a figure that names no measure, an
+    outlook without a period: no fact."""
+    for text in (
+        "For the third quarter, Acme expects revenue of $150 million.",  # neither a range nor an estimate
+        "For the first quarter of fiscal 2025, Acme expects revenue of $140 million to $146 million.",  # past
+        "We expect to end the year at roughly 1,400 employees.",
+        "Acme expects revenue of $150 million to $156 million.",  # for when?
+        "Reno will add capacity for about 6,000 robots a year.",
+    ):
+        assert _outlook(text) == [], text
+
+
+def test_operating_expense_lines_are_named_as_expenses(q3_release) -> None:
+    """ "Research and development" on a statement of operations is the expense, and becomes a question."""
+    _, facts = q3_release
+    (rd,) = _find(facts, "27.4", source="table", period="Q3 FY2025")
+    assert rd.metric == "Research and development expenses" and rd.problems == ()
+    (sm,) = _find(facts, "18.3", source="table", period="Q3 FY2025", metric="Sales and marketing expenses")
+    assert sm.problems == ()

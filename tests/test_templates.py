@@ -204,3 +204,31 @@ def test_product_specifications_are_asked_as_of_the_documents_date() -> None:
     assert all(question_keeps_fact(q.question, facts[0]) is None for q in questions)
     undated = spec_facts(page.replace("September 2025", ""), identity)
     assert undated and all(f.problems for f in undated)  # never dated by a guess
+
+
+def test_guidance_is_asked_as_of_the_report_that_gave_it() -> None:
+    """An outlook changes from one report to the next, so its questions name the report's period as well
+    as the period guided for, and the answer states the whole range; without the report's period there
+    is no question."""
+    q3 = Period("Q3 FY2025", 3, None, 2025, 3, fiscal=True)
+    guide = fact("Revenue", "150", "USD", M, raw="$150 million to $156 million", source="outlook", period=q3,
+                 high=Decimal(156))  # fmt: skip
+    assert format_value(guide) == "$150 million to $156 million"
+    assert template_questions(guide) == []
+    questions = template_questions(guide, Q2)
+    assert questions[0].question == (
+        "What revenue did Acme Robotics expect for the third quarter of fiscal 2025 when it reported its "
+        "results for the second quarter of fiscal 2025?"
+    )
+    assert {q.answer for q in questions} == {
+        "When it reported its results for the second quarter of fiscal 2025, Acme Robotics expected revenue of "
+        "$150 million to $156 million for the third quarter of fiscal 2025."
+    }
+    assert all(question_keeps_fact(q.question, guide) is None for q in questions)
+    fy = Period("FY2025", 12, None, 2025, None, fiscal=True)
+    capex = fact("Capital expenditures", "70", "USD", M, raw="approximately $70 million", source="outlook",
+                 period=fy)  # fmt: skip
+    assert format_value(capex) == "approximately $70 million"
+    eps = fact("Non-GAAP diluted EPS", "6.00", "per share USD", raw="$6.00 to $6.40", source="outlook", period=fy,
+               high=Decimal("6.40"))  # fmt: skip
+    assert format_value(eps) == "$6.00 to $6.40 per share"

@@ -47,6 +47,7 @@ class StoredFact:
     table_cell: list[int] | None
     source: str  # table | prose
     problems: list[str] = field(default_factory=list)
+    value_high: str | None = None  # the upper end of a range (guidance), decimal text
     id: int = 0
 
     @classmethod
@@ -80,7 +81,7 @@ class FactsStatus:
 
 _FACT_COLUMNS = (
     "document_id, subject, metric, period, value, unit, scale, raw, page_no, char_start, char_end,"
-    " table_cell, source, problems"
+    " table_cell, source, problems, value_high"
 )
 
 
@@ -126,12 +127,12 @@ class FactOps(Primitives):
                  int(identity.overridden), identity.extractor, utcnow()),
             )  # fmt: skip
             self._executemany(
-                f"INSERT INTO facts({_FACT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT INTO facts({_FACT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     (identity.document_id, f.subject, f.metric, json.dumps(f.period) if f.period else None,
                      f.value, f.unit, f.scale, f.raw, f.page_no, f.char_start, f.char_end,
                      json.dumps(f.table_cell) if f.table_cell is not None else None, f.source,
-                     json.dumps(f.problems))
+                     json.dumps(f.problems), f.value_high)
                     for f in facts
                 ],
             )  # fmt: skip

@@ -383,6 +383,16 @@ def m008_ocr_and_failures_by_hash(conn: sqlite3.Connection) -> None:
     )
 
 
+def m009_fact_ranges(conn: sqlite3.Connection) -> None:
+    run_script(
+        conn,
+        """
+        -- the upper end of a range ("$150 million to $156 million", guidance); null for a single figure
+        ALTER TABLE facts ADD COLUMN value_high TEXT;
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_knowledge_base,
     m002_synthetic_dataset,
@@ -392,6 +402,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m006_reviews,
     m007_facts_and_identity,
     m008_ocr_and_failures_by_hash,
+    m009_fact_ranges,
 ]
 
 

@@ -297,6 +297,10 @@ ALTER TABLE ingest_failures ADD COLUMN sha256 TEXT NOT NULL DEFAULT '';
 ALTER TABLE ingest_failures ADD COLUMN settings_sha TEXT NOT NULL DEFAULT '';
 """
 
+M009 = """
+ALTER TABLE facts ADD COLUMN value_high TEXT;
+"""
+
 PG_MIGRATIONS: list[tuple[str, str]] = [
     ("m001_knowledge_base", M001),
     ("m002_synthetic_dataset", M002),
@@ -306,4 +310,5 @@ PG_MIGRATIONS: list[tuple[str, str]] = [
     ("m006_reviews", M006),
     ("m007_facts_and_identity", M007),
     ("m008_ocr_and_failures_by_hash", M008),
+    ("m009_fact_ranges", M009),
 ]

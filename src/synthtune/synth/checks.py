@@ -128,9 +128,16 @@ def answer_problem(question: str, answer: str, kind: str) -> str | None:
     return None
 
 
+_ASKS_OUTLOOK = re.compile(
+    r"\b(?:expect\w*|outlook|guid\w*|forecast\w*|project(?:ed|ion)s?|anticipat\w*|estimate[sd]?)\b", re.I
+)
+
+
 def asked_facts(question: str, facts: list[Fact]) -> list[Fact]:
     """The facts a question asks for: the metric and period it names (subject aside: the caller passes
     the facts of the question's documents), keeping only the most specific metrics it names."""
+    outlook = bool(_ASKS_OUTLOOK.search(question))
+    facts = [f for f in facts if (f.source == "outlook") == outlook]  # an actual is not its guidance
     matching = [f for f in facts if question_keeps_fact(question, replace(f, subject=None)) is None]
     if not matching:
         return []

@@ -62,6 +62,8 @@ def rank_facts(facts: list[StoredFact], document_period: dict[str, Any] | None) 
     in_prose = {(label(f), _amount(f)) for f in usable if f.source == "prose"}
 
     def rank(f: StoredFact) -> int:
+        if f.source == "outlook":
+            return -1  # guidance: a few figures per report, its headline news
         key = (label(f), _amount(f))
         own = doc_label is not None and label(f) == doc_label
         if f.source == "prose" and key in in_table:
@@ -74,10 +76,10 @@ def rank_facts(facts: list[StoredFact], document_period: dict[str, Any] | None) 
             return 2
         return 3 if f.source == "table" else 4
 
-    seen: set[tuple[str, str | None]] = set()
+    seen: set[tuple[str, str | None, bool]] = set()
     out = []
     for f in sorted(usable, key=lambda f: (rank(f), f.page_no, f.char_start or 0, f.id)):
-        key = (f.metric.lower(), label(f))
+        key = (f.metric.lower(), label(f), f.source == "outlook")
         if key in seen:
             continue
         seen.add(key)
@@ -97,11 +99,13 @@ def chunk_holding(fact: StoredFact | Fact, chunks: list[Chunk]) -> Chunk | None:
 
 def _same_fact(split: str | None, f: StoredFact) -> tuple[Any, ...]:
     p = period_from_json(f.period)
-    return (split, (f.subject or "").lower(), f.metric.lower(), p.label if p else None, _amount(f))
+    outlook = f.source == "outlook"
+    return (split, (f.subject or "").lower(), f.metric.lower(), p.label if p else None, _amount(f), outlook)
 
 
 def _work_key(f: StoredFact, n: int) -> str:
-    data = ["fact", f.id, f.metric, f.period, f.value, f.unit, f.scale, f.subject, n, TEMPLATE_SHA]
+    data = ["fact", f.id, f.metric, f.period, f.value, f.value_high, f.unit, f.scale, f.subject, n]
+    data.append(TEMPLATE_SHA)
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -131,7 +135,7 @@ def generate_fact_questions(project: Project) -> FactQuestionReport:
             if key in done:
                 continue
             chunk = chunk_holding(f, chunks)
-            made = template_questions(to_fact(f))[: g.phrasings_per_fact]
+            made = template_questions(to_fact(f), period_from_json(identity.period))[: g.phrasings_per_fact]
             if chunk is None or not made:
                 report.skipped_no_chunk += chunk is None
                 continue

@@ -46,6 +46,7 @@ class Fact:
     table_cell: tuple[int, int, int] | None  # (table index, row, column) for a table fact
     source: str  # "table" or "prose"
     problems: tuple[str, ...] = field(default=())  # e.g. "unit not stated", "no period": shown, not guessed
+    high: Decimal | None = None  # the upper end of a range ("$150 million to $156 million"): guidance
 
     @property
     def amount(self) -> Decimal:
@@ -67,6 +68,21 @@ _PER_SHARE = re.compile(
     r"per (?:diluted |basic )?(?:common )?share|\bEPS\b|earnings per|loss per|dividends? per", re.I
 )
 _RATIO_LABEL = re.compile(r"\bmargin\b|\brate\b|\bpercent|%|\bratio\b|\bas a % of\b|\bROA\b|\bROI\b", re.I)
+
+
+# the operating-expense lines of a statement of operations, which name a function, not a measure
+_EXPENSE_LINE = re.compile(
+    r"^(?:research(?:,)? (?:and|&) development|r&d|sales (?:and|&) marketing|selling(?:,)? (?:and|&) marketing"
+    r"|general (?:and|&) administrative|selling(?:,)? general(?:,)? (?:and|&) administrative|sg&a"
+    r"|marketing|technology (?:and|&) (?:development|content|infrastructure)|fulfill?ment|product development"
+    r"|engineering(?:,)? research(?:,)? (?:and|&) development)$",
+    re.I,
+)
+
+
+def expense_metric(metric: str) -> str:
+    """A statement's "Research and development" line is the expense: "Research and development expenses"."""
+    return f"{metric} expenses" if _EXPENSE_LINE.match(metric) else metric
 
 
 def clean_metric(label: str) -> str:
@@ -237,7 +253,7 @@ def table_facts(table: Table, identity: DocIdentity | None, table_index: int = 0
         _OUTLOOK_HEADING.search(f"{table.title or ''} {' '.join(' '.join(r) for r in table.header_rows)}")
     )
     for r, row in enumerate(table.rows):
-        base_metric = clean_metric(row.metric)
+        base_metric = expense_metric(clean_metric(row.metric))
         if not base_metric or not re.search(r"[A-Za-z]", base_metric):
             continue  # a row without a label says nothing a question could ask
         if dimension_of and dimension_of.split()[-1] not in base_metric.lower():
@@ -459,6 +475,191 @@ def prose_facts(page_text: str, identity: DocIdentity | None, page_no: int = 1) 
         for c_start, c_end in _clauses(sentence):
             facts += _clause_facts(
                 page_text, s_start + c_start, s_start + c_end, subject, section_period, page_no
+            )
+    return facts
+
+
+# -------------------------------------------------------------------------------- outlook (guidance)
+
+_GUIDE_VERB = r"(?:expects?|expected|expecting|anticipates?|forecasts?|projects?|sees|guides?(?:\s+to)?)"
+_GUIDE_METRIC = r"(?P<metric>[A-Za-z][\w&'’\s-]{1,60}?)"
+_NOTE = r"(?:\s*\(\d{1,2}\))?"  # a footnote mark: "Guidance(4)"
+_GUIDE_BEFORE = [
+    # "expects revenue of", "now expect full-year gross margin of", "expects revenue to be"
+    re.compile(
+        rf"\b{_GUIDE_VERB}\s+{_GUIDE_METRIC}{_NOTE}\s+(?:of|to be|at|in the range of|between)\s*$", re.I
+    ),
+    # "raising its full fiscal year 2025 revenue outlook to", "Revenue Guidance of", "EPS guidance ... in
+    # the range of", "revenue guidance(4) range to"
+    re.compile(
+        rf"(?:\b(?:its|our|the|initiates|reiterates|raises|lowers|narrows|reaffirms|maintains|updates|"
+        rf"narrowed|raised|lowered|updating|raising|narrowing|maintaining|reaffirming)\s+|[•▪]\s*){_GUIDE_METRIC}"
+        rf"{_NOTE}\s+(?:outlook|guidance|forecast){_NOTE}(?:\s+range)?\s+(?:to|of|at|is|in the range of)\s*$",
+        re.I,
+    ),
+    # "Capital expenditures for the full year are now expected to be"
+    re.compile(
+        rf"(?:^\s*|[.;]\s+){_GUIDE_METRIC}\s+(?P<when>(?:for|in)\s+[\w -]{{3,40}}?\s+)?(?:is|are)\s+(?:now\s+)?"
+        r"(?:expected|projected|forecast|anticipated)\s+to\s+(?:be|total|reach)\s*$",
+        re.I,
+    ),
+]
+# in an outlook section: "Revenue of $43.8 billion to $44.5 billion" (a list under "FY24 Guidance")
+_GUIDE_ITEM = re.compile(rf"^\s*(?:[•▪-]\s*)?{_GUIDE_METRIC}{_NOTE}\s+(?:of|to be|at)\s*$", re.I)
+_GUIDE_LEAD_WORDS = re.compile(
+    r"^.*\b(?:its|our|the|initiates|reiterates|raises|lowers|narrows|reaffirms|maintains|updates|narrowed|raised"
+    r"|lowered|updating|raising|narrowing|maintaining|reaffirming|expects?|expected)\s+",
+    re.I | re.S,
+)
+_PREVIOUS = re.compile(
+    r"\b(?:prior|previous|previously|earlier|original)\s+(?:\w+\s+){0,2}(?:guidance|outlook)\b", re.I
+)
+# a further figure of the same outlook: "revenue of $158 million to $165 million and gross margin of"
+_GUIDE_MORE = re.compile(rf"(?:,|\band\b)\s+(?:(?:of\s+)?{_GUIDE_METRIC})\s+(?:of|at)\s*$", re.I)
+_ESTIMATE = re.compile(r"(?:\b(?:approximately|about|roughly|around|nearly|close to)\s*|~\s*)$", re.I)
+_GUIDE_PERIOD = re.compile(
+    r"\b(?:(?P<q>first|second|third|fourth)[\s-]+quarter"
+    r"(?:\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?|FY\s?'?)?(?P<qy>(?:19|20)?\d\d)\b)?"
+    r"|Q(?P<qn>[1-4])(?:\s*(?:FY)?\s*'?(?P<qny>\d{2,4}))?"
+    r"|(?:full\s+)?(?:fiscal|FY)\s*(?:year\s+)?'?(?P<fy>(?:19|20)?\d\d)\b"
+    r"|(?P<year>(?:19|20)\d\d)\b"
+    r"|(?P<full>full[\s-]year|the\s+full\s+year|the\s+year|(?:this|the)\s+fiscal\s+year))",
+    re.I,
+)
+# what may come before the metric's own words in its phrase: verbs, periods, qualifiers of the outlook
+_GUIDE_LEAD = re.compile(
+    r"^(?:(?:the|its|our|total|full|fiscal|year|quarter|first|second|third|fourth|FY\s?'?\d{2,4}|Q[1-4]|"
+    r"(?:19|20)\d\d|full-year|initiates|reiterates|raises|lowers|narrows|reaffirms|maintains|updates|"
+    r"projected|current|now|its)\s+)+",
+    re.I,
+)
+
+
+def _guidance_period(text: str, doc_period: Period) -> Period | None:
+    """The period an outlook is for, from the last period named in ``text``: a quarter without a year
+    is the document's fiscal year's if it is still to come, else the next year's; "full-year" is the
+    document's fiscal year."""
+    found = list(_GUIDE_PERIOD.finditer(text))
+    if not found or doc_period.fiscal_year is None:
+        return None
+    m = found[-1]
+    fy, fiscal = doc_period.fiscal_year, doc_period.fiscal
+    if m.group("q") or m.group("qn"):
+        quarter = _ORDINAL_NUMBERS[m.group("q").lower()] if m.group("q") else int(m.group("qn"))
+        year = m.group("qy") or m.group("qny")
+        if year:
+            fy = int(year) if len(year) == 4 else 2000 + int(year)
+        elif doc_period.quarter and quarter <= doc_period.quarter:
+            fy += 1  # "for the first quarter" in a fourth-quarter release: next year's
+        return Period(m.group(0), 3, None, fy, quarter, fiscal)
+    if m.group("fy") or m.group("year"):
+        year = m.group("fy") or m.group("year")
+        fy = int(year) if len(year) == 4 else 2000 + int(year)
+        fiscal = fiscal if m.group("year") is None else doc_period.fiscal
+    return Period(m.group(0), 12, None, fy, None, fiscal)
+
+
+_ORDINAL_NUMBERS = {"first": 1, "second": 2, "third": 3, "fourth": 4}
+
+
+def _to_come(period: Period, document: Period) -> bool:
+    """Whether an outlook for ``period`` given in the ``document``'s period is about the future: a later
+    quarter, or a fiscal year that has not ended (the full year in a first-to-third-quarter report)."""
+    if period.quarter is None and period.fiscal_year == document.fiscal_year:
+        return (document.quarter or 4) < 4
+    return _after(period, document)
+
+
+def _figure(num: Num, scale: Decimal) -> Decimal:
+    """A range end in the range's scale: "$150 to $156 million" -> 150 and 156 (millions)."""
+    if num.kind == "percent" or num.scale == scale or num.scale == 1:
+        return num.mantissa
+    return num.value / scale
+
+
+def outlook_facts(page_text: str, identity: DocIdentity | None, page_no: int = 1) -> list[Fact]:
+    """Guidance: what the company expects for a coming quarter or year ("For the third quarter of fiscal
+    2025, Acme expects revenue of $150 million to $156 million"). A range keeps both ends (``high``); a
+    single figure is kept only when it is said as an estimate ("approximately $70 million"). The fact's
+    period is the one guided for; the document's period says when the outlook was given. A previous
+    outlook ("from $570 million to $590 million previously") is not a fact of this document."""
+    subject = identity.subject if identity else None
+    doc_period = identity.period if identity else None
+    if doc_period is None or subject is None:
+        return []
+    facts: list[Fact] = []
+    in_outlook = False
+    heading = ""  # an outlook section's heading, which may name the period ("FY24 Financial Guidance")
+    for s_start, s_end in _sentences(page_text):
+        sentence = page_text[s_start:s_end]
+        if _is_heading(sentence.strip()):
+            in_outlook = bool(_OUTLOOK_HEADING.search(sentence))
+            heading = sentence if in_outlook else ""
+            continue
+        if not (in_outlook or _OUTLOOK.search(sentence)):
+            continue
+        nums = extract_numbers(sentence, words=False)
+        metric: str | None = None  # the sentence's outlook metric so far
+        i = 0
+        while i < len(nums):
+            low, high = nums[i], None
+            if i + 1 < len(nums) and re.fullmatch(
+                r"\s*(?:to|-|–|—)\s*", sentence[low.span[1] : nums[i + 1].span[0]]
+            ):
+                high = nums[i + 1]
+            i += 2 if high else 1
+            before = sentence[: low.span[0]]
+            if re.search(r"\bfrom\s*$", before, re.I):
+                continue  # the outlook it replaces
+            estimate = _ESTIMATE.search(before)
+            if high is None and estimate is None:
+                continue
+            lead = before[: estimate.start()] if estimate else before
+            if _PREVIOUS.search(lead[-60:]):
+                continue  # "which compares to prior guidance of ..."
+            m = next((m for rx in _GUIDE_BEFORE if (m := rx.search(lead))), None)
+            if m is None and in_outlook:
+                m = _GUIDE_ITEM.search(lead)
+            if m is None and metric is not None:
+                m = _GUIDE_MORE.search(lead)
+            if m is None:
+                continue
+            phrase = " ".join(m.group("metric").split())
+            name = _GUIDE_LEAD.sub("", _GUIDE_LEAD_WORDS.sub("", phrase))
+            if not name or len(name.split()) > 5 or not _MEASURE.search(name) or metric_problem(name):
+                continue
+            metric = name[0].upper() + name[1:]
+            when = m.groupdict().get("when") or ""
+            period = _guidance_period(f"{heading} {before[: m.start()]} {phrase} {when}", doc_period)
+            if period is None or not _to_come(period, doc_period):
+                continue
+            tail = sentence[(high or low).span[1] :]
+            unit = _prose_unit(high or low, tail, metric)
+            if unit is None or (high is not None and high.kind != low.kind):
+                continue
+            unit_name, _, scale = unit
+            if low.kind == "percent" and not re.search(r"margin|rate|growth|percent", metric, re.I):
+                continue
+            lo_value = _figure(low, scale)
+            hi_value = _figure(high, scale) if high else None
+            start = s_start + (estimate.start() if estimate and high is None else low.span[0])
+            end = s_start + (high or low).span[1]
+            facts.append(
+                Fact(
+                    subject=subject,
+                    metric=metric,
+                    period=period,
+                    value=lo_value,
+                    unit=unit_name,
+                    scale=scale,
+                    raw=page_text[start:end],
+                    page_no=page_no,
+                    char_start=start,
+                    char_end=end,
+                    table_cell=None,
+                    source="outlook",
+                    high=hi_value,
+                )
             )
     return facts
 

@@ -28,11 +28,11 @@ from synthtune.project import Project
 from synthtune.stages import Stage
 from synthtune.store.facts import DocumentIdentity, StoredFact
 from synthtune.store.kb import Document, Page
-from synthtune.synth.facts import Fact, prose_facts, spec_facts, table_facts
+from synthtune.synth.facts import Fact, outlook_facts, prose_facts, spec_facts, table_facts
 from synthtune.text.identity import DocIdentity, identify, override_for
 from synthtune.text.periods import period_from_json, period_json
 
-EXTRACTOR_VERSION = "facts-7"  # bump when table/prose extraction changes what a document yields
+EXTRACTOR_VERSION = "facts-8"  # bump when table/prose extraction changes what a document yields
 
 
 # ------------------------------------------------------------------------------ records <-> objects
@@ -54,6 +54,7 @@ def stored_fact(document_id: int, fact: Fact) -> StoredFact:
         table_cell=list(fact.table_cell) if fact.table_cell is not None else None,
         source=fact.source,
         problems=list(fact.problems),
+        value_high=str(fact.high) if fact.high is not None else None,
     )
 
 
@@ -72,6 +73,7 @@ def to_fact(f: StoredFact) -> Fact:
         table_cell=(f.table_cell[0], f.table_cell[1], f.table_cell[2]) if f.table_cell else None,
         source=f.source,
         problems=tuple(f.problems),
+        high=Decimal(f.value_high) if f.value_high is not None else None,
     )
 
 
@@ -131,6 +133,7 @@ def extract(
     facts = [f for i, t in enumerate(tables) for f in table_facts(t, identity, i)]
     facts += [f for p in pages if p.has_text for f in prose_facts(p.text, identity, p.page_no)]
     facts += [f for p in pages if p.has_text for f in spec_facts(p.text, identity, p.page_no)]
+    facts += [f for p in pages if p.has_text for f in outlook_facts(p.text, identity, p.page_no)]
     return replace(identity, reasons=tuple(reasons)), facts
 
 
@@ -190,6 +193,7 @@ def fact_row(f: StoredFact, source_path: str = "") -> dict[str, Any]:
         "period": f.period_text,
         "period_label": (p.label if (p := period_from_json(f.period)) else None),
         "value": f.value,
+        "value_high": f.value_high,
         "unit": f.unit,
         "scale": f.scale,
         "raw": f.raw,

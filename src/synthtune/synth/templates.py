@@ -36,10 +36,26 @@ _CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 
 def format_value(fact: Fact) -> str:
     """The value as a sentence states it: "$7.1 million", "41.9%", "$0.16 per diluted share"... kept at
-    the written precision ("45.0" stays "45.0")."""
-    written = _written_figure(fact)
-    negative = written.startswith("-")
-    figure = written.lstrip("-")
+    the written precision ("45.0" stays "45.0"); a range reads "$150 million to $156 million", an
+    estimate "approximately $70 million"."""
+    figures = re.findall(r"\d[\d,]*(?:\.\d+)?", fact.raw)
+    low = _format_one(fact, fact.value, figures[0] if figures else "")
+    if fact.high is not None:
+        high = _format_one(fact, fact.high, figures[-1] if len(figures) > 1 else "")
+        if fact.unit.startswith("per share"):  # "$5.70 to $6.50 per share"
+            low = low.removesuffix(" per share")
+        return f"{low} to {high}"
+    estimate = re.match(r"\s*(approximately|about|roughly|around|nearly|~)", fact.raw, re.I)
+    if estimate:
+        word = estimate.group(1).lower()
+        return f"{'approximately' if word == '~' else word} {low}"
+    return low
+
+
+def _format_one(fact: Fact, value: Decimal, written: str) -> str:
+    figure = _written_figure(value, written)
+    negative = figure.startswith("-")
+    figure = figure.lstrip("-")
     sign = "-" if negative else ""
     if fact.unit == "%":
         return f"{sign}{figure}%"
@@ -57,11 +73,10 @@ def format_value(fact: Fact) -> str:
     return f"{sign}{scaled}"
 
 
-def _written_figure(fact: Fact) -> str:
+def _written_figure(value: Decimal, written: str) -> str:
     """The figure with the decimals it was written with ("45.0"), sign first."""
-    digits = re.search(r"\d[\d,]*(?:\.\d+)?", fact.raw)
-    decimals = len(digits.group().split(".")[1]) if digits and "." in digits.group() else 0
-    value = fact.value.quantize(Decimal(1).scaleb(-decimals)) if decimals else fact.value
+    decimals = len(written.split(".")[1]) if "." in written else 0
+    value = value.quantize(Decimal(1).scaleb(-decimals)) if decimals else value
     text = f"{abs(value):,f}" if decimals else f"{abs(value.to_integral_value()):,}"
     return ("-" if value < 0 else "") + text
 
@@ -131,14 +146,17 @@ def _be(metric: str) -> str:
     return "were" if head.endswith("s") and not head.endswith(_SINGULAR_S) else "was"
 
 
-def template_questions(fact: Fact) -> list[TemplateQuestion]:
+def template_questions(fact: Fact, as_of: Period | None = None) -> list[TemplateQuestion]:
     """At least three phrasings of a question about ``fact``, each naming subject and period, with the
-    reference answer. Empty when the fact lacks a subject or a period (never guessed)."""
+    reference answer. Empty when the fact lacks a subject or a period (never guessed). An outlook fact
+    is asked as of ``as_of``, the period of the report that gave it (empty without it)."""
     if not fact.subject or fact.period is None or fact.problems:
         return []
     name = short_name(fact.subject)
     if fact.source == "spec":
         return _spec_questions(fact, name)
+    if fact.source == "outlook":
+        return _outlook_questions(fact, name, as_of) if as_of is not None else []
     metric = _metric_phrase(fact.metric)
     names = fact.period.names()
     long_period = names[0]
@@ -216,6 +234,26 @@ def _spec_questions(fact: Fact, name: str) -> list[TemplateQuestion]:
         ("in_period", f"What {spec} did {name} specify for its {product} in {when}?"),
     ]
     answer = f"As of {when}, {possessive} {product} has a {spec} of {value}."
+    return [TemplateQuestion(q, answer, key) for key, q in questions]
+
+
+def _outlook_questions(fact: Fact, name: str, as_of: Period) -> list[TemplateQuestion]:
+    """Guidance, asked as of the report that gave it (an outlook is raised and narrowed from one report
+    to the next): "What revenue did Acme Robotics expect for the third quarter of fiscal 2025 when it
+    reported its results for the second quarter of fiscal 2025?"."""
+    assert fact.period is not None
+    metric = _metric_phrase(fact.metric)
+    target, given = fact.period.names(), as_of.names()
+    target_long, target_short = target[0], target[1] if len(target) > 1 else target[0]
+    given_long, given_short = given[0], given[1] if len(given) > 1 else given[0]
+    value = format_value(fact)
+    questions = [
+        ("what_was", f"What {metric} did {name} expect for {target_long} when it reported its results for {given_long}?"),
+        ("report", f"What {metric} outlook for {target_short} did {name} give with its {given_short} results?"),
+        ("according", f"According to its {given_short} results, what {metric} did {name} forecast for {target_long}?"),
+        ("in_period", f"In its results for {given_long}, what was {_possessive(name)} {metric} guidance for {target_short}?"),
+    ]  # fmt: skip
+    answer = f"When it reported its results for {given_long}, {name} expected {metric} of {value} for {target_long}."
     return [TemplateQuestion(q, answer, key) for key, q in questions]
 
 
