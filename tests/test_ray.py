@@ -93,6 +93,62 @@ def test_ray_generation_gives_the_same_rows_as_local(cluster, make_project, tmp_
     assert out["local"] == out["ray"]
 
 
+def test_judging_and_evaluation_answers_run_on_ray_with_the_same_results(
+    cluster,
+    make_project,
+    tmp_path,
+    tiny_dir,  # noqa: F811
+):
+    """The curate judge and the evaluation's answers go through the executor too: on Ray actors they give
+    the same judgments and answers as in this process, and the actors did the work."""
+    from synthtune.config import BackendSettings
+    from synthtune.evaluate.run import Question, System, answer_all, retrieve
+    from synthtune.store import GenerationUnit, NewAnswer, NewQuestion
+    from synthtune.synth.curate import curate
+
+    write(tmp_path / "docs" / "a.md", "# Acme\n\nAcme sold 12 robots in the third quarter for $4 million.")
+    backend = {"model": tiny_dir, "max_new_tokens": 8, "batch_size": 4}
+    more = {
+        "llm": {"judge": backend},
+        "curate": {"min_examples_per_chunk": 0},
+        "search": {"mode": "lexical"},
+    }
+    questions = [Question(f"q{i}", "gold", f"How many robots did Acme sell ({i})?", "12") for i in range(3)]
+
+    def workers() -> int:
+        """Generation actors this cluster has started so far (ended ones stay in its actor table)."""
+        from ray._private import state
+
+        return sum(a["ActorClassName"] == "_GenerateWorker" for a in state.actors().values())
+
+    out, started = {}, {}
+    for executor in ("local", "ray"):
+        p = make_project(
+            {**more, "executor": executor, "ray": {"workers": 2, "batch_size": 1}}, name=executor
+        )
+        p.ingest([tmp_path / "docs"])
+        # an example that passes the checks, so that the judge is asked about it
+        chunk = p.store.source_chunks()[0].id
+        unit = GenerationUnit("ray:judge", chunk, None, "numeric", 0, "test-writer", "sha-q", "ok", 1)
+        [qid] = p.store.record_generation_unit(
+            unit, [], [NewQuestion("How many robots did Acme sell in the third quarter?", "ok")]
+        )
+        p.store.record_answer(
+            NewAnswer(qid, "Acme sold 12 robots.", [chunk], [chunk], "ok", "test", "a"), None
+        )
+        before_curate = workers()
+        curate(p, coverage=False)
+        before_answers = workers()
+        judged = sorted((c.prompt_sha, c.raw_output) for c in p.store.llm_calls("judge"))
+        system = System("base+rag", "base", True, BackendSettings(**backend))
+        answers = answer_all(p, [system], questions, retrieve(p, questions, 2))
+        out[executor] = (judged, [answers["base+rag"][q.id].text for q in questions])
+        started[executor] = (before_answers - before_curate, workers() - before_answers)
+    assert out["local"][0]  # the judge was asked
+    assert out["local"] == out["ray"]
+    assert started == {"local": (0, 0), "ray": (2, 2)}  # the judge's and the answerer's actors
+
+
 def test_a_sigkilled_worker_is_restarted_and_nothing_is_lost(
     cluster,
     make_project,

@@ -388,7 +388,7 @@ def answer_all(
     progress: StageProgress | None = None,
 ) -> dict[str, dict[str, Answer]]:
     """Every system's answer to every question; systems on the same model share one loaded backend."""
-    from synthtune.llm.base import ChatRequest, make_backend
+    from synthtune.llm.base import ChatRequest
 
     system_prompt = project.settings.export.system_prompt or None
     every = project.settings.eval.answer_every_question
@@ -410,7 +410,7 @@ def answer_all(
             continue
         if progress:
             progress(f"answer: {label}", len(requests), 0)
-        backend = make_backend(group[0].backend)
+        backend = project.backend(group[0].backend)  # in this process, or on Ray actors
         try:
             done = backend.generate(requests, progress=_advance(progress, f"answer: {label}"))
         finally:
@@ -625,7 +625,6 @@ def evaluate(
 ) -> dict[str, Any]:
     """Run the evaluation; return the results (also written to ``results.json`` beside the report)."""
     from synthtune.evaluate.report import render_report
-    from synthtune.llm.base import make_backend
 
     s = project.settings.eval
     questions = question_sets(project, questions_file)
@@ -638,7 +637,7 @@ def evaluate(
         raise SynthtuneError("no system to evaluate: " + "; ".join(notes or ["eval.systems is empty"]))
     hits = retrieve(project, questions, s.k)
     answers = answer_all(project, systems, questions, hits, progress)
-    judge = make_backend(s.judge) if s.judge is not None else None
+    judge = project.backend(s.judge) if s.judge is not None else None
     try:
         score(project, systems, questions, answers, hits, judge)
     finally:

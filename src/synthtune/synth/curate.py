@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from synthtune.llm.base import Backend, ChatRequest, make_backend
+from synthtune.llm.base import Backend, ChatRequest
 from synthtune.llm.calls import llm_call
 from synthtune.llm.prompts import load_prompt
 from synthtune.project import Project
@@ -108,7 +108,7 @@ class Curator:
     @property
     def judge(self) -> Backend | None:
         if self._judge is None and self.settings.llm.judge is not None:
-            self._judge = make_backend(self.settings.llm.judge)
+            self._judge = self.project.backend(self.settings.llm.judge)  # here, or on Ray actors
         return self._judge
 
     # -- rows ---------------------------------------------------------------------------------------
