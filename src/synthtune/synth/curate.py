@@ -38,6 +38,7 @@ from synthtune.synth.templates import period_mentions
 from synthtune.text.identity import DocIdentity
 from synthtune.text.judgments import parse_judgment
 from synthtune.text.numbers import extract_numbers, unsupported_numbers
+from synthtune.text.periods import period_from_json
 from synthtune.text.refusals import is_refusal
 
 CHECKS = (
@@ -268,13 +269,24 @@ class Curator:
         """Every document's split (decided by document, before answering: ``synth/splits.py``)."""
         return document_splits(self.store.documents(), self.settings.curate)
 
-    def fact_keys(self, rows: list[Row]) -> dict[int, tuple[int, tuple[str, str, str]]]:
-        """For template questions: question id -> (fact id, (subject, metric, period) it asks)."""
+    def fact_keys(self, rows: list[Row]) -> dict[int, tuple[int, tuple[str, str, str], tuple[Any, ...]]]:
+        """For template questions: question id -> (fact id, (subject, metric, period) it asks, (subject,
+        period, figure) it answers)."""
         made = self.store.question_facts([r.c.question_id for r in rows])
         out = {}
         for qid, fid in made.items():
             f = self.store.fact(fid)
-            out[qid] = (fid, ((f.subject or "").lower(), f.metric.lower(), f.period_text or ""))
+            metric = f.metric.lower()
+            if f.source == "outlook":  # one outlook per report: the same question only with the same range
+                metric = f"{metric} outlook {f.value} to {f.value_high}"
+            period = period_from_json(f.period)
+            label = period.label if period else ""
+            figure = (f.value, f.value_high, f.scale, f.unit)  # the same figure under another row name
+            out[qid] = (
+                fid,
+                ((f.subject or "").lower(), metric, label),
+                ((f.subject or "").lower(), label, figure),
+            )
         return out
 
     # -- the stage ----------------------------------------------------------------------------------
@@ -455,8 +467,10 @@ def curate(
 
 
 def _same_fact(a: Row, b: Row, keys: dict) -> bool:
+    """Whether two template questions ask for the same figure: the same metric and period, or the same
+    value of the same subject and period under another name ("Revenue" and "Total revenue")."""
     ka, kb = keys.get(a.c.question_id), keys.get(b.c.question_id)
-    return bool(ka and kb and ka[1] == kb[1])
+    return bool(ka and kb and (ka[1] == kb[1] or ka[2] == kb[2]))
 
 
 def _generate_more(
