@@ -435,11 +435,14 @@ def test_guidance_as_real_releases_write_it() -> None:
     ) == [("Revenue", "2023", Decimal("67"), Decimal("70"), "USD")]
     bby = DocIdentity("Best Buy Co., Inc.", Period("Q2 FY2024", 3, None, 2024, 2, True), None)
     text = (
-        "FY24 Financial Guidance\nRevenue of $43.8 billion to $44.5 billion, which compares to prior "
-        "guidance of $43.8 billion to $45.2 billion\nExpects FY24 Non-GAAP Diluted EPS of $6.00 to $6.40.\n"
+        "FY24 Financial Guidance\n• Revenue of $43.8 billion to $44.5 billion, which compares to prior "
+        "guidance of $43.8 billion to $45.2 billion\n• Enterprise non-GAAP operating income rate2 of 3.9% to "
+        "4.1%, which compares to prior guidance of 3.7% to 4.1%\nExpects FY24 Non-GAAP Diluted EPS of $6.00 to "
+        "$6.40.\n"
     )
     assert _outlook(text, bby) == [
         ("Revenue", "FY2024", Decimal("43.8"), Decimal("44.5"), "USD"),
+        ("Enterprise non-GAAP operating income rate", "FY2024", Decimal("3.9"), Decimal("4.1"), "%"),
         ("Non-GAAP Diluted EPS", "FY2024", Decimal("6.00"), Decimal("6.40"), "per share USD"),
     ]
 

@@ -625,7 +625,7 @@ def outlook_facts(page_text: str, identity: DocIdentity | None, page_no: int = 1
             if m is None:
                 continue
             phrase = " ".join(m.group("metric").split())
-            name = _GUIDE_LEAD.sub("", _GUIDE_LEAD_WORDS.sub("", phrase))
+            name = clean_metric(_GUIDE_LEAD.sub("", _GUIDE_LEAD_WORDS.sub("", phrase)))  # "rate2": a footnote
             if not name or len(name.split()) > 5 or not _MEASURE.search(name) or metric_problem(name):
                 continue
             metric = name[0].upper() + name[1:]
