@@ -14,7 +14,8 @@ choice was made on. The demo gold questions are never used here.
 
 Ingests compared (each into its own temp store, same embedder): chunk size 200 with the identity header
 (the shipped default), the same with tables' column headers added to their rows' chunks
-(`embedding.table_header`), 128 with the identity header, and 200 with the title-only header (synthtune
+(`embedding.table_header`), the same with tables that fit in a chunk never cut (`ingest.keep_tables`), 128
+with the identity header, and 200 with the title-only header (synthtune
 before the document identity). The baseline, LlamaIndex's defaults, runs in the same process on the same page
 texts (see ``llamaindex_baseline``). On the default ingest the whole grid runs: dense, BM25 and
 hybrid at four dense:BM25 weight ratios, each with the query's company off / boost / filter and its
@@ -50,6 +51,7 @@ MATCH = ("off", "boost", "filter")
 INGESTS = {  # label -> (chunk size, header)
     "200, identity header": (200, "identity"),
     "200, identity + table headers": (200, "identity+table"),
+    "200, identity, tables kept whole": (200, "identity+whole"),
     "128, identity header": (128, "identity"),
     "200, title header": (200, "title"),
 }
@@ -116,7 +118,7 @@ def settings_for(size: int, header: str):
 
     return parse_settings(
         {
-            "ingest": {"chunk_size": size},
+            "ingest": {"chunk_size": size, "keep_tables": header.endswith("+whole")},
             "embedding": {
                 "contextual_header": header != "off",
                 "header_identity": header.startswith("identity"),

@@ -205,3 +205,34 @@ def test_a_chunk_cut_from_a_table_carries_its_column_headers(tokenizer):
     assert table_spans("Revenue grew 12% in 2025 and 9% in 2024, the company said.") == []
     plain = chunk_pages([Page(1, STATEMENT)], tokenizer, title="Acme Q3", size=40, overlap=0, max_tokens=256)
     assert all(c.header == "Acme Q3" for c in plain)  # off unless asked (embedding.table_header)
+
+
+def test_a_table_that_fits_in_a_chunk_is_never_cut(tokenizer):
+    """With ``keep_tables`` the cut that would fall among the statement's rows moves to where the table
+    starts, and one chunk holds its header lines and all its rows; without it the table is cut. Text is
+    still covered in order either way."""
+    from synthtune.ingest.chunking import table_spans
+
+    [table] = table_spans(STATEMENT)
+    size = count(tokenizer, STATEMENT[table.start : table.end]) + 10
+    # lines without a sentence end, so the best boundary in reach of a cut is a line inside the table
+    lead = "".join(
+        f"Acme Robotics opened a new site in region {c} near the coast\n" for c in "ABCDEFGHIJKLMNOP"
+    )
+    page = Page(1, lead + STATEMENT[table.start :] + "The outlook is unchanged. " * 8)
+    [table] = table_spans(page.text)
+
+    def holds_table(chunks) -> bool:
+        return any(c.char_start <= table.start and table.end <= c.char_end for c in chunks)
+
+    options = dict(title="Acme Q3", size=size, overlap=8, max_tokens=512)
+    cut = chunk_pages([page], tokenizer, **options)
+    kept = chunk_pages([page], tokenizer, **options, keep_tables=True)
+    assert not holds_table(cut) and holds_table(kept)
+    assert all(c.n_tokens <= size for c in kept)
+    assert kept[0].char_start == 0 and kept[-1].char_end == len(page.text.rstrip())
+    for a, b in zip(kept, kept[1:], strict=False):
+        assert page.text[a.char_end : b.char_start].strip() == ""  # nothing skipped
+    # a table longer than a chunk is cut as any text
+    small = dict(options, size=40)
+    assert not holds_table(chunk_pages([page], tokenizer, **small, keep_tables=True))

@@ -55,6 +55,12 @@ class IngestSettings(Section):
     chunk_overlap: int = Field(
         default=32, ge=0, description="Tokens of overlap between consecutive chunks of a document."
     )
+    keep_tables: bool = Field(
+        default=False,
+        description="Never cut a table that fits in one chunk: a cut that would fall among its rows moves to "
+        "where the table starts, so its column headers and rows stay together (tables too long for a chunk "
+        "are cut as any text).",
+    )
     max_file_mb: float = Field(
         default=200.0, gt=0, description="Files larger than this many MiB are refused with an error."
     )

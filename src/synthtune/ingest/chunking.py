@@ -186,8 +186,12 @@ def make_header(title: str, section: str | None, lead: str = "", table: str = ""
     return " — ".join(parts)
 
 
-def split_page(text: str, tokens: _Tokens, size: int, overlap: int) -> list[tuple[int, int]]:
-    """Character spans of the chunks of one page: each at most ``size`` tokens."""
+def split_page(
+    text: str, tokens: _Tokens, size: int, overlap: int, whole: Sequence[TableSpan] = ()
+) -> list[tuple[int, int]]:
+    """Character spans of the chunks of one page: each at most ``size`` tokens. A cut that would fall
+    inside one of the ``whole`` tables (each fits in ``size``) moves back to where that table starts, and
+    the next chunk starts there, without overlap, so the table is in one chunk with its header lines."""
     spans: list[tuple[int, int]] = []
     pos, _ = _trim(text, 0, len(text))
     end_of_text = _trim(text, 0, len(text))[1]
@@ -201,6 +205,15 @@ def split_page(text: str, tokens: _Tokens, size: int, overlap: int) -> list[tupl
         cut = _last_boundary(text, floor, limit)
         if cut is None or cut <= pos:
             cut = limit
+        table = next((t for t in whole if t.start < cut < t.end), None)
+        if table is not None:
+            before = _trim(text, pos, table.start)
+            if table.start > pos and before[1] > before[0]:  # this chunk ends where the table starts
+                spans.append(before)
+                pos = table.start
+                continue
+            if table.end <= limit:  # the chunk that starts with the table holds all of it
+                cut = table.end
         start, end = _trim(text, pos, cut)
         if end <= start:  # only whitespace up to the cut
             pos = cut
@@ -228,9 +241,11 @@ def chunk_pages(
     with_header: bool = True,
     lead: str = "",
     table_headers: bool = False,
+    keep_tables: bool = False,
 ) -> list[ChunkSpec]:
     """Chunks of a document's pages; each header starts with ``lead`` (the document's identity line), and
-    with ``table_headers`` a chunk cut from a table's rows also carries the table's column headers.
+    with ``table_headers`` a chunk cut from a table's rows also carries the table's column headers; with
+    ``keep_tables`` a table that fits in one chunk is never cut.
 
     ``max_tokens`` is the embedder's maximum sequence length; the effective size leaves room for the
     header and the tokenizer's special tokens, so no embedded passage is ever truncated.
@@ -254,7 +269,8 @@ def chunk_pages(
             continue
         tokens = _Tokens(encoded["offset_mapping"][i])
         headings = sorted(page.headings)
-        tables = table_spans(page.text) if with_header and table_headers else []
+        found = table_spans(page.text) if (with_header and table_headers) or keep_tables else []
+        tables = found if with_header and table_headers else []
         # the budget must hold for the longest header this page can produce
         longest = max(
             header_for(sec, table)[1]
@@ -267,7 +283,8 @@ def chunk_pages(
             raise ValueError(f"chunk budget too small ({budget} tokens): lower the header length")
         eff_overlap = min(overlap, budget // 2)
         heading_offsets = [o for o, _ in headings]
-        for start, end in split_page(page.text, tokens, budget, eff_overlap):
+        whole = [t for t in found if keep_tables and tokens.count(t.start, t.end) <= budget]
+        for start, end in split_page(page.text, tokens, budget, eff_overlap, whole):
             k = bisect.bisect_right(heading_offsets, start) - 1
             if k >= 0:
                 section = headings[k][1]

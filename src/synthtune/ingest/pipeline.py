@@ -164,6 +164,7 @@ def chunking_sha(settings: Settings) -> str:
         "contextual_header": settings.embedding.contextual_header,
         "header": HEADER_VERSION if settings.embedding.contextual_header else "",
         "table_header": settings.embedding.contextual_header and settings.embedding.table_header,
+        **({"keep_tables": True} if settings.ingest.keep_tables else {}),  # off: the sha of earlier releases
         **_identity_settings(settings),
         **_reading(settings),
     }
@@ -241,6 +242,7 @@ class Ingester:
             with_header=self.settings.embedding.contextual_header,
             lead=lead,
             table_headers=self.settings.embedding.table_header,
+            keep_tables=s.keep_tables,
         )
         return [
             Chunk(
