@@ -38,6 +38,27 @@ def embedder():
     return Embedder(EmbeddingSettings())
 
 
+# -- the bundled generator -------------------------------------------------------------------------
+
+BUNDLED_LLM_TOKENS = 32
+"""Most tokens per reply of the session's bundled model: enough for a sentence, few enough to stay fast."""
+
+
+@pytest.fixture(scope="session")
+def bundled_llm():
+    """The bundled SmolLM2-135M-Instruct through the real transformers backend, loaded once per session:
+    greedy (deterministic), one prompt at a time, at most ``BUNDLED_LLM_TOKENS`` tokens per reply. These
+    are the settings ``synthtune ask`` uses with ``eval.max_new_tokens: 32`` (``ask.backend_settings``),
+    so its answers are the ones the command gives. Tests that pass it to code that closes its backend
+    (the web app does, on shutdown) must not: they let that code load its own."""
+    from synthtune.config import BackendSettings
+    from synthtune.llm.base import make_backend
+
+    backend = make_backend(BackendSettings(max_new_tokens=BUNDLED_LLM_TOKENS, batch_size=1, temperature=0.0))
+    yield backend
+    backend.close()
+
+
 @pytest.fixture
 def make_project(tmp_path: Path, embedder):
     """Build a Project in a temp folder sharing the session's embedder; settings from a dict."""

@@ -6,7 +6,6 @@ import pytest
 from conftest import write
 
 from synthtune.config import BackendSettings
-from synthtune.llm.base import ChatRequest, Completion
 from synthtune.store import GenerationUnit, NewAnswer, NewQuestion
 from synthtune.synth.curate import Curator, curate
 from synthtune.synth.examples import dataset_status, get_example, list_examples
@@ -187,11 +186,19 @@ def test_examples_show_and_status(kb):
 
 
 def test_parse_judgment_and_cite():
+    """A judge's reply gives its 1-5 score ("Score: N" in any common markup, else "N/5" or "N out of 5")
+    and its reason (the reply itself when it gave none); a reply without a score is None, not a default.
+    An answer's citations are its [n] markers, else the passages holding its numbers, else its words."""
     assert parse_judgment("Score: 4\nReason: clear and specific.") == (4, "clear and specific.")
     assert parse_judgment("I'd give it 2/5 because it is vague")[0] == 2
-    assert parse_judgment("no idea")[0] is None
+    assert parse_judgment("Right figure, 5 out of 5") == (5, "Right figure, 5 out of 5")
+    assert parse_judgment("no idea") == (None, "no idea")
     assert parse_judgment("**Score**: 2\n**Reason:** vague")[0] == 2
     assert parse_judgment("**Score:** 5")[0] == 5
+    assert parse_judgment("score = 3")[0] == 3
+    assert parse_judgment("Score: 7\nReason: off the scale")[0] is None
+    # what the bundled 135M model replies to the shipped judge prompts: a number, but not a score
+    assert parse_judgment("The answer is: 5.")[0] is None
     passages = [{"id": 10, "text": "Revenue was $152.2 million."}, {"id": 11, "text": "Margin was 43.4%."}]
     assert cite("Margin was 43.4% [2].", passages) == [11]
     assert cite("Revenue was $152.2 million.", passages) == [10]
@@ -205,65 +212,87 @@ def test_curator_without_judge_has_no_judge_checks(kb):
     assert scores == {} and "judge_question" not in rows[0].checks
 
 
-class ScriptedJudge:
-    """A judge whose replies are known: question quality 4; faithfulness 5, or 1 for an answer that names
-    Austin. Replies go through the real parsing, thresholds, caching and call log."""
-
-    name = "scripted-judge"
-
-    def settings_dict(self) -> dict:
-        return {"backend": "scripted", "model": self.name}
-
-    def generate(self, requests: list[ChatRequest], progress=None) -> list[Completion]:
-        return [self._reply(r.messages[-1]["content"]) for r in requests]
-
-    def _reply(self, prompt: str) -> Completion:
-        if "faithfulness" not in prompt:
-            text = "Score: 4\nReason: clear and specific."
-        elif "Answer: In Austin." in prompt:
-            text = "Score: 1\nReason: the sources do not place the company."
-        else:
-            text = "Score: 5\nReason: every number is in the sources."
-        return Completion(text, self.name, 0.01, len(prompt.split()), 8, 1, "ok", finish_reason="stop")
-
-    def close(self) -> None:
-        pass
+# Judge prompts in a form the bundled 135M model follows (set with generate.prompts). To the shipped ones it
+# never replies "Score: N"; to these it replies "Score: 4" or "Score: 2" for most subjects (greedy: always
+# the same reply), so the scores that decide below are parsed from real replies. They ask for a format,
+# not for a judgment to trust: what is tested is what curation does with the scores.
+JUDGE_QUESTION = """Rate this question from 1 to 5.
+Question: {{ question }}
+Passage: {{ text }}
+Reply 'Score: 4' if the passage answers it, else 'Score: 2'."""
+JUDGE_ANSWER = """Rate this question and answer from 1 to 5.
+Question: {{ question }} {{ answer }}
+Passage: {% for p in passages %}{{ p.text }} {% endfor %}
+Reply 'Score: 4' if the passage answers it, else 'Score: 2'."""
 
 
-def test_judge_scores_are_parsed_stored_and_decide(kb):
-    """Judgments carry the scores the judge gave (not None), decide acceptance by the thresholds, and are
-    read back from the store instead of judged again."""
-    kb.settings.llm.judge = BackendSettings(model="scripted-judge")
-    c0 = chunk_of(kb, "doc0.md")
-    good = add_qa(kb, c0, f"What was Company Alpha's revenue {Q4}?", "It was $152.2 million.")
-    unfaithful = add_qa(kb, c0, "Where are Company Alpha's people employed?", "In Austin.")
-    report = curate(kb, coverage=False, judge=ScriptedJudge())
-    examples = {e.question_id: e for e in kb.store.examples()}
-    scores = {
-        qid: {
-            j.criterion: (j.score, j.passed, j.judge)
-            for j in kb.store.judgments(qid, examples[qid].answer_id)
-        }
-        for qid in (good, unfaithful)
-    }
-    assert scores[good] == {
-        "quality": (4, True, "scripted-judge"),
-        "faithfulness": (5, True, "scripted-judge"),
-    }
-    assert scores[unfaithful]["faithfulness"] == (1, False, "scripted-judge")
-    assert examples[good].status == "accepted"
-    assert examples[good].checks["judge_question"] and examples[good].checks["judge_faithfulness"]
-    assert examples[unfaithful].reasons == ["judge_faithfulness"]
-    assert report.by_check == {"judge_faithfulness": 1}
-    assert kb.store.llm_call_count("judge") == 4
-    curate(kb, coverage=False, judge=ScriptedJudge())
-    assert kb.store.llm_call_count("judge") == 4
+def judged_as_replied(kb) -> None:
+    """Every stored judgment is its logged reply, parsed: (score, rationale) == parse_judgment(reply)."""
+    stored = sorted((j.score or 0, j.rationale) for j in kb.store.judgments())
+    parsed = (parse_judgment(c.raw_output) for c in kb.store.llm_calls("judge"))
+    assert stored == sorted((score or 0, why) for score, why in parsed)
+
+
+def test_judge_scores_are_parsed_stored_and_decide(kb, tmp_path, bundled_llm):
+    """With the bundled model as judge: every judgment stores the score parsed from the model's reply
+    (some are scores, not None), the thresholds decide the judge checks and so acceptance, and a second
+    curate reads the judgments from the store instead of asking again, also when the thresholds change."""
+    for name, text in (("judge_question", JUDGE_QUESTION), ("judge_answer", JUDGE_ANSWER)):
+        write(tmp_path / f"{name}.j2", text)
+        kb.settings.generate.prompts[name] = str(tmp_path / f"{name}.j2")
+    kb.settings.llm.judge = bundled_llm.settings
+    c0, c1 = chunk_of(kb, "doc0.md"), chunk_of(kb, "doc1.md")
+    asked = [
+        add_qa(kb, c0, f"What was Company Alpha's revenue {Q4}?", "It was $152.2 million."),
+        add_qa(
+            kb,
+            c0,
+            "In which city does Company Alpha employ people?",
+            "Company Alpha employs people in Austin.",
+        ),
+        add_qa(kb, c1, "How many people does Company Beta employ?", "Company Beta employs 130 people."),
+    ]
+    curate(kb, coverage=False, judge=bundled_llm)
+    assert kb.store.llm_call_count("judge") == 2 * len(asked)  # one quality, one faithfulness each
+    judged_as_replied(kb)
+    judgments = kb.store.judgments()
+    assert {j.judge for j in judgments} == {"HuggingFaceTB/SmolLM2-135M-Instruct"}
+    assert any(j.score is not None for j in judgments), [c.raw_output for c in kb.store.llm_calls("judge")]
+    assert all(j.passed == (j.score is not None and j.score >= 3) for j in judgments)
+
+    def decided(min_question: int, min_faithfulness: int) -> dict[int, tuple[bool, bool, str]]:
+        """Curate with these thresholds; assert each judge check is its stored score against them, that a
+        failed check rejects and is counted. Returns each question's judge checks and status."""
+        kb.settings.curate.judge_min_question = min_question
+        kb.settings.curate.judge_min_faithfulness = min_faithfulness
+        report = curate(kb, coverage=False, judge=bundled_llm)
+        decisions = {}
+        for e in kb.store.examples():
+            scores = {j.criterion: j.score for j in kb.store.judgments(e.question_id, e.answer_id)}
+            q, f = scores["quality"], scores["faithfulness"]
+            assert e.checks["judge_question"] == (q is not None and q >= min_question)
+            assert e.checks["judge_faithfulness"] == (f is not None and f >= min_faithfulness)
+            for check in ("judge_question", "judge_faithfulness"):
+                assert (check in e.reasons) == (not e.checks[check])
+            assert (e.status == "accepted") == (e.reasons == [])
+            decisions[e.question_id] = (e.checks["judge_question"], e.checks["judge_faithfulness"], e.status)
+        for check in ("judge_question", "judge_faithfulness"):
+            assert report.by_check.get(check, 0) == sum(not e.checks[check] for e in kb.store.examples())
+        return decisions
+
+    decided(3, 3)
+    # scores under 5 pass at 1 and fail at 5: the thresholds, not the verdicts stored, decide acceptance
+    lenient, strict = decided(1, 1), decided(5, 5)
+    assert {d[2] for d in strict.values()} == {"rejected"}
+    assert "accepted" in {d[2] for d in lenient.values()}
+    assert kb.store.llm_call_count("judge") == 2 * len(asked)  # judged once, read back since
+    assert sorted(e.question_id for e in kb.store.examples()) == sorted(asked)
 
 
 @pytest.mark.slow
 def test_llm_judges_with_the_bundled_model(kb):
-    """The judges run on a real model; every judgment is stored with its rationale and logged call."""
-
+    """With the shipped judge prompts, curation loads the judge that llm.judge names (the bundled model)
+    and stores each judgment as its logged reply parsed, once."""
     kb.settings.llm.judge = BackendSettings(max_new_tokens=32)
     c0 = chunk_of(kb, "doc0.md")
     q = add_qa(kb, c0, f"What was Company Alpha's revenue {Q4}?", "It was $152.2 million.")
@@ -271,8 +300,9 @@ def test_llm_judges_with_the_bundled_model(kb):
     rows = kb.store.judgments()
     assert [r.criterion for r in rows] == ["faithfulness", "quality"]
     assert all(r.judge == "HuggingFaceTB/SmolLM2-135M-Instruct" and r.rationale for r in rows)
-    # the 135M model does not always follow the reply format: what it scored is in range, and an
-    # unparsed reply fails its check (the parsing itself is asserted with a scripted judge above)
+    judged_as_replied(kb)
+    # the 135M model does not follow the shipped prompts' reply format ("Score: N"): an unparsed reply is
+    # no score and fails its check (parsed scores deciding: test_judge_scores_are_parsed_stored_and_decide)
     assert all(r.score is None or 1 <= r.score <= 5 for r in rows)
     assert all(r.passed == (r.score is not None and r.score >= 3) for r in rows)
     ex = {e.question_id: e for e in kb.store.examples()}[q]

@@ -4,6 +4,7 @@ bad gold files are refused naming the line."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -17,9 +18,9 @@ from test_train_stage import add_two_questions_per_document
 
 from synthtune.config import BackendSettings
 from synthtune.evaluate.run import Answer, GoldFileError, Question, System, judge_answers, load_gold
-from synthtune.llm.base import Completion
 from synthtune.project import Project
 from synthtune.synth.curate import curate
+from synthtune.text.judgments import parse_judgment
 
 GOLD = [
     {"question": "What was Company Alpha's revenue in fiscal 2025?", "answer": "$152.2 million", "document": "doc0.md", "page": 1},
@@ -205,34 +206,52 @@ def test_bad_gold_file_on_the_command_line_is_one_line_and_exit_1(project, tmp_p
     assert not (project.dir / "report").exists()
 
 
-class ScriptedJudge:
-    """A judge backend that replies with the given texts, in order."""
-
-    name = "scripted-judge"
-
-    def __init__(self, replies: list[str]):
-        self.replies = replies
-
-    def settings_dict(self) -> dict:
-        return {"backend": "scripted", "model": self.name}
-
-    def generate(self, requests: list, progress=None) -> list[Completion]:
-        assert len(requests) == len(self.replies)
-        return [Completion(r, self.name, 0.0, 1, 1, 1, "ok") for r in self.replies]
-
-    def close(self) -> None:
-        pass
+# A judge_correctness prompt (set with generate.prompts) in a form the bundled 135M model follows: to the
+# shipped one it never replies with a score; to this one it replies "4/5" or "2/5" for most answers
+# (greedy: always the same reply). It asks for a format, not for a grade to trust.
+JUDGE_CORRECTNESS = """Rate this answer from 1 to 5.
+Question: {{ question }}
+Answer: {{ answer }}
+Reference: {{ reference }}
+Reply '4/5' if the answer matches the reference, else '2/5'."""
 
 
-def test_judge_grades_are_parsed_from_its_replies(make_project):
-    """A grade is the judge's 1-5 score where it gave one, and None (not a default) where it did not."""
-    p = make_project()
-    systems = [System("base", "base", False, BackendSettings())]
-    questions = [Question(f"g{i}", "gold", f"Q{i}?", "Alpha's revenue was $152.2 million.") for i in range(3)]
-    answers = {"base": {q.id: Answer("It was $152.2 million.") for q in questions}}
-    judge = ScriptedJudge(["Score: 4\nReason: right number", "Right figure, 5 out of 5", "no idea"])
-    judge_answers(p, judge, systems, questions, answers)
-    assert [answers["base"][q.id].scores["judge_correctness"] for q in questions] == [4.0, 5.0, None]
+def test_judge_grades_are_parsed_from_its_replies(make_project, tmp_path, bundled_llm):
+    """Each answer in a system's scope goes to the judge (the bundled model) once, with the project's
+    judge_correctness prompt, and the call is logged with the raw reply; the answer's grade is the 1-5
+    score parsed from that reply, as a float, and None (not a default) where the reply holds none."""
+    write(tmp_path / "judge_correctness.j2", JUDGE_CORRECTNESS)
+    p = make_project({"generate": {"prompts": {"judge_correctness": str(tmp_path / "judge_correctness.j2")}}})
+    systems = [
+        System("base", "base", False, BackendSettings()),
+        System("base+rag", "base", True, BackendSettings()),
+    ]
+    cases = [
+        ("What was Company Alpha's revenue in fiscal 2025?", "$152.2 million", "It was $152.2 million"),
+        ("How many people does Company Beta employ?", "130 people", "Company Beta employs 130 people"),
+        ("Who audits Company Gamma?", "The documents do not say.", "The documents do not say"),
+    ]
+    questions = [Question(f"g{i}", "gold", q, ref) for i, (q, ref, _) in enumerate(cases)]
+    answers = {
+        "base": {q.id: Answer(a + ".") for q, (_, _, a) in zip(questions, cases, strict=True)},
+        # the third question is out of base+rag's scope (eval.answer_every_question: false)
+        "base+rag": {
+            q.id: Answer(a + " [1].") for q, (_, _, a) in zip(questions[:2], cases[:2], strict=True)
+        },
+    }
+    judge_answers(p, bundled_llm, systems, questions, answers)
+    calls = p.store.llm_calls("eval_judge")
+    graded = [answers[s.name][q.id] for s in systems for q in questions if q.id in answers[s.name]]
+    assert len(calls) == len(graded) == 5  # in the order the answers were sent
+    sha = hashlib.sha256(JUDGE_CORRECTNESS.encode()).hexdigest()
+    assert all(c.prompt_sha == sha and c.model == bundled_llm.name and c.outcome == "ok" for c in calls)
+    expected = [parse_judgment(c.raw_output)[0] for c in calls]
+    grades = [a.scores["judge_correctness"] for a in graded]
+    assert grades == [None if g is None else float(g) for g in expected]
+    assert all(isinstance(g, float) for g in grades if g is not None)
+    assert any(g is not None for g in expected), [c.raw_output for c in calls]
+    # the [n] markers are not graded: the answer with and without them got the same reply
+    assert [c.raw_output for c in calls[3:]] == [c.raw_output for c in calls[:2]]
 
 
 @pytest.mark.slow
@@ -258,7 +277,7 @@ def test_reference_systems_and_the_judge(project, run):  # noqa: F811
     assert ref["metrics"]["recall_at_k"] is not None
     assert {c["system"] for c in results["comparisons"]} == {"smollm+rag"}
     # every answer was sent to the judge and the call logged with its raw output; the 135M model rarely
-    # replies in the "Score: N" form, so a grade is 1-5 where it did and absent where it did not
+    # replies to the shipped prompt with a score, so a grade is 1-5 where it did and absent where it did not
     from synthtune.project import Project
 
     with Project(project.dir) as p:
@@ -268,6 +287,9 @@ def test_reference_systems_and_the_judge(project, run):  # noqa: F811
     assert all(c.raw_output and c.outcome == "ok" for c in calls)
     grades = [a["scores"]["judge_correctness"] for q in results["questions"] for a in q["answers"].values()]
     assert all(g is None or 1 <= g <= 5 for g in grades)
+    # each grade is a logged reply parsed (reply by reply: test_judge_grades_are_parsed_from_its_replies)
+    parsed = [parse_judgment(c.raw_output)[0] for c in calls]
+    assert sorted(g or 0 for g in grades) == sorted(float(g or 0) for g in parsed)
 
 
 def test_run_evaluates_once_then_skips_until_the_gold_file_changes(project, tmp_path):

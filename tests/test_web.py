@@ -1,6 +1,7 @@
-"""The web app over a demo-like project: every screen renders, the API answers with citations and page
-highlights, reviews are rows that curation never overrides and export's operation reads; and it is safe
-by default (token beyond loopback, CSRF on writes, only project files, bounded bodies)."""
+"""The web app over a demo-like project: every screen renders, the API answers (the bundled model, loaded
+by the app on the first question) with citations and page highlights, reviews are rows that curation
+never overrides and export's operation reads; and it is safe by default (token beyond loopback, CSRF on
+writes, only project files, bounded bodies)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from webproject import EchoBackend, build_demo
+from webproject import build_demo
 
 from synthtune.synth.curate import curate
+from synthtune.text.citations import cite
 from synthtune.web import Guard, create_app
 from synthtune.web.pages import align, number_segments, page_span
 
@@ -26,7 +28,8 @@ def demo(tmp_path_factory, embedder):
 
 @pytest.fixture
 def client(demo):
-    app = create_app(demo, answerer=EchoBackend())
+    """The app as ``synthtune serve`` makes it: it loads its answering model on the first question."""
+    app = create_app(demo)
     with TestClient(app, base_url=LOCAL) as c:
         c.headers["X-CSRF-Token"] = app.state.guard.csrf
         yield c
@@ -56,11 +59,25 @@ def test_openapi_lists_the_api(client):
     } <= set(paths)
 
 
-def test_ask_answers_with_citations(client):
-    r = client.post("/api/ask", json={"question": "What was the adjusted EBITDA margin?"}).json()
-    assert r["model"]["kind"] == "base"
-    assert r["citations"][0]["n"] == 1
-    assert r["citations"][0]["chunk_id"] == r["passages"][0]["chunk_id"]
+def test_ask_answers_with_citations(client, demo):
+    """/api/ask answers with the project's model (the base model: nothing was trained), loaded on this
+    first question; the citations are the passages the answer points at, numbered as the passages it
+    returns, and the first opens its page with the cited text boxed."""
+    question = "What was the adjusted EBITDA margin?"
+    response = client.post("/api/ask", json={"question": question})
+    assert response.status_code == 200, response.text
+    r = response.json()
+    assert r["model"] == {"kind": "base", "model": demo.settings.train.base_model}
+    assert r["question"] == question and r["answer"]
+    shown = [{"id": p["chunk_id"], "text": p["text"]} for p in r["passages"]]
+    assert [c["chunk_id"] for c in r["citations"]] == cite(r["answer"], shown) != []
+    for c in r["citations"]:
+        assert c["chunk_id"] == r["passages"][c["n"] - 1]["chunk_id"]
+    c = r["citations"][0]  # the passages are earnings-release pages: the cited one is a PDF page image
+    view = client.get(
+        f"/api/documents/{c['document_id']}/pages/{c['page_start']}", params={"chunk": c["chunk_id"]}
+    ).json()
+    assert view["kind"] == "image" and view["boxes"]
 
 
 def test_pdf_page_has_image_and_boxes_over_the_cited_text(client):
@@ -192,7 +209,7 @@ def test_helpers():
 
 def test_token_required_beyond_loopback(demo):
     guard = Guard.for_host("0.0.0.0", token="s3cret")
-    with TestClient(create_app(demo, guard, EchoBackend()), base_url="http://192.0.2.7:8000") as c:
+    with TestClient(create_app(demo, guard), base_url="http://192.0.2.7:8000") as c:
         assert c.get("/ask").status_code == 401
         assert c.get("/api/examples", headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert c.get("/api/examples", headers={"Authorization": "Bearer s3cret"}).status_code == 200
@@ -205,13 +222,13 @@ def test_loopback_needs_no_token_but_a_loopback_host(demo):
     assert Guard.for_host("127.0.0.1").token is None
     assert Guard.for_host("::1").token is None
     assert Guard.for_host("0.0.0.0").token  # generated when none is given
-    with TestClient(create_app(demo, answerer=EchoBackend()), base_url="http://attacker.example") as c:
+    with TestClient(create_app(demo), base_url="http://attacker.example") as c:
         assert c.get("/api/examples").status_code == 403  # DNS rebinding
 
 
 def test_csrf_required_on_writes(demo, client):
     ex = demo.store.examples()[0]
-    with TestClient(create_app(demo, answerer=EchoBackend()), base_url=LOCAL) as c:
+    with TestClient(create_app(demo), base_url=LOCAL) as c:
         assert c.post(f"/api/examples/{ex.id}/review", json={"decision": "accept"}).status_code == 403
         bad = c.post(
             f"/api/examples/{ex.id}/review", json={"decision": "accept"}, headers={"X-CSRF-Token": "x"}

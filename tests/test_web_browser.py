@@ -1,7 +1,8 @@
 """The web app in a real browser (Debian's chromium driven by Playwright, headless, server started here on
-127.0.0.1): ask and see the cited page highlighted; review with the keyboard only and keep decisions and
-position across a reload; an edit is what export's store operation reads. No console errors, no failed
-requests, no request to anywhere but the server. Screenshots go to ``$SYNTHTUNE_TEST_ARTIFACTS``."""
+127.0.0.1, answering with the bundled model): ask and see the cited page highlighted; review with the
+keyboard only and keep decisions and position across a reload; an edit is what export's store operation
+reads. No console errors, no failed requests, no request to anywhere but the server. Screenshots go to
+``$SYNTHTUNE_TEST_ARTIFACTS``."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from webproject import SETTINGS, EchoBackend, build_demo
+from webproject import SETTINGS, build_demo
 
 from synthtune.config import parse_settings
 from synthtune.project import Project
@@ -41,10 +42,9 @@ def server(tmp_path_factory, embedder) -> Iterator[tuple[str, Path]]:
     project = Project(directory, parse_settings(SETTINGS))
     project._embedder = embedder
     port = free_port()
+    # the app loads the answering model (the bundled one: nothing was trained) on the first question
     srv = uvicorn.Server(
-        uvicorn.Config(
-            create_app(project, answerer=EchoBackend()), host="127.0.0.1", port=port, log_level="warning"
-        )
+        uvicorn.Config(create_app(project), host="127.0.0.1", port=port, log_level="warning")
     )
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -88,11 +88,24 @@ def artifact(pg, name: str) -> None:
 
 
 def test_ask_and_see_the_cited_page_highlighted(server, page):
+    """The model's answer shows with its citations (the passages retrieved for this question are all
+    earnings-release PDF pages, and the bundled model's reply points at one of them: asserted, not
+    assumed); clicking the first opens that page beside it, rendered, with the cited text boxed inside."""
     base, _ = server
     page.goto(f"{base}/ask?q=adjusted EBITDA margin Q2 FY2025")
+    answer = page.locator("#answer .answer-text")
+    answer.wait_for(timeout=180_000)  # the first question loads the model, then it generates
+    assert answer.inner_text().strip() not in ("", "(no answer)")
     citation = page.locator("#answer a.citation").first
-    citation.wait_for()
+    assert page.locator("#answer a.citation").count() > 0, "the answer cites no passage"
+    cited = {k: citation.get_attribute(f"data-{k}") for k in ("document", "page", "chunk")}
     citation.click()
+    head = page.locator("#viewer .viewer-head a").first
+    head.wait_for()
+    assert (
+        head.get_attribute("href")
+        == f"/documents/{cited['document']}/pages/{cited['page']}?chunk={cited['chunk']}"
+    )
     image = page.locator("#viewer .page-image img")
     image.wait_for()
     page.wait_for_function("document.querySelector('#viewer .page-image img').naturalWidth > 0")

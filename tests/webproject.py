@@ -1,14 +1,16 @@
 """A demo-like project for the web and ask tests: the acme corpus ingested, questions answered from its
-chunks as generation writes them, curated; and a fake answering backend (no model to load)."""
+chunks as generation writes them, curated. Questions asked of it are answered by the bundled model, with
+the short replies its ``eval.max_new_tokens`` sets (the ``bundled_llm`` fixture's settings)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+from conftest import BUNDLED_LLM_TOKENS
+
 from synthtune.config import parse_settings
-from synthtune.llm.base import ChatRequest, Completion
 from synthtune.project import Project
 from synthtune.store import GenerationUnit, NewAnswer, NewQuestion
 from synthtune.synth.curate import curate
@@ -20,6 +22,7 @@ SETTINGS = {
     "curate": {"min_examples_per_chunk": 0, "dedup_threshold": 0.99},
     "search": {"mode": "lexical"},
     "generate": {"max_facts_per_document": 2, "phrasings_per_fact": 1},
+    "eval": {"max_new_tokens": BUNDLED_LLM_TOKENS},  # the answers `ask` and the web app generate
 }
 _SENTENCE = re.compile(r"[^\n]*\d[^\n]*?\.(?=\s|$)")
 
@@ -27,8 +30,10 @@ _SENTENCE = re.compile(r"[^\n]*\d[^\n]*?\.(?=\s|$)")
 def build_demo(directory: Path, embedder, n_examples: int = 12) -> Project:
     """Ingest the acme documents, extract their facts and write the fact questions (accepted), plus
     ``n_examples`` answered questions that do not stand alone (one per chunk with a sentence holding a
-    number: the answer quotes it and cites it as [1]; curation rejects them), then curate."""
+    number: the answer quotes it and cites it as [1]; curation rejects them), then curate. The settings
+    are written to the folder's synthtune.yaml, so the command line reads the same ones."""
     directory.mkdir(parents=True, exist_ok=True)
+    (directory / "synthtune.yaml").write_text(yaml.safe_dump(SETTINGS))
     p = Project(directory, parse_settings(SETTINGS))
     p._embedder = embedder
     p.ingest([ACME])
@@ -50,27 +55,3 @@ def build_demo(directory: Path, embedder, n_examples: int = 12) -> Project:
         made += 1
     curate(p, coverage=False)
     return p
-
-
-@dataclass
-class EchoBackend:
-    """Answers with the first sentence of the first passage it was shown, citing it as [1]."""
-
-    name: str = "echo"
-    calls: list[ChatRequest] = field(default_factory=list)
-
-    def settings_dict(self) -> dict:
-        return {"backend": "echo"}
-
-    def generate(self, requests: list[ChatRequest], progress=None) -> list[Completion]:
-        self.calls += requests
-        out = []
-        for r in requests:
-            user = r.messages[-1]["content"]
-            passage = user.split("[1] ", 1)[1].split("\n", 2)[1] if "[1] " in user else "I do not know."
-            text = (passage.split(". ")[0].rstrip(".") + " [1].") if passage else "I do not know."
-            out.append(Completion(text, "echo", 0.0, 1, 1, 1, "ok", finish_reason="stop"))
-        return out
-
-    def close(self) -> None:
-        pass

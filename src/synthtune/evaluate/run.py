@@ -500,7 +500,7 @@ def judge_answers(
             messages = prompt.messages(
                 question=q.question, reference=q.reference, answer=strip_markers(a.text)
             )
-            requests.append(ChatRequest(messages=messages, max_new_tokens=48))
+            requests.append(ChatRequest(messages=messages))  # eval.judge.max_new_tokens applies
             keys.append(a)
     done = judge.generate(requests)
     with project.store.transaction():  # every grading call is logged, raw output included

@@ -77,7 +77,8 @@ class Answerer:
 
 
 def create_app(project: Project, guard: Guard | None = None, answerer: Backend | None = None) -> FastAPI:
-    """The web app over ``project``. ``answerer`` is an already loaded backend (tests pass a fake one)."""
+    """The web app over ``project``. ``answerer`` is an already loaded backend, which the app closes when
+    it shuts down; without one the first question loads the model."""
     guard = guard or Guard()
     model = Answerer(project, answerer)
 
