@@ -387,8 +387,8 @@ class GenerateSettings(Section):
     prompts: dict[str, str] = Field(
         default_factory=dict,
         description="Override a shipped prompt template by name (question_factual, question_numeric, "
-        "question_reasoning, question_unanswerable, answer, judge_question, judge_answer) with a path "
-        "to a Jinja file.",
+        "question_reasoning, question_unanswerable, answer, judge_question, judge_answer, judge_correctness) "
+        "with a path to a Jinja file.",
     )
 
 
