@@ -26,7 +26,7 @@ from decimal import Decimal
 from synthtune.ingest.tables import Table
 from synthtune.text.identity import DocIdentity, short_name
 from synthtune.text.numbers import Num, extract_numbers
-from synthtune.text.periods import DATE, Period, parse_date, parse_period
+from synthtune.text.periods import DATE, ORDINALS, Period, parse_date, parse_period
 
 # ------------------------------------------------------------------------------------------ records
 
@@ -484,6 +484,11 @@ def prose_facts(page_text: str, identity: DocIdentity | None, page_no: int = 1) 
 _GUIDE_VERB = r"(?:expects?|expected|expecting|anticipates?|forecasts?|projects?|sees|guides?(?:\s+to)?)"
 _GUIDE_METRIC = r"(?P<metric>[A-Za-z][\w&'’\s-]{1,60}?)"
 _NOTE = r"(?:\s*\(\d{1,2}\))?"  # a footnote mark: "Guidance(4)"
+# what a report does to its outlook: "Raises Full Year FY24 Revenue Guidance to", "narrowed its ... guidance"
+_GUIDE_CHANGE = (
+    r"initiates|reiterates|raises|lowers|narrows|reaffirms|maintains|updates|narrowed|raised|lowered|updating"
+    r"|raising|narrowing|maintaining|reaffirming"
+)
 _GUIDE_BEFORE = [
     # "expects revenue of", "now expect full-year gross margin of", "expects revenue to be"
     re.compile(
@@ -492,8 +497,7 @@ _GUIDE_BEFORE = [
     # "raising its full fiscal year 2025 revenue outlook to", "Revenue Guidance of", "EPS guidance ... in
     # the range of", "revenue guidance(4) range to"
     re.compile(
-        rf"(?:\b(?:its|our|the|initiates|reiterates|raises|lowers|narrows|reaffirms|maintains|updates|"
-        rf"narrowed|raised|lowered|updating|raising|narrowing|maintaining|reaffirming)\s+|[•▪]\s*){_GUIDE_METRIC}"
+        rf"(?:\b(?:its|our|the|{_GUIDE_CHANGE})\s+|[•▪]\s*){_GUIDE_METRIC}"
         rf"{_NOTE}\s+(?:outlook|guidance|forecast){_NOTE}(?:\s+range)?\s+(?:to|of|at|is|in the range of)\s*$",
         re.I,
     ),
@@ -506,11 +510,7 @@ _GUIDE_BEFORE = [
 ]
 # in an outlook section: "Revenue of $43.8 billion to $44.5 billion" (a list under "FY24 Guidance")
 _GUIDE_ITEM = re.compile(rf"^\s*(?:[•▪-]\s*)?{_GUIDE_METRIC}{_NOTE}\s+(?:of|to be|at)\s*$", re.I)
-_GUIDE_LEAD_WORDS = re.compile(
-    r"^.*\b(?:its|our|the|initiates|reiterates|raises|lowers|narrows|reaffirms|maintains|updates|narrowed|raised"
-    r"|lowered|updating|raising|narrowing|maintaining|reaffirming|expects?|expected)\s+",
-    re.I | re.S,
-)
+_GUIDE_LEAD_WORDS = re.compile(rf"^.*\b(?:its|our|the|{_GUIDE_CHANGE}|expects?|expected)\s+", re.I | re.S)
 _PREVIOUS = re.compile(
     r"\b(?:prior|previous|previously|earlier|original)\s+(?:\w+\s+){0,2}(?:guidance|outlook)\b", re.I
 )
@@ -545,7 +545,7 @@ def _guidance_period(text: str, doc_period: Period) -> Period | None:
     m = found[-1]
     fy, fiscal = doc_period.fiscal_year, doc_period.fiscal
     if m.group("q") or m.group("qn"):
-        quarter = _ORDINAL_NUMBERS[m.group("q").lower()] if m.group("q") else int(m.group("qn"))
+        quarter = ORDINALS[m.group("q").lower()] if m.group("q") else int(m.group("qn"))
         year = m.group("qy") or m.group("qny")
         if year:
             fy = int(year) if len(year) == 4 else 2000 + int(year)
@@ -557,9 +557,6 @@ def _guidance_period(text: str, doc_period: Period) -> Period | None:
         fy = int(year) if len(year) == 4 else 2000 + int(year)
         fiscal = fiscal if m.group("year") is None else doc_period.fiscal
     return Period(m.group(0), 12, None, fy, None, fiscal)
-
-
-_ORDINAL_NUMBERS = {"first": 1, "second": 2, "third": 3, "fourth": 4}
 
 
 def _to_come(period: Period, document: Period) -> bool:

@@ -40,7 +40,7 @@ _MONTH_NAMES = [
     "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
     "November", "December",
 ]  # fmt: skip
-_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4}
+ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4}
 _ORDINAL_WORDS = {1: "first", 2: "second", 3: "third", 4: "fourth"}
 _COUNTS = {"three": 3, "six": 6, "nine": 9, "twelve": 12, "3": 3, "6": 6, "9": 9, "12": 12}
 _WEEKS = {"12": 3, "13": 3, "24": 6, "26": 6, "36": 9, "39": 9, "52": 12, "53": 12}
@@ -219,14 +219,14 @@ def parse_period(text: str, document: Period | None = None) -> Period | None:
         return Period(text, 3, end, _year(q.group("y") or q.group("y2")), quarter, fiscal)
     w = _QUARTER_WORDS.search(text)
     if w and (w.group("y") or w.group("y2")):
-        quarter = _ORDINALS[(w.group("ord") or w.group("ord2")).lower()]
+        quarter = ORDINALS[(w.group("ord") or w.group("ord2")).lower()]
         return Period(text, 3, end, int(w.group("y") or w.group("y2")), quarter, fiscal)
     if w and document and document.fiscal_year and not end:
         # "Second-Quarter 2023" split over two header lines reads as "Second-Quarter 2023"; a bare
         # "Second-Quarter" column takes the document's year
         year = re.search(r"\b((?:19|20)\d\d)\b", text)
         fy = int(year.group(1)) if year else document.fiscal_year
-        return Period(text, 3, None, fy, _ORDINALS[w.group("ord").lower()], fiscal)
+        return Period(text, 3, None, fy, ORDINALS[w.group("ord").lower()], fiscal)
     f = _FISCAL_YEAR.search(text)
     if f and not end:
         return Period(text, 12, None, _year(f.group("y") or f.group("y2")), None, True)
