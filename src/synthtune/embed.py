@@ -199,16 +199,17 @@ class Embedder:
 # ---------------------------------------------------------------------------------------------------
 # ONNX Runtime
 
-ONNX_FORMAT = 2  # bump when the exported or quantized graph changes, so caches are rebuilt (2: per-channel)
+ONNX_FORMAT = 3  # bump when the exported or quantized graph changes, so caches are rebuilt (3: fused BERT)
 
 
 class OnnxEncoder:
     """A sentence-transformers model (transformer, mean or CLS pooling, normalisation) on ONNX Runtime.
 
-    Why: on a CPU, ONNX Runtime runs MiniLM's graph with fused attention kernels, and int8 dynamic
-    quantization of its matrix multiplications doubles throughput again (benchmarks/RESULTS.md, embed),
-    with vectors within cosine 0.99 of torch's. The graph is exported from the local weights with
-    ``torch.onnx.export`` (never downloaded) into ``<cache>/onnx/<weights sha256>/``, once per model."""
+    Why: int8 dynamic quantization of the matrix multiplications, on a graph whose attention, layer norms
+    and GELU ONNX Runtime's transformer optimizer has fused into single kernels (BERT-family models such
+    as MiniLM), is faster than torch on a CPU (benchmarks/RESULTS.md, embed), with vectors within cosine
+    0.98 of torch's. The graph is exported from the local weights with ``torch.onnx.export`` (never
+    downloaded) into ``<cache>/onnx/<weights sha256>/``, once per model."""
 
     def __init__(self, session, pooling: str, dim: int):
         self.session = session
@@ -303,18 +304,25 @@ def onnx_model_file(folder: Path, quantized: bool) -> Path:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         tmp = int8.with_suffix(f".tmp{os.getpid()}.onnx")
-        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+        # the fused operators are outside the ONNX domain, so shape inference cannot type every output:
+        # they are float32, as the graph is
+        quantize_dynamic(
+            str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
+            extra_options={"DefaultTensorType": 1},  # onnx.TensorProto.FLOAT
+        )  # fmt: skip
         tmp.replace(int8)
     return int8
 
 
 def _export(folder: Path, target: Path) -> None:
-    """Export the transformer's last hidden state, batch and sequence axes dynamic."""
+    """Export the transformer's last hidden state, batch and sequence axes dynamic; a BERT-family
+    model's graph is then fused by ONNX Runtime's transformer optimizer (attention written out as
+    plain operators, "eager", is the pattern the optimizer recognises)."""
     import torch
     from transformers import AutoModel
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    model = AutoModel.from_pretrained(str(folder)).eval()
+    model = AutoModel.from_pretrained(str(folder), attn_implementation="eager").eval()
     names = ["input_ids", "attention_mask", "token_type_ids"]
     if getattr(model.config, "type_vocab_size", 0) < 1:
         names = names[:2]
@@ -344,6 +352,14 @@ def _export(folder: Path, target: Path) -> None:
             opset_version=17,
             dynamo=False,
         )
+    if model.config.model_type == "bert":
+        from onnxruntime.transformers.optimizer import optimize_model
+
+        fused = optimize_model(
+            str(tmp), model_type="bert", num_heads=model.config.num_attention_heads,
+            hidden_size=model.config.hidden_size, opt_level=1,
+        )  # fmt: skip
+        fused.save_model_to_file(str(tmp))
     tmp.replace(target)
 
 
