@@ -140,14 +140,16 @@ class EmbeddingSettings(Section):
     )
     batch_size: int = Field(default=32, ge=1, description="Passages per embedding batch.")
     device: str = Field(default="cpu", description="Torch device for the embedder: cpu, cuda, mps.")
-    runtime: Literal["torch", "onnx", "onnx-int8"] = Field(
-        default="torch",
+    runtime: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
+        default="auto",
         description="How the embedder runs: torch (sentence-transformers); onnx (the same model exported "
-        "to ONNX Runtime from its local weights, cached per weights sha256, CPU); onnx-int8 (that export with "
-        "int8 per-channel dynamic quantization). Their vectors agree with torch's (onnx exactly, onnx-int8 "
-        "to cosine 0.99 on average, retrieval within a point), so a store keeps its vectors when this "
-        "changes. Default torch: onnx-int8 was not 2x faster on this project's CPU (benchmarks/RESULTS.md, "
-        "embed).",
+        "to ONNX Runtime from its local weights, cached per weights sha256, CPU; a BERT-family model's graph "
+        "fused by ONNX Runtime's transformer optimizer); onnx-int8 (that export with int8 per-channel "
+        "dynamic quantization: about 1.5x torch's throughput on a 2-core CPU, benchmarks/RESULTS.md, embed). "
+        "auto (default): onnx-int8 for a BERT-family model with mean or CLS pooling on the CPU (the bundled "
+        "MiniLM), else torch. Their vectors agree with torch's (onnx exactly, onnx-int8 to cosine 0.99 on "
+        "average, retrieval within a point), so a store keeps its vectors when this changes. The first use "
+        "of an ONNX runtime exports the graph once (seconds).",
     )
 
 

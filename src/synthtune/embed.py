@@ -7,13 +7,15 @@ a passage that another document already holds (boilerplate repeated across filin
 The same model can run on ONNX Runtime (``embedding.runtime``): exported once from its local weights,
 optionally quantized to int8, and cached per weights sha256 (see :class:`OnnxEncoder`). Its vectors
 agree with torch's to cosine >= 0.99, so they count as the same model's and a store keeps its vectors
-when the runtime changes.
+when the runtime changes. The default, ``auto``, runs a BERT-family model such as the bundled MiniLM
+this way, int8, on the CPU, and any other model on torch.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -101,11 +103,19 @@ class Embedder:
         self._tokenizer = None
         self._onnx: OnnxEncoder | None = None
 
+    @functools.cached_property
+    def runtime(self) -> str:
+        """``embedding.runtime`` with auto resolved: onnx-int8 for a BERT-family model with mean or CLS
+        pooling on the CPU, torch otherwise."""
+        if self.settings.runtime != "auto":
+            return self.settings.runtime
+        return "onnx-int8" if self.settings.device == "cpu" and onnx_fusable(Path(self.path)) else "torch"
+
     @property
     def onnx(self) -> OnnxEncoder:
         """The ONNX Runtime encoder of this model (exported and cached on first use)."""
         if self._onnx is None:
-            self._onnx = _load_onnx(self.path, self.settings.runtime == "onnx-int8")
+            self._onnx = _load_onnx(self.path, self.runtime == "onnx-int8")
         return self._onnx
 
     @property
@@ -148,7 +158,7 @@ class Embedder:
         return int(self.model.max_seq_length)
 
     def info(self) -> ModelInfo:
-        if self.settings.runtime != "torch":
+        if self.runtime != "torch":
             o = self.onnx
             return ModelInfo(
                 self.name, o.dim, True, self.query_prefix, self.passage_prefix, self.max_seq_length
@@ -170,7 +180,7 @@ class Embedder:
     def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.info().dim), dtype=np.float32)
-        if self.settings.runtime != "torch":
+        if self.runtime != "torch":
             return self.onnx.encode(texts, self.tokenizer, self.max_seq_length, self.settings.batch_size)
         vecs = self.model.encode(
             texts,
@@ -183,7 +193,7 @@ class Embedder:
 
     def encode_query(self, query: str) -> np.ndarray:
         """One short text: a single torch thread is faster than several waiting on each other."""
-        if self.settings.runtime != "torch":
+        if self.runtime != "torch":
             return self.encode([f"{self.query_prefix}{query}"])[0]
         import torch
 
@@ -208,7 +218,8 @@ class OnnxEncoder:
     Why: int8 dynamic quantization of the matrix multiplications, on a graph whose attention, layer norms
     and GELU ONNX Runtime's transformer optimizer has fused into single kernels (BERT-family models such
     as MiniLM), is faster than torch on a CPU (benchmarks/RESULTS.md, embed), with vectors within cosine
-    0.98 of torch's. The graph is exported from the local weights with ``torch.onnx.export`` (never
+    0.98 of torch's. Activations are quantized per batch, so a passage's int8 vector depends slightly on
+    the batch it was encoded in; the store keeps the first vector of each text. The graph is exported from the local weights with ``torch.onnx.export`` (never
     downloaded) into ``<cache>/onnx/<weights sha256>/``, once per model."""
 
     def __init__(self, session, pooling: str, dim: int):
@@ -253,6 +264,19 @@ def _load_onnx(path: str, quantized: bool) -> OnnxEncoder:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
     return OnnxEncoder(session, pooling, dim)
+
+
+def onnx_fusable(folder: Path) -> bool:
+    """Whether the model in ``folder`` is a BERT-family transformer with mean or CLS pooling: the models
+    whose ONNX graph ONNX Runtime fuses (so that onnx-int8 beats torch on a CPU)."""
+    import json
+
+    try:
+        _pooling(folder)
+        config = json.loads((folder / "config.json").read_text())
+    except (ModelNotFoundError, OSError, ValueError, KeyError, IndexError):
+        return False
+    return config.get("model_type") == "bert"
 
 
 def _pooling(folder: Path) -> tuple[str, int]:
@@ -305,11 +329,16 @@ def onnx_model_file(folder: Path, quantized: bool) -> Path:
 
         tmp = int8.with_suffix(f".tmp{os.getpid()}.onnx")
         # the fused operators are outside the ONNX domain, so shape inference cannot type every output:
-        # they are float32, as the graph is
-        quantize_dynamic(
-            str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
-            extra_options={"DefaultTensorType": 1},  # onnx.TensorProto.FLOAT
-        )  # fmt: skip
+        # they are float32, as the graph is. The quantizer's advice to pre-process (a root-logger warning
+        # a user can do nothing about) is kept out of the output.
+        logging.disable(logging.WARNING)
+        try:
+            quantize_dynamic(
+                str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
+                extra_options={"DefaultTensorType": 1},  # onnx.TensorProto.FLOAT
+            )  # fmt: skip
+        finally:
+            logging.disable(logging.NOTSET)
         tmp.replace(int8)
     return int8
 
