@@ -219,8 +219,9 @@ class OnnxEncoder:
     and GELU ONNX Runtime's transformer optimizer has fused into single kernels (BERT-family models such
     as MiniLM), is faster than torch on a CPU (benchmarks/RESULTS.md, embed), with vectors within cosine
     0.98 of torch's. Activations are quantized per batch, so a passage's int8 vector depends slightly on
-    the batch it was encoded in; the store keeps the first vector of each text. The graph is exported from the local weights with ``torch.onnx.export`` (never
-    downloaded) into ``<cache>/onnx/<weights sha256>/``, once per model."""
+    the batch it was encoded in; the store keeps the first vector of each text. The graph is exported
+    from the local weights with ``torch.onnx.export`` (never downloaded) into
+    ``<cache>/onnx/<weights sha256>/``, once per model."""
 
     def __init__(self, session, pooling: str, dim: int):
         self.session = session
