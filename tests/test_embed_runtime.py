@@ -91,6 +91,18 @@ def test_auto_runs_the_bundled_bert_model_int8_on_the_cpu_and_anything_else_on_t
     assert Embedder(EmbeddingSettings(model=str(other))).runtime == "torch"
 
 
+def test_a_process_thread_limit_holds_for_onnx_runtime(embedder, monkeypatch) -> None:
+    from synthtune.embed import _load_onnx
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    _load_onnx.cache_clear()
+    try:
+        limited = _load_onnx(embedder.path, True).session.get_session_options().intra_op_num_threads
+    finally:
+        _load_onnx.cache_clear()
+    assert limited == 1
+
+
 def test_mean_pooling_ignores_padding_and_keeps_the_order() -> None:
     class Session:
         def get_inputs(self):

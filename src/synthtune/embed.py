@@ -263,6 +263,11 @@ def _load_onnx(path: str, quantized: bool) -> OnnxEncoder:
     model_file = onnx_model_file(folder, quantized)
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # a thread limit set for the process (as Ray sets it for a worker of one CPU) holds for ONNX Runtime
+    # as it does for torch; without one, ONNX Runtime uses every core
+    threads = os.environ.get("OMP_NUM_THREADS", "")
+    if threads.isdigit() and int(threads) > 0:
+        options.intra_op_num_threads = int(threads)
     session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
     return OnnxEncoder(session, pooling, dim)
 
