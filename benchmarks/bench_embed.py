@@ -148,7 +148,7 @@ def main(repeats: int = 2, n_texts: int = 512, slices: int = 4) -> dict[str, Any
         ]
         for name, label in (
             ("direct", "SentenceTransformer.encode (direct)"),
-            ("synthtune", "synthtune Embedder.encode, runtime torch"),
+            ("synthtune", "synthtune Embedder.encode, runtime torch (default)"),
             ("onnx", "runtime onnx (fp32)"),
             ("onnx-int8", "runtime onnx-int8 (per-channel dynamic quantization)"),
         )

@@ -5,7 +5,6 @@ embedded again."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -25,15 +24,9 @@ PASSAGES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def torch_embedder() -> Embedder:
-    return Embedder(EmbeddingSettings(runtime="torch"))
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(("runtime", "floor"), [("onnx", 0.9999), ("onnx-int8", 0.99)])
-def test_onnx_vectors_match_torch(torch_embedder, runtime: str, floor: float) -> None:
-    embedder = torch_embedder
+def test_onnx_vectors_match_torch(embedder, runtime: str, floor: float) -> None:
     onnx = Embedder(EmbeddingSettings(runtime=runtime))
 
     got, want = onnx.encode(PASSAGES), embedder.encode(PASSAGES)
@@ -72,23 +65,6 @@ def test_models_onnx_cannot_run_are_refused_with_the_way_out(tmp_path: Path) -> 
 
     with pytest.raises(ModelNotFoundError, match="use embedding.runtime: torch"):
         _pooling(tmp_path)
-
-
-def test_auto_runs_the_bundled_bert_model_int8_on_the_cpu_and_anything_else_on_torch(tmp_path: Path) -> None:
-    assert EmbeddingSettings().runtime == "auto"
-    assert Embedder(EmbeddingSettings()).runtime == "onnx-int8"  # the bundled MiniLM: a BERT model
-    assert Embedder(EmbeddingSettings(device="cuda")).runtime == "torch"
-    assert Embedder(EmbeddingSettings(runtime="torch")).runtime == "torch"
-    assert Embedder(EmbeddingSettings(runtime="onnx")).runtime == "onnx"
-
-    bundled = Path(Embedder(EmbeddingSettings()).path)
-    other = tmp_path / "other"
-    shutil.copytree(bundled, other)
-    config = json.loads((other / "config.json").read_text())
-    (other / "config.json").write_text(json.dumps(config | {"model_type": "mpnet"}))
-    assert Embedder(EmbeddingSettings(model=str(other))).runtime == "torch"  # not fused: torch is faster
-    (other / "modules.json").write_text("[]")  # not a transformer + pooling model
-    assert Embedder(EmbeddingSettings(model=str(other))).runtime == "torch"
 
 
 def test_a_process_thread_limit_holds_for_onnx_runtime(embedder, monkeypatch) -> None:

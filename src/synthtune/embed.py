@@ -7,15 +7,13 @@ a passage that another document already holds (boilerplate repeated across filin
 The same model can run on ONNX Runtime (``embedding.runtime``): exported once from its local weights,
 optionally quantized to int8, and cached per weights sha256 (see :class:`OnnxEncoder`). Its vectors
 agree with torch's to cosine >= 0.99, so they count as the same model's and a store keeps its vectors
-when the runtime changes. The default, ``auto``, runs a BERT-family model such as the bundled MiniLM
-this way, int8, on the CPU, and any other model on torch.
+when the runtime changes.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -103,19 +101,11 @@ class Embedder:
         self._tokenizer = None
         self._onnx: OnnxEncoder | None = None
 
-    @functools.cached_property
-    def runtime(self) -> str:
-        """``embedding.runtime`` with auto resolved: onnx-int8 for a BERT-family model with mean or CLS
-        pooling on the CPU, torch otherwise."""
-        if self.settings.runtime != "auto":
-            return self.settings.runtime
-        return "onnx-int8" if self.settings.device == "cpu" and onnx_fusable(Path(self.path)) else "torch"
-
     @property
     def onnx(self) -> OnnxEncoder:
         """The ONNX Runtime encoder of this model (exported and cached on first use)."""
         if self._onnx is None:
-            self._onnx = _load_onnx(self.path, self.runtime == "onnx-int8")
+            self._onnx = _load_onnx(self.path, self.settings.runtime == "onnx-int8")
         return self._onnx
 
     @property
@@ -158,7 +148,7 @@ class Embedder:
         return int(self.model.max_seq_length)
 
     def info(self) -> ModelInfo:
-        if self.runtime != "torch":
+        if self.settings.runtime != "torch":
             o = self.onnx
             return ModelInfo(
                 self.name, o.dim, True, self.query_prefix, self.passage_prefix, self.max_seq_length
@@ -180,7 +170,7 @@ class Embedder:
     def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.info().dim), dtype=np.float32)
-        if self.runtime != "torch":
+        if self.settings.runtime != "torch":
             return self.onnx.encode(texts, self.tokenizer, self.max_seq_length, self.settings.batch_size)
         vecs = self.model.encode(
             texts,
@@ -193,7 +183,7 @@ class Embedder:
 
     def encode_query(self, query: str) -> np.ndarray:
         """One short text: a single torch thread is faster than several waiting on each other."""
-        if self.runtime != "torch":
+        if self.settings.runtime != "torch":
             return self.encode([f"{self.query_prefix}{query}"])[0]
         import torch
 
@@ -272,19 +262,6 @@ def _load_onnx(path: str, quantized: bool) -> OnnxEncoder:
     return OnnxEncoder(session, pooling, dim)
 
 
-def onnx_fusable(folder: Path) -> bool:
-    """Whether the model in ``folder`` is a BERT-family transformer with mean or CLS pooling: the models
-    whose ONNX graph ONNX Runtime fuses (so that onnx-int8 beats torch on a CPU)."""
-    import json
-
-    try:
-        _pooling(folder)
-        config = json.loads((folder / "config.json").read_text())
-    except (ModelNotFoundError, OSError, ValueError, KeyError, IndexError):
-        return False
-    return config.get("model_type") == "bert"
-
-
 def _pooling(folder: Path) -> tuple[str, int]:
     """The model's pooling (mean or cls) and dimension; other module stacks are refused."""
     import json
@@ -335,16 +312,11 @@ def onnx_model_file(folder: Path, quantized: bool) -> Path:
 
         tmp = int8.with_suffix(f".tmp{os.getpid()}.onnx")
         # the fused operators are outside the ONNX domain, so shape inference cannot type every output:
-        # they are float32, as the graph is. The quantizer's advice to pre-process (a root-logger warning
-        # a user can do nothing about) is kept out of the output.
-        logging.disable(logging.WARNING)
-        try:
-            quantize_dynamic(
-                str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
-                extra_options={"DefaultTensorType": 1},  # onnx.TensorProto.FLOAT
-            )  # fmt: skip
-        finally:
-            logging.disable(logging.NOTSET)
+        # they are float32, as the graph is
+        quantize_dynamic(
+            str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
+            extra_options={"DefaultTensorType": 1},  # onnx.TensorProto.FLOAT
+        )  # fmt: skip
         tmp.replace(int8)
     return int8
 
