@@ -149,7 +149,8 @@ class EmbeddingSettings(Section):
         "Their vectors agree with torch's (onnx exactly, onnx-int8 to cosine 0.99 on average), so a store "
         "keeps its vectors when this changes. Default torch: onnx-int8 keeps TAT-QA retrieval within a point "
         "but ranked the search dev set's evidence lower (dense MRR 0.538 against 0.564; the search_dev "
-        "sections of benchmarks/RESULTS.md at commits 6b15d06 and 30c649e); choose it when ingest speed matters more.",
+        "sections of benchmarks/RESULTS.md at commits 6b15d06 and 30c649e); choose it when ingest speed "
+        "matters more.",
     )
 
 

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -312,11 +314,16 @@ def onnx_model_file(folder: Path, quantized: bool) -> Path:
 
         tmp = int8.with_suffix(f".tmp{os.getpid()}.onnx")
         # the fused operators are outside the ONNX domain, so shape inference cannot type every output:
-        # they are float32, as the graph is
-        quantize_dynamic(
-            str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
-            extra_options={"DefaultTensorType": 1},  # onnx.TensorProto.FLOAT
-        )  # fmt: skip
+        # they are float32, as the graph is. The quantizer's advice to pre-process (a root-logger warning
+        # a user can do nothing about) is kept out of the output.
+        logging.disable(logging.WARNING)
+        try:
+            quantize_dynamic(
+                str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
+                extra_options={"DefaultTensorType": 1},  # onnx.TensorProto.FLOAT
+            )  # fmt: skip
+        finally:
+            logging.disable(logging.NOTSET)
         tmp.replace(int8)
     return int8
 
@@ -348,7 +355,9 @@ def _export(folder: Path, target: Path) -> None:
     axes = {n: {0: "batch", 1: "sequence"} for n in names}
     axes["last_hidden_state"] = {0: "batch", 1: "sequence"}
     tmp = target.with_suffix(f".tmp{os.getpid()}.onnx")
-    with torch.no_grad():
+    # the exporter's notes on how it wrote some operators are for its developers, not for a user
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         torch.onnx.export(
             LastHidden(),
             example,
