@@ -67,6 +67,17 @@ def test_models_onnx_cannot_run_are_refused_with_the_way_out(tmp_path: Path) -> 
         _pooling(tmp_path)
 
 
+@pytest.mark.slow
+def test_a_bert_models_export_is_fused_before_it_is_quantized(embedder) -> None:
+    import onnx
+
+    int8 = onnx.load(str(onnx_model_file(Path(embedder.path), quantized=True)))
+    ops = {node.op_type for node in int8.graph.node}
+    # one attention kernel per layer instead of matmul/softmax chains: the speed of onnx-int8 rests on it
+    assert {"QAttention", "SkipLayerNormalization", "BiasGelu"} <= ops
+    assert "Softmax" not in ops
+
+
 def test_a_process_thread_limit_holds_for_onnx_runtime(embedder, monkeypatch) -> None:
     from synthtune.embed import _load_onnx
 
