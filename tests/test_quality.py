@@ -13,6 +13,7 @@ from synthtune.store import GenerationUnit, NewAnswer, NewQuestion
 from synthtune.synth.curate import curate
 from synthtune.synth.fact_questions import generate_fact_questions
 from synthtune.synth.facts_stage import extract_facts
+from synthtune.synth.splits import document_splits
 
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "acme" / "docs"
 RELEASE = "acme_q3_fy2025_earnings_release.pdf"
@@ -203,6 +204,31 @@ def test_a_figure_stated_in_the_release_and_its_call_is_asked_once(acme):
     assert by_figure and all(len(docs) == 1 for docs in by_figure.values())
     revenue = [k for k in by_figure if k[0] == "revenue" and "152.2" in k[2]]
     assert len(revenue) == 1  # the call says it too, and was not asked it again
+
+
+def _revenue_askers(p) -> set[str]:
+    """The files whose facts the Q3 revenue questions were made from."""
+    made = p.store.question_facts([e.question_id for e in p.store.candidates()])
+    facts = [p.store.fact(fid) for fid in set(made.values())]
+    docs = {d.id: Path(d.source_path).name for d in p.store.documents()}
+    return {docs[f.document_id] for f in facts if f.metric.lower() == "revenue" and "152.2" in f.value}
+
+
+@pytest.mark.parametrize("held", ["test", "val"])
+def test_a_figure_two_splits_state_is_asked_where_it_is_held_out_or_trained_on(acme, held):
+    """The release and its call both state Q3 revenue. With the release in test, only the release asks it
+    (the call's question would be a test leak); with the call in val, only the release (train) asks it, so
+    that the figure is trained on. Either way the call's slot goes to another of its figures."""
+    if held == "test":
+        acme.settings.curate.test_documents = [RELEASE]
+    else:
+        acme.settings.curate.split_ratios = {"train": 0.5, "val": 0.5}
+        for seed in range(50):
+            acme.settings.curate.seed = seed
+            if document_splits(acme.store.documents(), acme.settings.curate)[doc_id(acme, CALL)] == "val":
+                break
+    generate_fact_questions(acme)
+    assert _revenue_askers(acme) == {RELEASE}
 
 
 def test_new_templates_replace_the_old_questions(acme, monkeypatch):

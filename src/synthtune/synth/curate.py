@@ -323,16 +323,25 @@ class Curator:
         ) == period_mentions(b.c.question)
 
     def dedup(self, rows: list[Row]) -> int:
-        """Near-duplicate questions collapse to the best-scored one (then the earliest)."""
+        """Near-duplicate questions collapse to the best-scored one, then by their document's split (test,
+        train, val), then the earliest."""
         live = [r for r in rows if not r.reasons]
         if len(live) < 2:
             return 0
         keys = self.fact_keys(live)
         vecs = self.question_vectors([r.c.question for r in live])
-        # test questions win ties, so a duplicate pair across splits never costs the test split its row
+        # test questions win ties, so a duplicate pair across splits never costs the test split its row;
+        # train wins over val, so a figure that a train and a val document both state is trained on (kept
+        # in val instead, no split would teach it)
+        split_of = self.split_of()
+        rank = {"test": 0, "train": 1, "val": 2}
         order = sorted(
             range(len(live)),
-            key=lambda i: (-live[i].score, live[i].split != "test", live[i].c.question_id),
+            key=lambda i: (
+                -live[i].score,
+                rank.get(live[i].split or split_of.get(live[i].c.document_id, ""), 3),
+                live[i].c.question_id,
+            ),
         )
         kept: list[int] = []
         removed = 0

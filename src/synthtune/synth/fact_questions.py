@@ -2,7 +2,8 @@
 
 For each document, its problem-free facts are ranked (headline figures first: a figure stated both in
 prose and in a table, then table facts of the document's own period, then prose facts of that period,
-then the rest), one fact per (metric, period) is kept, up to ``generate.max_facts_per_document``, and
+then the rest), one fact per (metric, period) is kept, a figure an earlier document asked (documents in
+the order test, train, val) is skipped, up to ``generate.max_facts_per_document`` are kept, and
 each becomes ``generate.phrasings_per_fact`` questions (``synth/templates.py``) answered by the reference
 sentence (value, unit, period) citing the chunk that holds the fact's exact span.
 
@@ -97,10 +98,13 @@ def chunk_holding(fact: StoredFact | Fact, chunks: list[Chunk]) -> Chunk | None:
     return None
 
 
-def _same_fact(split: str | None, f: StoredFact) -> tuple[Any, ...]:
+_SPLIT_ORDER = {"test": 0, "train": 1, "val": 2}
+
+
+def _same_fact(f: StoredFact) -> tuple[Any, ...]:
     p = period_from_json(f.period)
     outlook = f.source == "outlook"
-    return (split, (f.subject or "").lower(), f.metric.lower(), p.label if p else None, _amount(f), outlook)
+    return ((f.subject or "").lower(), f.metric.lower(), p.label if p else None, _amount(f), outlook)
 
 
 def _work_key(f: StoredFact, n: int) -> str:
@@ -120,15 +124,18 @@ def generate_fact_questions(project: Project) -> FactQuestionReport:
     identities = store.document_identities()
     splits = document_splits(store.documents(), project.settings.curate)
     done = store.done_work_keys()
-    asked: set[tuple[str, Any, ...]] = set()  # (split, subject, metric, period, amount) already asked
-    for doc_id, identity in sorted(identities.items()):
+    asked: set[tuple[Any, ...]] = set()  # (subject, metric, period, amount, outlook) already asked
+    # a figure that several documents state (a call repeats its release) is asked once, by the first
+    # document in the order test, train, val: twice in one split would weigh it double in training against
+    # the figures stated once; in two splits, curation would reject one as a duplicate or a test leak, and
+    # the figure belongs where the split needs it most (held out in test, else trained on)
+    order = sorted(identities.items(), key=lambda kv: (_SPLIT_ORDER.get(splits.get(kv[0]) or "", 3), kv[0]))
+    for doc_id, identity in order:
         ranked = rank_facts(store.facts(doc_id, usable=True), identity.period)
-        # a figure that an earlier document of the same split states too (a call repeats its release) is
-        # asked once: twice would weigh it double in training against the figures stated once
-        ranked = [f for f in ranked if _same_fact(splits.get(doc_id), f) not in asked]
+        ranked = [f for f in ranked if _same_fact(f) not in asked]
         if g.max_facts_per_document:
             ranked = ranked[: g.max_facts_per_document]
-        asked |= {_same_fact(splits.get(doc_id), f) for f in ranked}
+        asked |= {_same_fact(f) for f in ranked}
         chunks = store.chunks(doc_id)
         for f in ranked:
             key = _work_key(f, g.phrasings_per_fact)
