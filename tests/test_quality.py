@@ -268,16 +268,19 @@ def test_no_accepted_example_cites_a_document_of_another_split(acme):
 
 def test_a_figure_the_test_split_asks_is_not_trained_on_however_its_period_is_written(acme):
     """The call (test) and the release (train) both state Q3 revenue, one as "third quarter fiscal 2025",
-    the other under "Three months ended Sep 30, 2025"; and both give the Q4 outlook. The release's questions
-    on them are test leaks; an outlook is the same question only with the same range."""
+    the other under "Three months ended Sep 30, 2025" (and as "total revenue"): the release's questions on
+    it are test leaks. Both give the Q4 outlook, the same figure under the same name: the release does not
+    even ask it, since the call (test) did."""
     acme.settings.curate.test_documents = [CALL]
     generate_fact_questions(acme)
     curate(acme, coverage=False)
-    leaks = [e for e in acme.store.examples() if "test_leak" in e.reasons]
+    examples = acme.store.examples()
+    leaks = [e for e in examples if "test_leak" in e.reasons]
     assert {e.document_id for e in leaks} == {doc_id(acme, RELEASE)}
-    leaked = " ".join(e.question for e in leaks)
-    assert "revenue" in leaked and "expect for the fourth quarter of fiscal 2025" in leaked
-    trained = [e for e in acme.store.examples() if e.split == "train"]
+    assert "total revenue in the third quarter of fiscal 2025" in " ".join(e.question for e in leaks)
+    outlook = "expect for the fourth quarter of fiscal 2025"
+    assert {e.document_id for e in examples if outlook in e.question} == {doc_id(acme, CALL)}
+    trained = [e for e in examples if e.split == "train"]
     assert trained and not any(
         "152.2" in e.answer or "$158 million to $165 million" in e.answer for e in trained
     )
