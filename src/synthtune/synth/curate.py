@@ -33,7 +33,7 @@ from synthtune.synth.checks import (
 from synthtune.synth.facts import Fact
 from synthtune.synth.facts_stage import to_doc_identity, to_fact
 from synthtune.synth.generate import GenerateReport, Generator
-from synthtune.synth.splits import document_splits
+from synthtune.synth.splits import SPLIT_PRIORITY, document_splits
 from synthtune.synth.templates import period_mentions
 from synthtune.text.identity import DocIdentity
 from synthtune.text.judgments import parse_judgment
@@ -334,12 +334,11 @@ class Curator:
         # train wins over val, so a figure that a train and a val document both state is trained on (kept
         # in val instead, no split would teach it)
         split_of = self.split_of()
-        rank = {"test": 0, "train": 1, "val": 2}
         order = sorted(
             range(len(live)),
             key=lambda i: (
                 -live[i].score,
-                rank.get(live[i].split or split_of.get(live[i].c.document_id, ""), 3),
+                SPLIT_PRIORITY.get(live[i].split or split_of.get(live[i].c.document_id, ""), 3),
                 live[i].c.question_id,
             ),
         )

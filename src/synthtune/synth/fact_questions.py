@@ -26,7 +26,7 @@ from synthtune.store.kb import Chunk
 from synthtune.synth import templates
 from synthtune.synth.facts import Fact
 from synthtune.synth.facts_stage import to_fact
-from synthtune.synth.splits import document_splits
+from synthtune.synth.splits import SPLIT_PRIORITY, document_splits
 from synthtune.synth.templates import template_questions
 from synthtune.text.periods import period_from_json
 
@@ -98,9 +98,6 @@ def chunk_holding(fact: StoredFact | Fact, chunks: list[Chunk]) -> Chunk | None:
     return None
 
 
-_SPLIT_ORDER = {"test": 0, "train": 1, "val": 2}
-
-
 def _same_fact(f: StoredFact) -> tuple[Any, ...]:
     p = period_from_json(f.period)
     outlook = f.source == "outlook"
@@ -129,7 +126,7 @@ def generate_fact_questions(project: Project) -> FactQuestionReport:
     # document in the order test, train, val: twice in one split would weigh it double in training against
     # the figures stated once; in two splits, curation would reject one as a duplicate or a test leak, and
     # the figure belongs where the split needs it most (held out in test, else trained on)
-    order = sorted(identities.items(), key=lambda kv: (_SPLIT_ORDER.get(splits.get(kv[0]) or "", 3), kv[0]))
+    order = sorted(identities.items(), key=lambda kv: (SPLIT_PRIORITY.get(splits.get(kv[0]) or "", 3), kv[0]))
     for doc_id, identity in order:
         ranked = rank_facts(store.facts(doc_id, usable=True), identity.period)
         ranked = [f for f in ranked if _same_fact(f) not in asked]

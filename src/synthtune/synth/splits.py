@@ -14,6 +14,10 @@ from typing import Protocol
 
 from synthtune.config import CurateSettings
 
+SPLIT_PRIORITY = {"test": 0, "train": 1, "val": 2}
+"""Which split a figure or question that several splits could hold goes to: held out in test, else trained
+on, else in val (lower first)."""
+
 
 class _Doc(Protocol):
     id: int
