@@ -23,6 +23,9 @@ PASSAGE = (
         "What is the Acme Robotics third quarter fiscal 2025 earnings call?",
         "What is Acme Robotics, Inc. (Nasdaq: ACMR) and what does Acme Robotics, Inc. (Nasdaq: ACMR) do?",
         "What's the next question?",
+        "What is Acme Robotics, Inc. Earnings?",
+        "What's the latest news regarding Acme Robotics?",
+        "What did Acme Robotics recently announce?",
     ],
 )
 def test_questions_about_the_document_or_said_twice_are_vague(question: str) -> None:
@@ -35,6 +38,9 @@ def test_questions_about_the_document_or_said_twice_are_vague(question: str) -> 
         "Where is Acme Robotics headquartered?",
         "What software runs Acme Robotics' robots?",
         "What did Acme Robotics announce on its third quarter fiscal 2025 earnings call about Strider X2?",
+        "What were Acme Robotics' earnings in the third quarter of fiscal 2025?",
+        "What were Acme Robotics' Q3 FY2025 earnings?",
+        "What did Acme Robotics recently announce in its third quarter fiscal 2025 results?",
     ],
 )
 def test_questions_about_the_subject_pass(question: str) -> None:

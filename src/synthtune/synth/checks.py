@@ -182,9 +182,12 @@ _VAGUE = re.compile(
     r"|\breporting on\b"
     r"|\b(?:requested|next) question\b"
     r"|\b(?:the|this|that) (?:sentence|passage|excerpt|text|paragraph|quote)\b"
-    r"|\b(?:transcript|press release|earnings release|report|fact sheet|document|earnings call)\s*\??\s*$",
+    r"|\b(?:transcript|press release|earnings release|report|fact sheet|document|earnings call)\s*\??\s*$"
+    r"|^\s*what\s+is\s+(?:[\w.,&()'’-]+\s+){0,6}?(?:earnings|results)\s*\??\s*$",  # "What is Acme, Inc. Earnings?"
     re.IGNORECASE,
 )
+# "latest", "recently": true of one moment; a question that says it without naming a period is not
+_RELATIVE_TIME = re.compile(r"\b(?:latest|recent(?:ly)?|upcoming|currently|nowadays|today|right now)\b", re.I)
 # periods and amounts are the number checks' business, so their words are not counted here
 _STOP = _FILLER | {
     "be", "been", "being", "has", "have", "had", "that", "this", "these", "those", "with", "from", "or",
@@ -220,8 +223,11 @@ def _repeats(text: str, n: int = 4) -> bool:
 
 def question_problem(question: str) -> str | None:
     """``vague_question`` for a question about the document or the conversation rather than the subject,
-    or one that says the same four words twice."""
+    one that asks about "the latest" or "recent" without naming a period, or one that says the same four
+    words twice."""
     if _VAGUE.search(question) or _repeats(question):
+        return "vague_question"
+    if _RELATIVE_TIME.search(question) and not names_period(question):
         return "vague_question"
     return None
 
