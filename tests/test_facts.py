@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -112,6 +113,13 @@ def test_column_headers_are_tied_to_the_fiscal_calendar() -> None:
     assert parse_period("12 Weeks Ended 6/17/2023").names() == ["the 12 weeks ended June 17, 2023"]
     assert parse_period("Change", Q3) is None and parse_period("% of revenue", Q3) is None
     assert Q3.prior_year().label == "Q3 FY2024" and Q3.prior_quarter().label == "Q2 FY2025"
+    assert Q3.prior_year().end == date(2024, 9, 30) and Q3.prior_quarter().end == date(2025, 6, 30)
+    # a 52/53-week calendar: the year-ago quarter ended on another day, so no date is made up for it
+    costco = replace(Q3, fiscal_year=2023, end=date(2023, 5, 7), weeks=12, months=None)
+    assert costco.prior_year().label == "Q3 FY2022" and costco.prior_year().end is None
+    assert "May 7, 2022" not in " ".join(costco.prior_year().names())
+    assert costco.prior_quarter().end is None
+    assert replace(costco, quarter=None, fiscal_year=None, instant=True).prior_year() is None
 
 
 # ------------------------------------------------------------------- the wrong accepted examples

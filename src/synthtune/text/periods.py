@@ -136,10 +136,15 @@ class Period:
         return sets
 
     def prior_year(self) -> Period | None:
-        """The same period a year earlier ("the year-ago quarter")."""
+        """The same period a year earlier ("the year-ago quarter"). Its end date is known only when the
+        period ends on a month's last day: a 52/53-week calendar's year-ago quarter ends on another day
+        (Costco's 12 weeks ended May 7, 2023 against May 8, 2022), so it is named by quarter and year
+        alone, and a date that cannot be derived is None."""
         if not (self.fiscal_year or self.end):
             return None
-        end = _shift_year(self.end, -1) if self.end else None
+        end = _shift_year(self.end, -1) if self.end and _is_month_end(self.end) else None
+        if self.end and end is None and (self.instant or not self.fiscal_year):
+            return None
         fy = self.fiscal_year - 1 if self.fiscal_year else None
         made = replace(self, text="", end=end, fiscal_year=fy)
         if made.label:
@@ -151,13 +156,17 @@ class Period:
         if not (self.quarter and self.fiscal_year):
             return None
         quarter, fy = (self.quarter - 1, self.fiscal_year) if self.quarter > 1 else (4, self.fiscal_year - 1)
-        end = _quarter_before(self.end) if self.end else None
+        end = _quarter_before(self.end) if self.end and _is_month_end(self.end) else None  # as prior_year
         made = replace(self, text="", quarter=quarter, fiscal_year=fy, end=end)
         return replace(made, text=made.label)
 
 
 def _date_text(d: date) -> str:
     return f"{_MONTH_NAMES[d.month - 1]} {d.day}, {d.year}"
+
+
+def _is_month_end(d: date) -> bool:
+    return (d + timedelta(days=1)).day == 1
 
 
 def _shift_year(d: date, years: int) -> date:
