@@ -227,6 +227,8 @@ def test_a_figure_two_splits_state_is_asked_where_it_is_held_out_or_trained_on(a
             acme.settings.curate.seed = seed
             if document_splits(acme.store.documents(), acme.settings.curate)[doc_id(acme, CALL)] == "val":
                 break
+        else:
+            pytest.fail("no seed puts the call in val")
     generate_fact_questions(acme)
     assert _revenue_askers(acme) == {RELEASE}
 

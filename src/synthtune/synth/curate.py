@@ -331,14 +331,14 @@ class Curator:
         keys = self.fact_keys(live)
         vecs = self.question_vectors([r.c.question for r in live])
         # test questions win ties, so a duplicate pair across splits never costs the test split its row;
-        # train wins over val, so a figure that a train and a val document both state is trained on (kept
-        # in val instead, no split would teach it)
+        # train wins over val, so a figure that a train and a val document both state is trained on (a row's
+        # split is its document's: ``assign_splits``)
         split_of = self.split_of()
         order = sorted(
             range(len(live)),
             key=lambda i: (
                 -live[i].score,
-                SPLIT_PRIORITY.get(live[i].split or split_of.get(live[i].c.document_id, ""), 3),
+                SPLIT_PRIORITY.get(split_of.get(live[i].c.document_id, ""), 3),
                 live[i].c.question_id,
             ),
         )
