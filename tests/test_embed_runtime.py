@@ -12,8 +12,9 @@ import pytest
 from conftest import write
 
 from synthtune.config import EmbeddingSettings
-from synthtune.embed import Embedder, OnnxEncoder, _pooling, onnx_model_file
+from synthtune.embed import Embedder, OnnxEncoder, _pooling, onnx_model_file, resolve_runtime
 from synthtune.errors import ModelNotFoundError
+from synthtune.hardware import cpu_has_amx
 
 PASSAGES = [
     "Revenue was $152.2 million in the third quarter, up 24.9% year over year.",
@@ -37,6 +38,33 @@ def test_onnx_vectors_match_torch(embedder, runtime: str, floor: float) -> None:
     assert onnx.info() == embedder.info()  # the same model, as the store records it
     query = onnx.encode_query("quarterly dividend")
     assert int(np.argmax(onnx.encode(PASSAGES) @ query)) == 3
+
+
+@pytest.mark.slow
+def test_bfloat16_vectors_match_float32_and_queries_stay_float32() -> None:
+    bf16 = Embedder(EmbeddingSettings(runtime="torch-bf16"))
+    embedder = Embedder(EmbeddingSettings(runtime="torch"))
+
+    got, want = bf16.encode(PASSAGES), embedder.encode(PASSAGES)
+
+    assert got.shape == want.shape and got.dtype == np.float32
+    assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    assert (got * want).sum(axis=1).min() >= 0.9999
+    assert not np.array_equal(got, want)  # the products did run in bfloat16
+    assert bf16.info() == embedder.info()
+    # one short query is faster in float32: it gets exactly torch's vector
+    assert np.array_equal(
+        bf16.encode_query("quarterly dividend"), embedder.encode_query("quarterly dividend")
+    )
+
+
+def test_auto_runs_bfloat16_only_on_a_cpu_with_amx() -> None:
+    expected = "torch-bf16" if cpu_has_amx() else "torch"
+
+    assert resolve_runtime(EmbeddingSettings()) == expected  # auto is the default
+    assert resolve_runtime(EmbeddingSettings(runtime="auto", device="cuda")) == "torch"
+    for chosen in ("torch", "torch-bf16", "onnx-int8"):
+        assert resolve_runtime(EmbeddingSettings(runtime=chosen)) == chosen
 
 
 @pytest.mark.slow

@@ -388,6 +388,44 @@ def test_merged_logits_equal_base_plus_adapter(trained, tiny_dir, tmp_path):
     assert (a - c).abs().max() > 1e-3  # the adapter did change the model
 
 
+def test_the_answer_loss_is_the_causal_lm_loss_on_the_trained_tokens(tiny_dir, chatml):
+    from synthtune.train.trainer import answer_loss
+
+    model = LlamaForCausalLM.from_pretrained(tiny_dir)
+    fmt = chat_format(chatml)
+    rows = [tokenize_conversation(r["messages"], chatml, fmt) for r in make_rows(3)]
+    width = max(len(r["input_ids"]) for r in rows)
+    batch = {
+        k: torch.tensor([r[k] + [pad] * (width - len(r[k])) for r in rows])
+        for k, pad in (("input_ids", 0), ("labels", -100), ("attention_mask", 0))
+    }
+
+    want = model(**batch).loss  # logits at every position, the mean over the trained tokens
+    got = answer_loss(model, batch)
+    n = int((batch["labels"][:, 1:] != -100).sum())
+
+    assert got == pytest.approx(float(want), rel=1e-5)
+    assert answer_loss(model, batch, num_items=2 * n) == pytest.approx(float(want) / 2, rel=1e-5)
+
+
+def test_bf16_on_the_cpu_trains_under_autocast_and_keeps_float32_adapter_weights(tiny_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    runs = {
+        p: train(make_rows(16), make_rows(4, seed=1), fast_settings(max_steps=4, cpu_precision=p),
+                 tmp_path / p, base_model=tiny_dir)
+        for p in ("fp32", "bf16")
+    }  # fmt: skip
+
+    assert (runs["fp32"].cpu_bf16, runs["bf16"].cpu_bf16) == (False, True)
+    assert runs["bf16"].train_loss_last < runs["bf16"].train_loss_first
+    weights = {p: load_file(str(tmp_path / p / "adapter_model.safetensors")) for p in runs}
+    assert weights["fp32"].keys() == weights["bf16"].keys()
+    assert all(w.dtype == torch.float32 for w in weights["bf16"].values())
+    # same seed and rows: only the arithmetic differs, and it did
+    assert any(not torch.equal(weights["fp32"][k], weights["bf16"][k]) for k in weights["fp32"])
+
+
 def test_resume_continues_from_the_last_checkpoint(tiny_dir, tmp_path):
     settings = fast_settings(max_steps=6, save_steps=3)
     rows, val = make_rows(16), make_rows(4, seed=1)

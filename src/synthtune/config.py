@@ -140,17 +140,18 @@ class EmbeddingSettings(Section):
     )
     batch_size: int = Field(default=32, ge=1, description="Passages per embedding batch.")
     device: str = Field(default="cpu", description="Torch device for the embedder: cpu, cuda, mps.")
-    runtime: Literal["torch", "onnx", "onnx-int8"] = Field(
-        default="torch",
-        description="How the embedder runs: torch (sentence-transformers); onnx (the same model exported "
-        "to ONNX Runtime from its local weights, cached per weights sha256, CPU; a BERT-family model's graph "
-        "fused by ONNX Runtime's transformer optimizer); onnx-int8 (that export with int8 per-channel "
-        "dynamic quantization: about 1.6x torch's throughput on a 2-core CPU, benchmarks/RESULTS.md, embed). "
-        "Their vectors agree with torch's (onnx exactly, onnx-int8 to cosine 0.99 on average), so a store "
-        "keeps its vectors when this changes. Default torch: onnx-int8 keeps TAT-QA retrieval within a point "
-        "but ranked the search dev set's evidence lower (dense MRR 0.538 against 0.564; the search_dev "
-        "sections of benchmarks/RESULTS.md at commits 6b15d06 and 30c649e); choose it when ingest speed "
-        "matters more.",
+    runtime: Literal["auto", "torch", "torch-bf16", "onnx", "onnx-int8"] = Field(
+        default="auto",
+        description="How the embedder runs: torch (sentence-transformers, float32); torch-bf16 (the same with "
+        "matrix products in bfloat16 through torch's autocast; about 2.7x torch on a 2-core CPU with Intel AMX, "
+        "benchmarks/RESULTS.md, embed; on a CPU without AMX it is emulated and no faster); onnx (the model "
+        "exported to ONNX Runtime from its local weights, cached per weights sha256, CPU; a BERT-family "
+        "model's graph fused by ONNX Runtime's transformer optimizer); onnx-int8 (that export with int8 "
+        "per-channel dynamic quantization: about 1.6x torch). auto (default): torch-bf16 on a CPU with AMX, "
+        "torch elsewhere. Their vectors agree with torch's (onnx exactly, torch-bf16 to cosine 0.9999, onnx-int8 "
+        "to 0.99 on average), so a store keeps its vectors when this changes. onnx-int8 keeps TAT-QA retrieval "
+        "within a point but ranked the search dev set's evidence lower (dense MRR 0.538 against 0.564; the "
+        "search_dev sections of benchmarks/RESULTS.md at commits 6b15d06 and 30c649e).",
     )
 
 
@@ -327,6 +328,14 @@ class TrainSettings(Section):
     )
     save_total_limit: int = Field(default=2, ge=1, description="Checkpoints kept; older ones are deleted.")
     logging_steps: int = Field(default=1, ge=1, description="Record the train loss every this many steps.")
+    cpu_precision: Literal["auto", "bf16", "fp32"] = Field(
+        default="auto",
+        description="Arithmetic of training on a CPU: bf16 (torch's autocast: matrix products in bfloat16, the "
+        "adapter's weights and the optimizer in float32; about 1.5x faster per step on a CPU with Intel AMX, "
+        "benchmarks/RESULTS.md, training), fp32, or auto (default): bf16 where the CPU has AMX, fp32 "
+        "elsewhere, where bfloat16 is emulated and no faster. On a GPU the model trains in 16-bit whatever "
+        "this says.",
+    )
     gradient_checkpointing: bool = Field(
         default=False,
         description="Recompute activations in the backward pass: less memory, about a third more compute. "

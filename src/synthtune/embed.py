@@ -4,10 +4,12 @@ The store records which model embedded it (name, dimension, normalisation, prefi
 per (model, sha256 of the exact passage string), so re-chunking unchanged text never re-embeds it, nor
 a passage that another document already holds (boilerplate repeated across filings).
 
-The same model can run on ONNX Runtime (``embedding.runtime``): exported once from its local weights,
-optionally quantized to int8, and cached per weights sha256 (see :class:`OnnxEncoder`). Its vectors
-agree with torch's to cosine >= 0.99, so they count as the same model's and a store keeps its vectors
-when the runtime changes.
+The same model can run in bfloat16 (``embedding.runtime: torch-bf16``, torch's autocast: matrix products
+in bfloat16, norms and pooling in float32; the default on a CPU with AMX tiles, where it is several times
+faster) or on ONNX Runtime: exported once from its local weights, optionally quantized to int8, and
+cached per weights sha256 (see :class:`OnnxEncoder`). Their vectors agree with float32 torch's to cosine
+>= 0.99 (bfloat16: 0.9999), so they count as the same model's and a store keeps its vectors when the
+runtime changes.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 
 from synthtune.config import BUNDLED_EMBEDDER, EmbeddingSettings
 from synthtune.errors import EmbeddingModelMismatch, ModelNotFoundError, SynthtuneError
+from synthtune.hardware import cpu_has_amx
 from synthtune.llm.bundled import cache_root
 from synthtune.store import EmbeddingModel, Store
 
@@ -68,6 +71,14 @@ def text_key(text: str) -> str:
 
 
 _ONE_THREAD = threading.Lock()
+ONNX_RUNTIMES = ("onnx", "onnx-int8")
+
+
+def resolve_runtime(settings: EmbeddingSettings) -> str:
+    """``embedding.runtime`` with ``auto`` decided: torch-bf16 on a CPU with AMX, torch otherwise."""
+    if settings.runtime != "auto":
+        return settings.runtime
+    return "torch-bf16" if settings.device == "cpu" and cpu_has_amx() else "torch"
 
 
 @functools.lru_cache(maxsize=4)
@@ -99,6 +110,7 @@ class Embedder:
         q, p = family_prefixes(self.name)
         self.query_prefix = settings.query_prefix if settings.query_prefix is not None else q
         self.passage_prefix = settings.passage_prefix if settings.passage_prefix is not None else p
+        self.runtime = resolve_runtime(settings)
         self._model = None
         self._tokenizer = None
         self._onnx: OnnxEncoder | None = None
@@ -107,7 +119,7 @@ class Embedder:
     def onnx(self) -> OnnxEncoder:
         """The ONNX Runtime encoder of this model (exported and cached on first use)."""
         if self._onnx is None:
-            self._onnx = _load_onnx(self.path, self.settings.runtime == "onnx-int8")
+            self._onnx = _load_onnx(self.path, self.runtime == "onnx-int8")
         return self._onnx
 
     @property
@@ -150,7 +162,7 @@ class Embedder:
         return int(self.model.max_seq_length)
 
     def info(self) -> ModelInfo:
-        if self.settings.runtime != "torch":
+        if self.runtime in ONNX_RUNTIMES:
             o = self.onnx
             return ModelInfo(
                 self.name, o.dim, True, self.query_prefix, self.passage_prefix, self.max_seq_length
@@ -169,23 +181,27 @@ class Embedder:
         body = f"{header}\n{text}" if header else text
         return f"{self.passage_prefix}{body}"
 
-    def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+    def encode(self, texts: list[str], show_progress: bool = False, bf16: bool | None = None) -> np.ndarray:
+        """Normalised float32 vectors; ``bf16`` overrides the runtime's choice of autocast."""
         if not texts:
             return np.zeros((0, self.info().dim), dtype=np.float32)
-        if self.settings.runtime != "torch":
+        if self.runtime in ONNX_RUNTIMES:
             return self.onnx.encode(texts, self.tokenizer, self.max_seq_length, self.settings.batch_size)
-        vecs = self.model.encode(
-            texts,
-            batch_size=self.settings.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=show_progress,
-        )
+        model = self.model
+        with _autocast(self.settings.device, self.runtime == "torch-bf16" if bf16 is None else bf16):
+            vecs = model.encode(
+                texts,
+                batch_size=self.settings.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=show_progress,
+            )
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
     def encode_query(self, query: str) -> np.ndarray:
-        """One short text: a single torch thread is faster than several waiting on each other."""
-        if self.settings.runtime != "torch":
+        """One short text: a single torch thread is faster than several waiting on each other, and float32
+        is (bfloat16's gain is on batches: 9.8 against 7.3 ms a query measured with AMX)."""
+        if self.runtime in ONNX_RUNTIMES:
             return self.encode([f"{self.query_prefix}{query}"])[0]
         import torch
 
@@ -193,9 +209,20 @@ class Embedder:
             before = torch.get_num_threads()
             torch.set_num_threads(1)
             try:
-                return self.encode([f"{self.query_prefix}{query}"])[0]
+                return self.encode([f"{self.query_prefix}{query}"], bf16=False)[0]
             finally:
                 torch.set_num_threads(before)
+
+
+def _autocast(device: str, bf16: bool):
+    """Matrix products in bfloat16 (layer norms, softmax and pooling stay float32) when ``bf16``."""
+    import contextlib
+
+    if not bf16:
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.autocast(device_type=device.split(":", 1)[0], dtype=torch.bfloat16)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -37,8 +37,9 @@ from synthtune.errors import (
     ModelNotFoundError,
     TrainingDataError,
 )
+from synthtune.hardware import cpu_has_amx
 from synthtune.paths import ensure_writable_dir
-from synthtune.train.tokenize import TokenizedSplit, tokenize_rows
+from synthtune.train.tokenize import IGNORE_INDEX, TokenizedSplit, tokenize_rows
 
 META_NAME = "synthtune_meta.json"
 METRICS_NAME = "metrics.json"
@@ -84,6 +85,7 @@ class TrainResult:
     resumed_from_step: int | None
     data_sha256: str
     device: str
+    cpu_bf16: bool = False  # trained on the CPU under bfloat16 autocast (train.cpu_precision)
     loss_history: list[dict[str, float]] = field(default_factory=list, repr=False)
 
     @property
@@ -99,6 +101,49 @@ class TrainResult:
 
 # ---------------------------------------------------------------------------------------------------
 # Optional dependencies
+
+
+def answer_loss(
+    model: Any, inputs: dict[str, Any], num_items: Any = None, return_outputs: bool = False
+) -> Any:
+    """Cross-entropy on the trained (answer) tokens, with logits computed only from the first position
+    that predicts one: the LM head of a small model is a large share of its compute (a fifth of
+    SmolLM2-135M's weights, 49,152 outputs per position), and the prompt's positions need none.
+
+    This replaces TRL's fused head, which scores every position in float32 and recomputes the logits in
+    the backward pass (half of each step on a CPU); its token-accuracy and entropy metrics are not used.
+    The sum is divided by ``num_items`` (the batch's trained tokens over all accumulated micro-batches,
+    as the trainer counts them), or averaged when that is unknown."""
+    import torch
+
+    labels = inputs["labels"]
+    targets = labels[:, 1:]
+    trained = (targets != IGNORE_INDEX).any(dim=0).nonzero()
+    first = int(trained[0]) if len(trained) else targets.shape[1] - 1
+    keep = torch.arange(first, targets.shape[1], device=labels.device)
+    outputs = model(
+        input_ids=inputs["input_ids"],
+        attention_mask=inputs.get("attention_mask"),
+        logits_to_keep=keep,
+        use_cache=False,
+    )
+    logits = outputs.logits.float()
+    loss = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]),
+        targets[:, first:].reshape(-1),
+        ignore_index=IGNORE_INDEX,
+        reduction="sum",
+    )
+    denominator = num_items if num_items is not None else (targets != IGNORE_INDEX).sum()
+    loss = loss / torch.as_tensor(denominator, device=loss.device).clamp(min=1)
+    return (loss, outputs) if return_outputs else loss
+
+
+def cpu_bf16(settings: TrainSettings) -> bool:
+    """Whether training on the CPU runs under bfloat16 autocast (``train.cpu_precision``)."""
+    if settings.cpu_precision == "auto":
+        return cpu_has_amx()
+    return settings.cpu_precision == "bf16"
 
 
 def is_cuda_available() -> bool:
@@ -455,6 +500,7 @@ def train(
         resumed_from_step=int(resume_from.name.split("-")[-1]) if resume_from else None,
         data_sha256=data_sha,
         device="cuda" if cuda else "cpu",
+        cpu_bf16=not cuda and cpu_bf16(settings),
         loss_history=history["train"],
     )
     metrics = {
@@ -541,7 +587,7 @@ def _build_trainer(
 
     meter = _Meter()
     lengths = [len(r["input_ids"]) for r in train_split.rows]
-    bf16 = cuda and torch.cuda.is_bf16_supported()
+    bf16 = torch.cuda.is_bf16_supported() if cuda else cpu_bf16(settings)
     has_val = bool(val_split.rows)
     args = SFTConfig(
         output_dir=str(ckpt_dir),
@@ -580,6 +626,15 @@ def _build_trainer(
             if settings.group_by_length:
                 return LengthGroupedSampler(lengths, settings.batch_size, settings.seed)
             return super()._get_train_sampler(train_dataset)
+
+        def compute_loss(
+            self,
+            model: Any,
+            inputs: dict[str, Any],
+            return_outputs: bool = False,
+            num_items_in_batch: Any = None,
+        ) -> Any:
+            return answer_loss(model, inputs, num_items_in_batch, return_outputs)
 
         def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
             meter.tokens += int(inputs["attention_mask"].sum())
