@@ -404,8 +404,8 @@ def test_the_answer_loss_is_the_causal_lm_loss_on_the_trained_tokens(tiny_dir, c
     got = answer_loss(model, batch)
     n = int((batch["labels"][:, 1:] != -100).sum())
 
-    assert got == pytest.approx(float(want), rel=1e-5)
-    assert answer_loss(model, batch, num_items=2 * n) == pytest.approx(float(want) / 2, rel=1e-5)
+    assert float(got) == pytest.approx(float(want), rel=1e-5)
+    assert float(answer_loss(model, batch, num_items=2 * n)) == pytest.approx(float(want) / 2, rel=1e-5)
 
 
 def test_bf16_on_the_cpu_trains_under_autocast_and_keeps_float32_adapter_weights(tiny_dir, tmp_path):
