@@ -110,10 +110,14 @@ class Embedder:
         q, p = family_prefixes(self.name)
         self.query_prefix = settings.query_prefix if settings.query_prefix is not None else q
         self.passage_prefix = settings.passage_prefix if settings.passage_prefix is not None else p
-        self.runtime = resolve_runtime(settings)
         self._model = None
         self._tokenizer = None
         self._onnx: OnnxEncoder | None = None
+
+    @functools.cached_property
+    def runtime(self) -> str:
+        """The runtime in use (``auto`` decided); probing the CPU imports torch, so only when needed."""
+        return resolve_runtime(self.settings)
 
     @property
     def onnx(self) -> OnnxEncoder:
