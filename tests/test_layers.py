@@ -13,7 +13,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "synthtune"
 
 # lowest first; a module's layer is the longest prefix of its dotted name listed here
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "config", "stages", "paths"),
+    ("errors", "config", "stages", "paths", "hardware"),
     ("store",),
     ("text", "chat"),
     ("llm",),
