@@ -98,6 +98,62 @@ def test_bad_postgres_is_one_line_and_writes_nothing(pg_url, monkeypatch):
         open_url(pg_url)
 
 
+def test_hnsw_build_uses_index_memory(pg_url):
+    """store.index_memory is the HNSW build's memory: with 1MB the graph of 3,000 vectors outgrows it
+    (pgvector says so in a notice and builds the slow way); with the default it fits."""
+    from synthtune.store.postgres import PostgresStore
+
+    vecs = np.random.default_rng(0).standard_normal((3000, 64)).astype(np.float32)
+    notices: dict[str, list[str]] = {}
+    for memory in ("1MB", "1GB"):
+        with PostgresStore(pg_url, index_memory=memory) as s:
+            s.conn.add_notice_handler(
+                lambda d, memory=memory: notices.setdefault(memory, []).append(d.message_primary)
+            )
+            m = EmbeddingModel(f"m{memory}", 64, True, "", "", 0)
+            m = s.add_embedding_model(m)
+            s._execute(f"DROP INDEX embeddings_hnsw_{m.id}")  # bulk load first, as store copy does
+            s.put_vectors(m.id, [f"{memory}{i}" for i in range(len(vecs))], vecs)
+            s.add_embedding_model(m)
+            assert s._scalar("SELECT to_regclass(?) IS NOT NULL", (f"embeddings_hnsw_{m.id}",))
+            assert s._scalar("SHOW maintenance_work_mem") == "64MB"  # the server's own, outside the build
+    assert any("no longer fits into maintenance_work_mem" in n for n in notices.get("1MB", []))
+    assert not any("maintenance_work_mem" in n for n in notices.get("1GB", []))
+
+
+def test_common_words_stop_selecting_rows_past_the_budget(pg_url):
+    """On a store past lexical_match_budget (as ANALYZE counts it), a word in every chunk no longer
+    selects rows while a rarer word of the query does; it still scores them. A query of common words
+    alone still finds chunks; a small budget never drops the query's rarest word."""
+    from synthtune.store.postgres import PostgresStore
+
+    with PostgresStore(pg_url) as s:
+        s.add_embedding_model(EmbeddingModel("m", 4, True, "", "", 0))
+        texts = [f"widget report number{i}" + (" flange" if i % 50 == 0 else "") for i in range(1000)]
+        texts[100] = "report number100 flange"  # the common word still counts in the ranking
+        s.write_document(
+            doc("d1"), [Page(1, "x")], [chunk(i, t) for i, t in enumerate(texts)], replace=[], model="m"
+        )
+        ids = [c.id for c in s.chunks()]
+        everything = s.lexical_candidates(["widget", "flange"], 2000)
+        assert len(everything) == 1000  # no statistics yet: every word selects
+        s._execute("ANALYZE chunks_fts")
+        s.lexical_match_budget = 100
+        s._lexeme_stats = None
+        assert s.match_lexemes(["widget", "flange"]) == ["flang"]
+        got = s.lexical_candidates(["widget", "flange"], 2000)
+        assert {cid for cid, _ in got} == {ids[i] for i in range(0, 1000, 50)}
+        assert got[-1][0] == ids[100]  # ranked by both words
+        assert s.match_lexemes(["flange"]) is None  # a rare word alone is within the budget
+        assert (
+            len(s.lexical_candidates(["widget", "report"], 2000)) == 999
+        )  # common words alone: the rarer one
+        s.lexical_match_budget = 100_000
+        s._lexeme_stats = None
+        assert s.match_lexemes(["widget", "flange"]) is None
+        assert s.lexical_candidates(["widget", "flange"], 2000) == everything
+
+
 def make_docs(tmp_path):
     for name, text in DOCS.items():
         write(tmp_path / "docs" / name, text)

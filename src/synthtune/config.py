@@ -578,6 +578,14 @@ class StoreSettings(Section):
         "search and slower. Never below the candidates asked for. 100 gave recall@10 0.978 of exact on the "
         "earnings releases' real vectors, under the 0.98 target (benchmarks/RESULTS.md, postgres).",
     )
+    index_memory: str = Field(
+        default="1GB",
+        pattern=r"^[1-9][0-9]*(MB|GB)$",
+        description="PostgreSQL: memory for building an HNSW index (maintenance_work_mem while synthtune "
+        "builds one: store copy, a new embedding model over stored vectors), as 512MB or 4GB. The build is "
+        "several times faster while the graph fits: about 2 KB per 384-dimension vector, so 4GB for 1,000,000 "
+        "chunks (benchmarks/RESULTS.md, postgres). The server must have that memory free.",
+    )
 
 
 class RaySettings(Section):

@@ -24,7 +24,10 @@ def open_url(url: str | Path, settings: StoreSettings | None = None) -> Store:
         from synthtune.store.postgres import PostgresStore
 
         return PostgresStore(
-            str(url), password=os.environ.get(settings.password_env), ef_search=settings.ef_search
+            str(url),
+            password=os.environ.get(settings.password_env),
+            ef_search=settings.ef_search,
+            index_memory=settings.index_memory,
         )
     path = Path(str(url).removeprefix("sqlite:///").removeprefix("sqlite://"))
     if path.is_dir() or not path.suffix:

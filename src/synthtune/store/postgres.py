@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import time
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
@@ -41,7 +42,14 @@ except ImportError:  # pragma: no cover - exercised only where the extra is not 
 WRITE_LOCK = 0x53594E54  # "SYNT": the advisory lock every writing transaction holds
 MIGRATE_LOCK = WRITE_LOCK + 1
 DEFAULT_EF_SEARCH = 200
+DEFAULT_INDEX_MEMORY = "1GB"
 DENSE_OVERSAMPLE = 2  # vectors fetched per wanted chunk (cached vectors no chunk uses any more take slots)
+LEXICAL_MATCH_BUDGET = 20_000
+"""Rows lexical search ranks at most, as far as ANALYZE's statistics tell: past it, the query's most common
+words stop selecting rows (they still score the rows its rarer words select), as a search engine's
+"common terms" query does. ``ts_rank`` reads every row a query matches, and on a million-chunk store a
+word such as "revenue" matches a good share of them."""
+STATS_TTL_S = 300.0
 
 
 @functools.lru_cache(maxsize=1024)
@@ -100,6 +108,7 @@ class PostgresStore(Store):
         password: str | None = None,
         ef_search: int = DEFAULT_EF_SEARCH,
         connect_timeout_s: int = 10,
+        index_memory: str = DEFAULT_INDEX_MEMORY,
     ):
         if psycopg is None:
             raise StoreError(
@@ -107,6 +116,9 @@ class PostgresStore(Store):
             )
         self.url = safe_url(url)
         self.ef_search = ef_search
+        self.index_memory = index_memory
+        self.lexical_match_budget = LEXICAL_MATCH_BUDGET
+        self._lexeme_stats: tuple[float, float, dict[str, float], float] | None = None
         self._depth = 0
         kwargs: dict[str, Any] = {"connect_timeout": connect_timeout_s}
         if password:
@@ -209,6 +221,8 @@ class PostgresStore(Store):
             found = self.embedding_model(m.name)
             if found is None:
                 found = super().add_embedding_model(m)
+            # only this transaction: an HNSW build is several times faster while its graph fits in memory
+            self._execute("SELECT set_config('maintenance_work_mem', ?, true)", (self.index_memory,))
             self._execute(
                 f"CREATE INDEX IF NOT EXISTS embeddings_hnsw_{int(found.id)} ON embeddings USING hnsw"
                 f" ((vector::vector({int(found.dim)})) vector_cosine_ops) WHERE model_id = {int(found.id)}"
@@ -241,12 +255,68 @@ class PostgresStore(Store):
         if document_ids is not None:
             within = " AND id IN (SELECT id FROM chunks WHERE document_id = ANY(?))"
             params = [sorted(set(document_ids))]
+        match, match_params = "q", []
+        if document_ids is None and (rarer := self.match_lexemes(terms)) is not None:
+            match, match_params = "?::tsquery", [" | ".join(_quote_lexeme(x) for x in rarer)]
         rows = self._rows(
             f"SELECT id, ts_rank(?::float4[], tsv, q, 1) AS s FROM chunks_fts, (SELECT {query}) AS t(q)"
-            f" WHERE tsv @@ q{within} ORDER BY s DESC, id LIMIT ?",
-            ([0.0, 0.0, header_weight, 1.0], *terms, *params, n),
+            f" WHERE tsv @@ {match}{within} ORDER BY s DESC, id LIMIT ?",
+            ([0.0, 0.0, header_weight, 1.0], *terms, *match_params, *params, n),
         )
         return [(int(r["id"]), float(r["s"])) for r in rows]
+
+    def match_lexemes(self, terms: list[str]) -> list[str] | None:
+        """The lexemes that select the rows lexical search ranks, when ANALYZE's statistics estimate
+        that all of the query's would select more than ``lexical_match_budget`` rows: the most common
+        lexemes are left out, most common first, while the estimate is over budget and one is left.
+        None: every term selects (a small store, one never analyzed, or a query of rare words)."""
+        rows, least, freq = self._lexeme_frequencies()
+        if rows <= self.lexical_match_budget or not freq:
+            return None
+        lexemes = list(
+            dict.fromkeys(
+                r["lexeme"]
+                for r in self._rows(
+                    "SELECT unnest(tsvector_to_array(to_tsvector('english', t))) AS lexeme"
+                    " FROM unnest(?::text[]) WITH ORDINALITY AS u(t, i) ORDER BY i",
+                    (terms,),
+                )
+            )
+        )
+        estimate = {x: freq.get(x, least) * rows for x in lexemes}
+        total = sum(estimate.values())
+        if total <= self.lexical_match_budget:
+            return None
+        keep = list(lexemes)
+        for x in sorted((x for x in lexemes if x in freq), key=lambda x: -freq[x]):
+            if total <= self.lexical_match_budget or len(keep) == 1:
+                break
+            keep.remove(x)
+            total -= estimate[x]
+        return keep if len(keep) < len(lexemes) else None
+
+    def _lexeme_frequencies(self) -> tuple[float, float, dict[str, float]]:
+        """(rows of chunks_fts, the least share of rows listed, {lexeme: share of rows holding it}) for
+        the most common lexemes, from pg_stats (what ANALYZE or autovacuum last saw); kept for
+        ``STATS_TTL_S`` seconds."""
+        now = time.monotonic()
+        if self._lexeme_stats is None or now - self._lexeme_stats[0] > STATS_TTL_S:
+            rows = float(
+                self._scalar("SELECT reltuples FROM pg_class WHERE oid = 'chunks_fts'::regclass") or 0
+            )
+            stats = self._one(
+                "SELECT most_common_elems::text::text[] AS elems, most_common_elem_freqs AS freqs FROM pg_stats"
+                " WHERE schemaname = current_schema() AND tablename = 'chunks_fts' AND attname = 'tsv'"
+            )
+            freq: dict[str, float] = {}
+            least = 0.0
+            if stats and stats["elems"] and stats["freqs"]:
+                # the frequencies list one share per element, then the least and the greatest share
+                freq = dict(zip(stats["elems"], stats["freqs"], strict=False))
+                least = float(stats["freqs"][len(stats["elems"])])
+            self._lexeme_stats = (now, rows, freq, least)
+        _, rows, freq, least = self._lexeme_stats
+        return rows, least, freq
 
     def dense_candidates(
         self, model_id: int, query: np.ndarray, n: int, document_ids: Collection[int] | None = None
@@ -323,6 +393,11 @@ class PostgresStore(Store):
             )
         for m in self.embedding_models():
             self.add_embedding_model(m)
+
+
+def _quote_lexeme(lexeme: str) -> str:
+    """A lexeme as a ``tsquery`` operand taken as it is (no parsing, no stemming)."""
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def _first_line(exc: BaseException) -> str:
