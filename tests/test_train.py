@@ -426,6 +426,19 @@ def test_bf16_on_the_cpu_trains_under_autocast_and_keeps_float32_adapter_weights
     assert any(not torch.equal(weights["fp32"][k], weights["bf16"][k]) for k in weights["fp32"])
 
 
+def test_lora_top_layers_puts_adapters_only_in_the_top_layers(tiny_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    run = train(make_rows(16), make_rows(4, seed=1), fast_settings(max_steps=4, lora_top_layers=1), tmp_path,
+                base_model=tiny_dir)  # fmt: skip
+    keys = load_file(str(tmp_path / "adapter_model.safetensors")).keys()
+    layers = {k.split(".layers.")[1].split(".")[0] for k in keys}
+    modules = {k.split(".")[-3] for k in keys}
+    assert layers == {"1"}  # of the tiny model's 2
+    assert modules == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+    assert run.train_loss_last < run.train_loss_first
+
+
 def test_resume_continues_from_the_last_checkpoint(tiny_dir, tmp_path):
     settings = fast_settings(max_steps=6, save_steps=3)
     rows, val = make_rows(16), make_rows(4, seed=1)

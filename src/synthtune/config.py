@@ -283,6 +283,12 @@ class TrainSettings(Section):
         default=32, ge=1, description="LoRA scaling numerator: updates are scaled by alpha / r."
     )
     lora_dropout: float = Field(default=0.05, ge=0, lt=1, description="Dropout on the LoRA input.")
+    lora_top_layers: int | None = Field(
+        default=None,
+        ge=1,
+        description="Adapters only in the model's top this many transformer layers (null: every layer). "
+        "Backpropagation then stops below them, so a step costs less.",
+    )
     learning_rate: float = Field(default=2e-4, gt=0, description="Peak learning rate (AdamW).")
     lr_scheduler: Literal["cosine", "linear", "constant"] = Field(
         default="cosine", description="Learning-rate schedule after warm-up."

@@ -218,15 +218,23 @@ def _empty_model(model_path: str, base_model: str) -> Any:
         return AutoModelForCausalLM.from_config(config)
 
 
-def lora_config(settings: TrainSettings) -> Any:
+def lora_config(settings: TrainSettings, model: Any = None) -> Any:
+    """PEFT's LoRA settings; with ``train.lora_top_layers``, adapters in the top layers of ``model``."""
     from peft import LoraConfig
 
     target = settings.target_modules
+    layers = None
+    n_layers = getattr(getattr(model, "config", None), "num_hidden_layers", None)
+    if settings.lora_top_layers and n_layers and settings.lora_top_layers < n_layers:
+        layers = list(range(n_layers - settings.lora_top_layers, n_layers))
+        if target == "all-linear":  # PEFT picks layers only from named modules: every linear but the head
+            target = [n for n in linear_module_names(model) if n != "lm_head"]
     return LoraConfig(
         r=settings.lora_r,
         lora_alpha=settings.lora_alpha,
         lora_dropout=settings.lora_dropout,
         target_modules=target if target == "all-linear" else list(target),
+        layers_to_transform=layers,
         bias="none",
         task_type="CAUSAL_LM",
     )
@@ -451,7 +459,7 @@ def train(
     from transformers import set_seed
 
     set_seed(settings.seed)  # the adapter's initial weights depend on it
-    model = get_peft_model(model, lora_config(settings))
+    model = get_peft_model(model, lora_config(settings, model))
 
     trainer, meter = _build_trainer(
         model, tokenizer, train_split, val_split, settings, ckpt_dir, steps_cap, cuda, progress, callbacks
