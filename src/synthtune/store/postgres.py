@@ -270,7 +270,7 @@ class PostgresStore(Store):
         that all of the query's would select more than ``lexical_match_budget`` rows: the most common
         lexemes are left out, most common first, while the estimate is over budget and one is left.
         None: every term selects (a small store, one never analyzed, or a query of rare words)."""
-        rows, least, freq = self._lexeme_frequencies()
+        rows, freq, least = self._lexeme_frequencies()
         if rows <= self.lexical_match_budget or not freq:
             return None
         lexemes = list(
@@ -295,9 +295,9 @@ class PostgresStore(Store):
             total -= estimate[x]
         return keep if len(keep) < len(lexemes) else None
 
-    def _lexeme_frequencies(self) -> tuple[float, float, dict[str, float]]:
-        """(rows of chunks_fts, the least share of rows listed, {lexeme: share of rows holding it}) for
-        the most common lexemes, from pg_stats (what ANALYZE or autovacuum last saw); kept for
+    def _lexeme_frequencies(self) -> tuple[float, dict[str, float], float]:
+        """(rows of chunks_fts, {lexeme: share of rows holding it} for the most common lexemes, the least
+        share listed), from pg_stats (what ANALYZE or autovacuum last saw); kept for
         ``STATS_TTL_S`` seconds."""
         now = time.monotonic()
         if self._lexeme_stats is None or now - self._lexeme_stats[0] > STATS_TTL_S:
@@ -315,8 +315,7 @@ class PostgresStore(Store):
                 freq = dict(zip(stats["elems"], stats["freqs"], strict=False))
                 least = float(stats["freqs"][len(stats["elems"])])
             self._lexeme_stats = (now, rows, freq, least)
-        _, rows, freq, least = self._lexeme_stats
-        return rows, least, freq
+        return self._lexeme_stats[1:]
 
     def dense_candidates(
         self, model_id: int, query: np.ndarray, n: int, document_ids: Collection[int] | None = None
