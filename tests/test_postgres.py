@@ -8,6 +8,8 @@ import dataclasses
 import multiprocessing
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -151,6 +153,30 @@ def test_common_words_stop_selecting_rows_past_the_budget(pg_url):
         s._lexeme_stats = None
         assert s.match_lexemes(["widget", "flange"]) is None
         assert s.lexical_candidates(["widget", "flange"], 2000) == everything
+
+
+def test_lexical_search_does_not_wait_for_a_query_on_the_main_connection(pg_url):
+    """The Searcher runs its lexical query on a thread while the dense one runs; one psycopg connection
+    runs one query at a time, so lexical search reads on a connection of its own. Inside a write
+    transaction it reads on that transaction's connection and sees the rows written so far."""
+    from synthtune.store.postgres import PostgresStore
+
+    with PostgresStore(pg_url) as s:
+        s.add_embedding_model(EmbeddingModel("m", 4, True, "", "", 0))
+        s.write_document(doc("d1"), [Page(1, "x")], [chunk(0, "flange report")], replace=[], model="m")
+        busy = threading.Thread(target=lambda: s._rows("SELECT pg_sleep(2)"))
+        busy.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        got = s.lexical_candidates(["flange"], 10)
+        took = time.monotonic() - started
+        busy.join()
+        assert len(got) == 1 and took < 1.0, took
+        with s.transaction():
+            s.write_document(
+                doc("d2", "/docs/b.md"), [Page(1, "y")], [chunk(0, "flange bolt")], replace=[], model="m"
+            )
+            assert len(s.lexical_candidates(["flange"], 10)) == 2
 
 
 def make_docs(tmp_path):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 import time
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
@@ -120,12 +121,14 @@ class PostgresStore(Store):
         self.lexical_match_budget = LEXICAL_MATCH_BUDGET
         self._lexeme_stats: tuple[float, float, dict[str, float], float] | None = None
         self._depth = 0
+        self._reader: psycopg.Connection | None = None
+        self._reader_lock = threading.Lock()
         kwargs: dict[str, Any] = {"connect_timeout": connect_timeout_s}
         if password:
             kwargs["password"] = password
         try:
-            conninfo = make_conninfo(url, **kwargs)
-            self.conn = psycopg.connect(conninfo, autocommit=True, row_factory=dict_row)
+            self._conninfo = make_conninfo(url, **kwargs)  # holds the password: never shown
+            self.conn = psycopg.connect(self._conninfo, autocommit=True, row_factory=dict_row)
         except psycopg.Error as exc:
             raise StoreError(f"cannot reach PostgreSQL at {self.url}: {_first_line(exc)}") from None
         try:
@@ -175,6 +178,9 @@ class PostgresStore(Store):
                 )
 
     def close(self) -> None:
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader.close()
         self.conn.close()
 
     # -- primitives -------------------------------------------------------------------------------
@@ -206,6 +212,22 @@ class PostgresStore(Store):
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         return self.conn.execute(to_pyformat(sql), params).fetchall()
+
+    def _read_rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows read on a second connection, opened on first use. One psycopg connection runs one query at
+        a time, so the Searcher's lexical query (on its own thread) would otherwise wait for the dense
+        one. Inside a write transaction the rows come from that transaction's connection, which sees its
+        own writes."""
+        if self._depth:
+            return self._rows(sql, params)
+        with self._reader_lock:
+            if self._reader is None or self._reader.closed:
+                try:
+                    self._reader = psycopg.connect(self._conninfo, autocommit=True, row_factory=dict_row)
+                except psycopg.Error as exc:
+                    raise StoreError(f"cannot reach PostgreSQL at {self.url}: {_first_line(exc)}") from None
+            reader = self._reader
+        return reader.execute(to_pyformat(sql), params).fetchall()
 
     def _iter(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
         with self.conn.cursor(row_factory=psycopg.rows.tuple_row) as cur:
@@ -247,7 +269,8 @@ class PostgresStore(Store):
     ) -> list[tuple[int, float]]:
         """Full-text candidates through the GIN index on the stored ``chunks_fts.tsv``: ``ts_rank`` with the header's lexemes (weight B)
         counting ``header_weight`` times the text's (weight A), normalised by document length as BM25
-        is. With ``document_ids``, only chunks of those documents."""
+        is. With ``document_ids``, only chunks of those documents. Read on the second connection, so it
+        runs at the same time as a dense query."""
         if not terms or (document_ids is not None and not document_ids):
             return []
         query = " || ".join(["plainto_tsquery('english', ?)"] * len(terms))
@@ -258,7 +281,7 @@ class PostgresStore(Store):
         match, match_params = "q", []
         if document_ids is None and (rarer := self.match_lexemes(terms)) is not None:
             match, match_params = "?::tsquery", [" | ".join(_quote_lexeme(x) for x in rarer)]
-        rows = self._rows(
+        rows = self._read_rows(
             f"SELECT id, ts_rank(?::float4[], tsv, q, 1) AS s FROM chunks_fts, (SELECT {query}) AS t(q)"
             f" WHERE tsv @@ {match}{within} ORDER BY s DESC, id LIMIT ?",
             ([0.0, 0.0, header_weight, 1.0], *terms, *match_params, *params, n),
@@ -276,7 +299,7 @@ class PostgresStore(Store):
         lexemes = list(
             dict.fromkeys(
                 r["lexeme"]
-                for r in self._rows(
+                for r in self._read_rows(
                     "SELECT unnest(tsvector_to_array(to_tsvector('english', t))) AS lexeme"
                     " FROM unnest(?::text[]) WITH ORDINALITY AS u(t, i) ORDER BY i",
                     (terms,),
@@ -302,12 +325,16 @@ class PostgresStore(Store):
         now = time.monotonic()
         if self._lexeme_stats is None or now - self._lexeme_stats[0] > STATS_TTL_S:
             rows = float(
-                self._scalar("SELECT reltuples FROM pg_class WHERE oid = 'chunks_fts'::regclass") or 0
+                self._read_rows("SELECT reltuples AS n FROM pg_class WHERE oid = 'chunks_fts'::regclass")[0][
+                    "n"
+                ]
+                or 0
             )
-            stats = self._one(
+            found = self._read_rows(
                 "SELECT most_common_elems::text::text[] AS elems, most_common_elem_freqs AS freqs FROM pg_stats"
                 " WHERE schemaname = current_schema() AND tablename = 'chunks_fts' AND attname = 'tsv'"
             )
+            stats = found[0] if found else None
             freq: dict[str, float] = {}
             least = 0.0
             if stats and stats["elems"] and stats["freqs"]:
