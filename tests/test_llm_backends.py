@@ -1,9 +1,12 @@
-"""Generation backends: transformers in process on a tiny random llama, and the OpenAI-compatible backend
+"""Generation backends: transformers in process on a tiny random llama, the OpenAI-compatible backend
 against a scripted local HTTP server (retry, timeout, schema-fallback and concurrency rules) and against a
-real ``transformers serve`` with the bundled model (slow)."""
+real ``transformers serve`` with the bundled model (slow), and the vllm backend's refusal without a GPU
+and its request handling against a fake engine."""
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import json
 import threading
 import time
@@ -12,12 +15,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import one_line_error, synthtune_cmd, write
 from llm_server import TransformersServer, free_port
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from synthtune.config import BackendSettings
-from synthtune.errors import LLMError, ModelNotFoundError
+from synthtune.errors import DependencyMissing, LLMError, ModelNotFoundError
 from synthtune.llm.base import ChatRequest, make_backend
 from synthtune.llm.openai_backend import OpenAIBackend
 from synthtune.llm.transformers_backend import TransformersBackend
@@ -429,3 +433,41 @@ def test_openai_backend_retries_across_a_server_crash(served: TransformersServer
     assert all(c.outcome in ("ok", "retried") and c.text for c in completions), [c.error for c in completions]
     retried = [c for c in completions if c.outcome == "retried"]
     assert retried and all(c.attempts > 1 for c in retried)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The vllm backend. This machine has no CUDA GPU and no vllm: constructing it must say so in one line.
+# The engine itself is checked only by benchmarks/gpu_check.sh, on a GPU (never a stand-in for vLLM).
+
+
+VLLM_RUNS_HERE = torch.cuda.is_available() and importlib.util.find_spec("vllm") is not None
+needs_no_vllm = pytest.mark.skipif(VLLM_RUNS_HERE, reason="this machine has a CUDA GPU and vllm")
+
+
+@needs_no_vllm
+def test_vllm_backend_without_cuda_or_vllm_is_a_one_line_error() -> None:
+    with pytest.raises(DependencyMissing) as info:
+        make_backend(BackendSettings(backend="vllm"))
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("backend: vllm needs")
+    if not torch.cuda.is_available():
+        assert "a CUDA GPU (none is visible to torch)" in message
+    if importlib.util.find_spec("vllm") is None:
+        assert "`pip install vllm`" in message
+    assert "backend: transformers" in message  # what to do instead
+
+
+@needs_no_vllm
+def test_vllm_backend_in_a_project_fails_generate_with_one_line(make_project, tmp_path: Path) -> None:
+    p = make_project({"llm": {"question_writer": {"backend": "vllm"}}})
+    (p.dir / "synthtune.yaml").write_text("llm:\n  question_writer:\n    backend: vllm\n")
+    write(
+        tmp_path / "docs" / "acme.md", "# Acme Q3\n\nAcme's revenue rose 12% to $5.1 billion in the quarter."
+    )
+    p.ingest([tmp_path / "docs"])
+    p.close()
+    proc = synthtune_cmd("-C", p.dir, "generate")
+    assert proc.returncode == 1
+    one_line_error(proc, "backend: vllm needs")
+    assert "use backend: transformers" in " ".join(proc.stderr.split())

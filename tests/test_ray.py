@@ -220,3 +220,16 @@ def test_a_sigkilled_driver_then_resume(cluster, make_project, tmp_path, tiny_em
     assert report.added + report.unchanged == 24 and report.unchanged >= stored
     assert_same_rows(rows(local), rows(resumed))
     assert len(resumed.store.documents()) == 24
+
+
+def test_a_backend_a_worker_cannot_start_reaches_the_driver_as_its_own_error(cluster, tmp_path):
+    """A model not found (or vllm without a GPU) fails the worker's start: the driver says why in the
+    worker's one line, not "a Ray worker died", and Ray does not restart the actor to fail again."""
+    from synthtune.config import BackendSettings, RaySettings
+    from synthtune.errors import ModelNotFoundError
+    from synthtune.executor.ray_actors import RayBackend
+
+    missing = tmp_path / "no-such-model"
+    with pytest.raises(ModelNotFoundError, match="no-such-model") as info:
+        RayBackend(BackendSettings(model=str(missing)), RaySettings(workers=1))
+    assert "\n" not in str(info.value) and "Ray worker died" not in str(info.value)

@@ -196,15 +196,18 @@ class SearchSettings(Section):
 
 
 class BackendSettings(Section):
-    backend: Literal["transformers", "openai"] = Field(
+    backend: Literal["transformers", "openai", "vllm"] = Field(
         default="transformers",
         description="transformers: in process (local path, hub id or the bundled model); "
-        "openai: any OpenAI-compatible server (vLLM, llama.cpp, Ollama, transformers serve, hosted).",
+        "openai: any OpenAI-compatible server (vLLM, llama.cpp, Ollama, transformers serve, hosted); "
+        "vllm: vLLM's offline engine in process, CUDA GPU only (`pip install vllm`; with executor: ray, on "
+        "GPU actors: set ray.gpus_per_worker). It takes 90% of the GPU's memory: one vllm model per GPU. Not "
+        "yet run on a GPU (benchmarks/gpu_check.sh is its prepared check).",
     )
     model: str = Field(
         default=BUNDLED_GENERATOR,
-        description="Model id. For transformers, the default id loads the bundled GGUF "
-        "(SmolLM2-135M-Instruct) offline; for openai, the server's model name.",
+        description="Model id. For transformers and vllm, a local folder, a hub id, or the default id, which "
+        "loads the bundled GGUF (SmolLM2-135M-Instruct) offline; for openai, the server's model name.",
     )
     base_url: str | None = Field(
         default=None, description="Server URL for the openai backend, e.g. http://127.0.0.1:8000/v1."
@@ -219,8 +222,8 @@ class BackendSettings(Section):
     repetition_penalty: float = Field(
         default=1.0,
         ge=1.0,
-        description="Penalty on repeated tokens (transformers backend). 1.0 is off: with the bundled 135M "
-        "model, 1.3 turned replies into fluent nonsense and invented numbers.",
+        description="Penalty on repeated tokens (transformers and vllm backends). 1.0 is off: with the "
+        "bundled 135M model, 1.3 turned replies into fluent nonsense and invented numbers.",
     )
     batch_size: int = Field(default=16, ge=1, description="Prompts per batch (transformers backend).")
     concurrency: int = Field(default=4, ge=1, description="Requests in flight (openai backend).")
@@ -229,12 +232,15 @@ class BackendSettings(Section):
         default=4, ge=0, description="Retries on 429/5xx/connection errors, with backoff (openai)."
     )
     seed: int = Field(default=0, description="Random seed for sampling.")
-    device: str = Field(default="cpu", description="Torch device (transformers backend).")
+    device: str = Field(
+        default="cpu",
+        description="Torch device (transformers backend). vllm takes the GPU(s) CUDA_VISIBLE_DEVICES shows.",
+    )
     no_repeat_ngram_size: int = Field(
         default=0,
         ge=0,
         description="Never repeat an n-gram of this many tokens in one reply; 0 is off "
-        "(transformers backend). Curbs the repetition loops of small models.",
+        "(transformers backend; vllm refuses anything but 0). Curbs the repetition loops of small models.",
     )
     backoff_s: float = Field(
         default=1.0,

@@ -70,10 +70,26 @@ class _EmbedWorker(_Worker):
 
 
 class _GenerateWorker(_Worker):
-    """Holds one generation backend (a loaded model, or a client of an OpenAI-compatible server)."""
+    """Holds one generation backend (a loaded model, or a client of an OpenAI-compatible server).
+
+    A backend that cannot start (no CUDA GPU for vllm, a model not found) is kept as its error and raised
+    by every call: raised in ``__init__`` it would reach the driver only as "the actor died", and Ray
+    would restart the actor to fail the same way."""
 
     def __init__(self, settings: dict[str, Any]):
-        self.backend = make_backend(BackendSettings(**settings))
+        self._backend: Backend | None = None
+        self._error: SynthtuneError | None = None
+        try:
+            self._backend = make_backend(BackendSettings(**settings))
+        except SynthtuneError as exc:
+            self._error = exc
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            assert self._error is not None
+            raise self._error
+        return self._backend
 
     def describe(self) -> tuple[str, dict[str, Any]]:
         return self.backend.name, self.backend.settings_dict()
@@ -121,6 +137,10 @@ class _Pool:
         ray = ray_module()
         try:
             return ray.get(refs)
+        except ray.exceptions.RayTaskError as exc:
+            if isinstance(exc.cause, SynthtuneError):  # the worker's own one-line error: the driver's to say
+                raise exc.cause from None
+            raise
         except ray.exceptions.RayActorError as exc:
             raise SynthtuneError(
                 f"a Ray worker died for good ({type(exc).__name__}); {RESUME_HINT}"

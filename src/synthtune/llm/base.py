@@ -7,7 +7,8 @@ outcome) from the returned completions. Per-request failures are returned as com
 ``outcome="failed"`` and the error text, never raised; only a model that cannot be loaded at all raises
 :class:`~synthtune.errors.ModelNotFoundError`.
 
-The backends: :mod:`synthtune.llm.transformers_backend` (in process) and
+The backends: :mod:`synthtune.llm.transformers_backend` (in process, CPU or GPU),
+:mod:`synthtune.llm.vllm_backend` (vLLM's offline engine in process, CUDA GPU only) and
 :mod:`synthtune.llm.openai_backend` (any OpenAI-compatible server over HTTP).
 """
 
@@ -42,7 +43,7 @@ class ChatRequest:
 @dataclass
 class Completion:
     """One reply. ``latency_s`` is the wall time of the HTTP request including retries and backoff
-    (openai), or of the whole batch the request was generated in (transformers); ``tokens_in`` counts
+    (openai), or of the whole batch the request was generated in (transformers, vllm); ``tokens_in`` counts
     the prompt without padding, ``tokens_out`` the reply including its end-of-turn token."""
 
     text: str
@@ -77,4 +78,8 @@ def make_backend(settings: BackendSettings) -> Backend:
         from synthtune.llm.openai_backend import OpenAIBackend
 
         return OpenAIBackend(settings)
+    if settings.backend == "vllm":
+        from synthtune.llm.vllm_backend import VLLMBackend
+
+        return VLLMBackend(settings)
     raise LLMError(f"unknown backend '{settings.backend}'")  # unreachable: the settings model validates it
