@@ -7,6 +7,12 @@ anything else that escapes is a bug and keeps its traceback.
 from __future__ import annotations
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception's message cut to its first line (its class name when it has none), for one-line errors."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class SynthtuneError(Exception):
     """Base class: a clear, one-line message meant for the user."""
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from synthtune.config import BackendSettings
-from synthtune.errors import ModelNotFoundError
+from synthtune.errors import ModelNotFoundError, first_line
 from synthtune.llm.base import ChatRequest, Completion, Progress
 from synthtune.llm.bundled import is_bundled, resolve_generator
 
@@ -51,7 +51,7 @@ class TransformersBackend:
             else:
                 model = AutoModelForCausalLM.from_pretrained(self.path, dtype=dtype)
         except (OSError, ValueError) as exc:
-            raise ModelNotFoundError(_load_error(settings.model, exc)) from None
+            raise ModelNotFoundError(load_error(settings.model, exc)) from None
         model.to(settings.device).eval()
         tokenizer.padding_side = "left"
         if tokenizer.pad_token_id is None:
@@ -392,11 +392,12 @@ def _cut_at_stop(row: list[int], stop_ids: list[int]) -> tuple[list[int], str]:
     return row, "length"
 
 
-def _load_error(model: str, exc: Exception) -> str:
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def load_error(model: str, exc: Exception, backend: str = "") -> str:
+    """Why a model did not load, in one line; ``backend`` names the backend where it is not this one."""
+    who = f"backend {backend} " if backend else ""
     if is_bundled(model):
-        return f"cannot load the bundled generator: {first}"
+        return f"{who}cannot load the bundled generator: {first_line(exc)}"
     if os.path.sep in model and not os.path.exists(model):
         return f"model '{model}': no such folder"
     offline = " (offline: HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") else ""
-    return f"cannot load model '{model}'{offline}: {first}"
+    return f"{who}cannot load model '{model}'{offline}: {first_line(exc)}"

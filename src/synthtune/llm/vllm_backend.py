@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from synthtune.config import BackendSettings
-from synthtune.errors import ConfigError, DependencyMissing, LLMError, ModelNotFoundError
+from synthtune.errors import ConfigError, DependencyMissing, LLMError, ModelNotFoundError, first_line
 from synthtune.llm.base import ChatRequest, Completion, Progress
-from synthtune.llm.bundled import is_bundled, resolve_generator
-from synthtune.llm.transformers_backend import END_OF_TURN_TOKENS
+from synthtune.llm.bundled import resolve_generator
+from synthtune.llm.transformers_backend import END_OF_TURN_TOKENS, load_error
 
 
 def require_vllm() -> None:
@@ -76,7 +76,7 @@ class VLLMBackend:
         try:
             self.llm = LLM(model=self.path, seed=settings.seed)
         except (OSError, ValueError) as exc:  # a missing or unreadable model, offline hub id, bad config
-            raise ModelNotFoundError(_load_error(settings.model, exc)) from None
+            raise ModelNotFoundError(load_error(settings.model, exc, "vllm")) from None
         except RuntimeError as exc:  # the engine did not start (its process says why in vLLM's log)
             raise LLMError(
                 f"backend vllm could not start its engine for model '{settings.model}': {_one_line(exc)}"
@@ -157,7 +157,7 @@ class VLLMBackend:
                 outputs = self.llm.chat([conversation], p, use_tqdm=False)
                 completion = self._completion(outputs[-1], time.perf_counter() - started)
             except Exception as exc:  # noqa: BLE001 - a backend never raises for one request
-                error = f"{type(exc).__name__}: {_first_line(exc)}"
+                error = f"{type(exc).__name__}: {first_line(exc)}"
                 completion = Completion(
                     "", self.name, time.perf_counter() - started, 0, 0, 1, "failed", error
                 )
@@ -181,11 +181,6 @@ class VLLMBackend:
         return Completion(text, self.name, latency, tokens_in, tokens_out, 1, "ok", None, reply.finish_reason)
 
 
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def _is_local_path(model: str) -> bool:
     """Whether ``model`` can only mean a folder (a hub id is ``org/name``: one slash, not at the start)."""
     return os.path.isabs(model) or model.startswith(".") or model.count("/") > 1
@@ -195,11 +190,3 @@ def _one_line(exc: Exception, limit: int = 400) -> str:
     """The whole message on one line (a validation error's first line only names the model class)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _load_error(model: str, exc: Exception) -> str:
-    reason = _one_line(exc)
-    if is_bundled(model):
-        return f"backend vllm cannot load the bundled generator: {reason}"
-    offline = " (offline: HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") else ""
-    return f"backend vllm cannot load model '{model}'{offline}: {reason}"

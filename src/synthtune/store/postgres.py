@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from synthtune.errors import StoreError
+from synthtune.errors import StoreError, first_line
 from synthtune.store.base import Store
 from synthtune.store.kb import EmbeddingModel
 from synthtune.store.pg_migrations import PG_MIGRATIONS
@@ -128,9 +128,9 @@ class PostgresStore(Store):
             kwargs["password"] = password
         try:
             self._conninfo = make_conninfo(url, **kwargs)  # holds the password: never shown
-            self.conn = psycopg.connect(self._conninfo, autocommit=True, row_factory=dict_row)
         except psycopg.Error as exc:
-            raise StoreError(f"cannot reach PostgreSQL at {self.url}: {_first_line(exc)}") from None
+            raise StoreError(f"cannot reach PostgreSQL at {self.url}: {first_line(exc)}") from None
+        self.conn = self._connect()
         try:
             self._check_and_migrate()
             info = TypeInfo.fetch(self.conn, "vector")
@@ -141,7 +141,7 @@ class PostgresStore(Store):
             raise
         except psycopg.Error as exc:
             self.conn.close()
-            raise StoreError(f"PostgreSQL at {self.url}: {_first_line(exc)}") from None
+            raise StoreError(f"PostgreSQL at {self.url}: {first_line(exc)}") from None
 
     # -- opening ------------------------------------------------------------------------------------
 
@@ -176,6 +176,12 @@ class PostgresStore(Store):
                     "INSERT INTO migrations(id, name, applied_at) VALUES (%s, %s, %s)",
                     (number, name, utcnow()),
                 )
+
+    def _connect(self) -> psycopg.Connection:
+        try:
+            return psycopg.connect(self._conninfo, autocommit=True, row_factory=dict_row)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot reach PostgreSQL at {self.url}: {first_line(exc)}") from None
 
     def close(self) -> None:
         with self._reader_lock:
@@ -222,10 +228,7 @@ class PostgresStore(Store):
             return self._rows(sql, params)
         with self._reader_lock:
             if self._reader is None or self._reader.closed:
-                try:
-                    self._reader = psycopg.connect(self._conninfo, autocommit=True, row_factory=dict_row)
-                except psycopg.Error as exc:
-                    raise StoreError(f"cannot reach PostgreSQL at {self.url}: {_first_line(exc)}") from None
+                self._reader = self._connect()
             reader = self._reader
         return reader.execute(to_pyformat(sql), params).fetchall()
 
@@ -324,12 +327,10 @@ class PostgresStore(Store):
         ``STATS_TTL_S`` seconds."""
         now = time.monotonic()
         if self._lexeme_stats is None or now - self._lexeme_stats[0] > STATS_TTL_S:
-            rows = float(
-                self._read_rows("SELECT reltuples AS n FROM pg_class WHERE oid = 'chunks_fts'::regclass")[0][
-                    "n"
-                ]
-                or 0
+            [count] = self._read_rows(
+                "SELECT reltuples AS n FROM pg_class WHERE oid = 'chunks_fts'::regclass"
             )
+            rows = float(count["n"] or 0)
             found = self._read_rows(
                 "SELECT most_common_elems::text::text[] AS elems, most_common_elem_freqs AS freqs FROM pg_stats"
                 " WHERE schemaname = current_schema() AND tablename = 'chunks_fts' AND attname = 'tsv'"
@@ -424,8 +425,3 @@ class PostgresStore(Store):
 def _quote_lexeme(lexeme: str) -> str:
     """A lexeme as a ``tsquery`` operand taken as it is (no parsing, no stemming)."""
     return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
