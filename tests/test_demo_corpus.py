@@ -1,5 +1,6 @@
-"""The demo corpus in examples/acme: every gold fact is stated where gold.jsonl says, and
-examples/make_acme_docs.py reproduces the committed generated documents."""
+"""The demo corpus in examples/acme: every gold fact is stated where gold.jsonl says, every figure of
+the two dev sets (dev.jsonl, dev_sampled.jsonl) is on the page they cite, and examples/make_acme_docs.py
+reproduces the committed generated documents."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ACME = ROOT / "examples" / "acme"
 DOCS = ACME / "docs"
 GOLD = ACME / "gold.jsonl"
+DEV_SETS = (ACME / "dev.jsonl", ACME / "dev_sampled.jsonl")
 SCRIPT = ROOT / "examples" / "make_acme_docs.py"
 
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
@@ -76,12 +78,13 @@ def states(text: str, answer: str) -> bool:
     return all(re.search(rf"(?<![\d.,]){re.escape(n)}(?![\d]|[.,]\d)", text) for n in numbers)
 
 
-def load_gold() -> list[dict]:
-    lines = GOLD.read_text(encoding="utf-8").splitlines()
+def load_questions(path: Path) -> list[dict]:
+    lines = path.read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines if line.strip()]
 
 
-GOLD_ROWS = load_gold()
+GOLD_ROWS = load_questions(GOLD)
+DEV_ROWS = [(path.name, row) for path in DEV_SETS for row in load_questions(path)]
 
 
 def test_gold_rows_are_well_formed_and_cite_existing_documents():
@@ -114,6 +117,28 @@ def test_gold_covers_every_document_and_every_pdf_page():
 def test_gold_answer_is_stated_on_the_cited_page(row):
     text = page_text(row["document"], row["page"])
     assert states(text, row["answer"]), f"{row['answer']!r} not found on {row['document']} page {row['page']}"
+
+
+@pytest.mark.parametrize(
+    ("question_set", "row"),
+    DEV_ROWS,
+    ids=[f"{n}:{r['document']}:p{r['page']}:{r['answer']}" for n, r in DEV_ROWS],
+)
+def test_dev_answer_figures_are_on_the_cited_page(question_set, row):
+    """The dev sets choose the demo's settings, so a wrong page or figure there would mislead them."""
+    assert not {"question", "answer", "document", "page"} ^ set(row), row
+    assert row["question"].endswith("?") and row["document"] != "" and row["page"] >= 1, row
+    text = page_text(row["document"], row["page"])
+    numbers = NUMBER.findall(row["answer"])
+    assert numbers, f"{question_set}: {row['answer']!r} states no figure"
+    for n in numbers:
+        found = re.search(rf"(?<![\d.,]){re.escape(n)}(?![\d]|[.,]\d)", text)
+        assert found, f"{question_set}: {n} not found on {row['document']} page {row['page']}"
+
+
+def test_dev_sets_ask_nothing_the_gold_file_asks():
+    gold = {normalise(r["question"]).lower() for r in GOLD_ROWS}
+    assert not [r["question"] for _, r in DEV_ROWS if normalise(r["question"]).lower() in gold]
 
 
 def test_states_matches_whole_numbers_only():
