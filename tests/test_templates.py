@@ -232,3 +232,26 @@ def test_guidance_is_asked_as_of_the_report_that_gave_it() -> None:
     eps = fact("Non-GAAP diluted EPS", "6.00", "per share USD", raw="$6.00 to $6.40", source="outlook", period=fy,
                high=Decimal("6.40"))  # fmt: skip
     assert format_value(eps) == "$6.00 to $6.40 per share"
+
+
+def test_an_outflow_row_is_stated_as_a_positive_amount_with_its_verb_agreeing() -> None:
+    capex = fact("Purchases of property and equipment", "-9.2", "USD", M, raw="(9.2)")
+    answer = template_questions(capex)[0].answer
+    assert answer.endswith("Acme Robotics' purchases of property and equipment were $9.2 million.")
+    loss = fact("Operating income (loss)", "-1.1", "USD", M, raw="(1.1)")  # not an outflow: the sign stays
+    assert template_questions(loss)[0].answer.endswith("operating income (loss) was -$1.1 million.")
+
+
+@pytest.mark.parametrize(
+    ("metric", "verb"),
+    [
+        ("Provision for income taxes", "was"),  # the head is "provision", not "taxes"
+        ("Number of customers", "was"),
+        ("Cash and cash equivalents", "were"),
+        ("Total operating expenses", "were"),
+        ("Net income (loss) per share, diluted", "was"),
+    ],
+)
+def test_the_verb_agrees_with_the_metric_head_noun(metric: str, verb: str) -> None:
+    answer = template_questions(fact(metric, "5.0", "USD", M))[0].answer
+    assert f" {verb} $5.0 million." in answer

@@ -52,9 +52,18 @@ def format_value(fact: Fact) -> str:
     return low
 
 
+# a cash-flow row that names an outflow: its statement shows the amount in parentheses, a sentence says
+# "purchases of property and equipment were $9.2 million", not "-$9.2 million"
+_OUTFLOW = re.compile(
+    r"^\s*(?:purchases?|payments?|repayments?|repurchases?|acquisitions?|capital expenditures?|dividends paid)"
+    r"\b",
+    re.I,
+)
+
+
 def _format_one(fact: Fact, value: Decimal, written: str) -> str:
     figure = _written_figure(value, written)
-    negative = figure.startswith("-")
+    negative = figure.startswith("-") and not _OUTFLOW.match(fact.metric)
     figure = figure.lstrip("-")
     sign = "-" if negative else ""
     if fact.unit == "%":
@@ -131,10 +140,14 @@ _DONE = {
 _SINGULAR_S = ("ss", "us", "is", "ics", "news")
 
 
+_PREPOSITION = re.compile(r"\s(?:of|for|from|per|in|on|to|under|by|at)\s", re.I)
+
+
 def _head(metric: str) -> str:
-    """The metric's head noun: its last word before a parenthesis or comma ("Net income (loss) per
-    share, diluted" -> "share"; "Total operating expenses" -> "expenses")."""
-    core = re.split(r"[(,—]", metric, maxsplit=1)[0].split()
+    """The metric's head noun: its last word before a parenthesis, a comma or a preposition ("Net income
+    (loss) per share, diluted" -> "income"; "Total operating expenses" -> "expenses"; "Provision for income
+    taxes" -> "provision"; "Purchases of property and equipment" -> "purchases")."""
+    core = _PREPOSITION.split(re.split(r"[(,—]", metric, maxsplit=1)[0], maxsplit=1)[0].split()
     return core[-1].lower() if core else ""
 
 
