@@ -6,7 +6,7 @@ import pytest
 from conftest import write
 
 from synthtune.errors import EmbeddingModelMismatch, SynthtuneError
-from synthtune.search import query_terms, rrf
+from synthtune.search import Searcher, cut, fuse_scores, query_terms, rrf
 
 DOCS = {
     "acme_q3.md": "# Acme Q3\n\nAcme revenue was $152.2 million in the third quarter.\n\n"
@@ -35,6 +35,43 @@ def test_rrf_weights_and_ties():
     only_dense = rrf([([1, 2], 1.0), ([2, 1], 0.0)], k=60)
     assert [cid for cid, _ in only_dense] == [1, 2]
     assert rrf([([5], 2.0)], k=1)[0] == (5, 1.0)
+
+
+def test_score_fusion_keeps_margins_that_ranks_lose():
+    dense = [(1, 0.90), (2, 0.50), (3, 0.10)]  # chunk 1 far ahead on dense
+    lexical = [(2, 12.0), (1, 11.5), (4, 2.0)]  # chunks 2 and 1 nearly tied on BM25
+    fused = fuse_scores([(dense, 0.5, 0.1), (lexical, 0.5, 2.0)])  # floors: the worst candidates
+    # 1: 0.5 * 1 + 0.5 * 0.95 beats 2: 0.5 * 0.5 + 0.5 * 1; rank fusion puts them level, the lower id first
+    assert [cid for cid, _ in fused][:2] == [1, 2]
+    assert dict(fused)[1] == pytest.approx(0.5 + 0.5 * 9.5 / 10)
+    assert dict(fused)[3] == 0.0 and dict(fused)[4] == 0.0  # a score at the floor scales to 0
+    tied = fuse_scores([([(1, 0.9), (2, 0.5)], 0.5, 0.5), ([(2, 12.0), (1, 2.0)], 0.5, 2.0)])
+    assert [cid for cid, _ in tied] == [1, 2] and dict(tied)[1] == dict(tied)[2]  # 0.5 each: the id breaks it
+    assert fuse_scores([([(7, 3.0)], 1.0, 0.0), ([(8, 1.0)], 0.0, 0.0)]) == [(7, 1.0)]  # weight 0 is ignored
+
+
+def test_the_floor_is_the_first_candidate_left_out_else_zero():
+    assert cut([(1, 0.9), (2, 0.5), (3, 0.2)], 2) == ([(1, 0.9), (2, 0.5)], 0.2)
+    assert cut([(1, 0.9), (2, 0.5)], 2) == ([(1, 0.9), (2, 0.5)], 0.0)  # none left out: a small store
+    assert cut([(1, 0.3), (2, -0.2)], 5) == ([(1, 0.3), (2, -0.2)], -0.2)  # a cosine below 0 stays >= floor
+    # so the last candidate of a small store still counts: a boost cannot merely tie it with the leader
+    ranked, floor = cut([(1, 0.9), (2, 0.6)], 5)
+    assert dict(fuse_scores([(ranked, 1.0, floor)]))[2] == pytest.approx(0.6 / 0.9)
+
+
+def test_hybrid_with_score_fusion_finds_what_either_ranking_finds(kb):
+    settings = kb.settings.model_copy(
+        update={"search": kb.settings.search.model_copy(update={"fusion": "scores"})}
+    )
+    searcher = Searcher(kb.store, settings, kb.embedder)
+    try:
+        hits = searcher.search("Reno factory", k=3, mode="hybrid")
+    finally:
+        searcher.close()
+    assert hits[0].source_path.endswith("call.txt")
+    # first on both rankings: each scales it to 1, so it scores the sum of the weights (rank fusion: 1/61 each)
+    w = settings.search
+    assert hits[0].score == pytest.approx(w.dense_weight + w.lexical_weight)
 
 
 def test_query_terms_drop_stopwords_and_quotes_are_safe(kb):

@@ -1,4 +1,5 @@
-"""Retrieval with citations: lexical (BM25) and dense candidates from the store, weighted RRF fusion.
+"""Retrieval with citations: lexical (BM25) and dense candidates from the store, fused by weighted
+reciprocal rank (``search.fusion: rrf``) or by their scores scaled to [0, 1] (``scores``).
 
 The store ranks the candidates (SQLite: FTS5 and an exact numpy search over vectors it keeps in memory
 until the knowledge base changes); this module decides what to ask for and how to fuse the answers.
@@ -113,6 +114,9 @@ def query_terms(query: str) -> list[str]:
     return list(dict.fromkeys(keep))
 
 
+Ranking = list[tuple[int, float]]  # (chunk id, score), best first
+
+
 def rrf(rankings: list[tuple[list[int], float]], k: int) -> list[tuple[int, float]]:
     """Weighted reciprocal rank fusion of ranked id lists: score = sum w / (k + rank), rank from 1."""
     scores: dict[int, float] = {}
@@ -122,6 +126,30 @@ def rrf(rankings: list[tuple[list[int], float]], k: int) -> list[tuple[int, floa
         for rank, cid in enumerate(ids, start=1):
             scores[cid] = scores.get(cid, 0.0) + weight / (k + rank)
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def fuse_scores(rankings: list[tuple[Ranking, float, float]]) -> list[tuple[int, float]]:
+    """Weighted sum of each ranking's scores scaled to [0, 1] between its best candidate (1) and its
+    ``floor`` (0): the score of the first candidate it left out, or 0 when it left none out (a small
+    store), so that every candidate taken counts for something. A chunk a ranking did not return counts 0
+    there. Unlike ranks, scaled scores keep how far apart two candidates are: a chunk far ahead on one
+    ranking stays ahead of one that is merely second on both."""
+    fused: dict[int, float] = {}
+    for ranked, weight, floor in rankings:
+        if weight <= 0 or not ranked:
+            continue
+        top = max(s for _, s in ranked)
+        span = top - floor
+        for cid, s in ranked:
+            fused[cid] = fused.get(cid, 0.0) + weight * ((s - floor) / span if span > 0 else 1.0)
+    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def cut(ranked: Ranking, n: int) -> tuple[Ranking, float]:
+    """The first ``n`` candidates of a ranking asked for ``n + 1``, and the floor :func:`fuse_scores` scales
+    them to: the score of the one left out, else 0 (or the worst score, when that is below 0)."""
+    floor = ranked[n][1] if len(ranked) > n else min(0.0, min((s for _, s in ranked), default=0.0))
+    return ranked[:n], floor
 
 
 @dataclass(frozen=True)
@@ -458,29 +486,34 @@ class Searcher:
             for b in scope.boosted
             if cfg.match_boost > 0
         ]
-        rankings: list[tuple[list[int], float]] = []
-        raw: list[tuple[int, float]] = []
+        rankings: list[tuple[Ranking, float, float]] = []  # (candidates, weight, floor)
+        raw: Ranking = []
         # one BM25 query (FTS5 scans every match whatever the LIMIT): a boosted group's ranking is its
         # documents' share of a wider list; dense ranks each group exactly (a matmul over its rows)
         wide = n * _WIDEN if len(groups) > 1 else n
-        lexical = self._pool.submit(self.lexical, query, wide, searched) if "lexical" in weights else None
+        # one candidate more than taken: its score is the floor that score fusion scales against
+        lexical = self._pool.submit(self.lexical, query, wide + 1, searched) if "lexical" in weights else None
         if "dense" in weights and model is not None:
             vector = self.embedder.encode_query(query)  # once, for every group
             for docs, scale in groups:
-                den = self.store.dense_candidates(model.id, vector, n, document_ids=docs)
-                rankings.append(([c for c, _ in den], weights["dense"] * scale))
+                den, floor = cut(self.store.dense_candidates(model.id, vector, n + 1, document_ids=docs), n)
+                rankings.append((den, weights["dense"] * scale, floor))
                 raw = raw or den
         if lexical is not None:
             everything = lexical.result()
             doc_of = self._chunk_documents() if len(groups) > 1 else {}
             for i, (docs, scale) in enumerate(groups):
-                lex = (
-                    everything[:n] if i == 0 else [(c, s) for c, s in everything if doc_of.get(c) in docs][:n]
-                )
-                rankings.append(([c for c, _ in lex], weights["lexical"] * scale))
+                lex = everything if i == 0 else [(c, s) for c, s in everything if doc_of.get(c) in docs]
+                lex, floor = cut(lex, n)
+                rankings.append((lex, weights["lexical"] * scale, floor))
                 raw = raw or lex
         # a single ranking keeps its own scores (cosine, BM25); more are fused
-        ranked = raw[:k] if mode != "hybrid" and len(groups) == 1 else rrf(rankings, cfg.rrf_k)[:k]
+        if mode != "hybrid" and len(groups) == 1:
+            ranked = raw[:k]
+        elif cfg.fusion == "scores":
+            ranked = fuse_scores(rankings)[:k]
+        else:
+            ranked = rrf([([c for c, _ in r], w) for r, w, _ in rankings], cfg.rrf_k)[:k]
         return self._hits(ranked), scope
 
     def _hits(self, ranked: list[tuple[int, float]]) -> list[Hit]:
