@@ -221,7 +221,8 @@ def test_hits_are_the_same_on_both_backends(pg_url, make_project, tmp_path):
         for mode in ("dense", "hybrid"):
             a, b = lite.search(query, k=3, mode=mode), pg.search(query, k=3, mode=mode)
             assert [(h.citation, h.text) for h in a] == [(h.citation, h.text) for h in b], (query, mode)
-            assert [h.score for h in a] == pytest.approx([h.score for h in b], abs=1e-5)
+            if mode == "dense":  # hybrid scales each backend's own lexical scores (FTS5 BM25, ts_rank)
+                assert [h.score for h in a] == pytest.approx([h.score for h in b], abs=1e-5)
         assert (
             lite.search(query, k=1, mode="lexical")[0].text == pg.search(query, k=1, mode="lexical")[0].text
         )
