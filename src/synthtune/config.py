@@ -168,11 +168,10 @@ class SearchSettings(Section):
     k: int = Field(default=5, ge=1, description="Results returned by default.")
     fusion: Literal["scores", "rrf"] = Field(
         default="scores",
-        description="How hybrid fuses its rankings: scores (default: weighted sum of each ranking's scores "
-        "scaled to [0, 1] between its best candidate and the first one it left out, so a margin on one ranking "
-        "counts) or rrf (weighted reciprocal "
-        "rank, sum w / (rrf_k + rank)). On the search dev set scores 0.7/0.3 ranked the evidence higher than "
-        "the best rrf weights (MRR 0.621 against 0.587).",
+        description="How hybrid fuses its rankings: scores (default: the weighted sum of each ranking's scores "
+        "scaled to [0, 1] between its best candidate and the first one it left out, so a margin on one "
+        "ranking counts) or rrf (weighted reciprocal rank, sum w / (rrf_k + rank)). On the search dev set "
+        "scores 0.7/0.3 ranked the evidence higher than the best rrf weights (MRR 0.621 against 0.587).",
     )
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal-rank-fusion constant k in 1/(k + rank).")
     dense_weight: float = Field(
