@@ -475,3 +475,91 @@ def test_operating_expense_lines_are_named_as_expenses(q3_release) -> None:
     assert rd.metric == "Research and development expenses" and rd.problems == ()
     (sm,) = _find(facts, "18.3", source="table", period="Q3 FY2025", metric="Sales and marketing expenses")
     assert sm.problems == ()
+
+
+# ------------------------------------------------------------------------- call-transcript prose
+
+Q4 = Period("Q4 2020", 3, None, 2020, 4)
+WIDGET_Q4 = DocIdentity("Widget Corp.", Q4, "earnings call transcript", "WDGT")
+
+
+def _said(text: str, identity: DocIdentity = ACME) -> set[tuple[str, str | None, str, str]]:
+    return {
+        (f.metric, f.period.label if f.period else None, str(f.value), f.unit)
+        for f in prose_facts(text, identity)
+        if not f.problems
+    }
+
+
+def test_transcript_statements_become_facts() -> None:
+    text = (
+        "Revenue was $152.2 million, up 24.9% from a year ago and up 6.7% from the second quarter.\n"
+        "Operating expenses were $56.7 million: research and development of $27.4 million and general and "
+        "administrative of $11.0 million.\n"
+        "We ended the quarter with 461 customers, up from 437 at the end of June.\n"
+        "Acme ended the quarter with 1,310 full-time employees.\n"
+        "On a non-GAAP basis, diluted earnings per share were $0.19.\n"
+        "The board approved a quarterly dividend of $0.28 a share."
+    )
+    got = _said(text)
+    assert ("Revenue growth (sequential)", "Q3 FY2025", "6.7", "%") in got  # "from the second quarter"
+    assert ("Research and development expenses", "Q3 FY2025", "27.4", "USD") in got
+    assert ("General and administrative expenses", "Q3 FY2025", "11", "USD") in got
+    assert ("Customers", "Q3 FY2025", "461", "customers") in got
+    assert ("Full-time employees", "Q3 FY2025", "1310", "employees") in got
+    assert ("Non-GAAP diluted earnings per share", "Q3 FY2025", "0.19", "per share USD") in got
+    assert ("Dividend per share", "Q3 FY2025", "0.28", "per share USD") in got
+    # growth from a quarter that is not the one before is not called sequential
+    assert not any("sequential" in m for m, *_ in _said("Revenue was up 9.0% from the first quarter."))
+
+
+def test_a_fourth_quarter_call_tells_the_quarter_from_the_full_year() -> None:
+    text = (
+        "In Q4, our net sales of $2.4 billion increased 12%.\n"
+        "Finally, our adjusted diluted earnings per share was $1.87, up 14% from prior year.\n"
+        "For the full year, we delivered top-line growth resulting in record net sales of $10.1 billion.\n"
+        "Record adjusted diluted earnings per share of $8.51, including a $0.66 headwind.\n"
+    )
+    got = _said(text, WIDGET_Q4)
+    assert ("Adjusted diluted earnings per share", "Q4 2020", "1.87", "per share USD") in got
+    assert not any(value == "8.51" for *_, value, _ in got)  # said after "For the full year"
+    assert not any(p == "Q4 2020" and value == "10.1" for _, p, value, _ in got)
+
+
+def test_another_subjects_or_a_trailing_figure_is_not_the_companys() -> None:
+    assert _said("Magnetrol has annual sales of approximately $100 million.") == set()
+    assert _said("Our trailing four quarter adjusted EBITDA was about $4.2 billion.") == set()
+    loss = prose_facts("Operating income was $79.5 million compared to a loss of $249.8 million a year ago.", ACME)
+    assert all(f.problems for f in loss if f.value == Decimal("249.8"))  # "a loss": which one?
+
+
+def test_a_transcript_without_its_company_name_is_named_by_its_file_ticker() -> None:
+    text = "Here at Advance, we are grateful.\nIn Q4, we delivered comparable store sales growth of 4.7%."
+    identity = document_identity("AAP_q4_2020", text, "AAP_q4_2020.txt")
+    assert identity.subject == "AAP"
+    assert any("ticker AAP from the file name" in r for r in identity.reasons)
+    passing = "We agreed to sell Globex Trading Company to a buyer.\nAmerican Widgets revenue grew."
+    other = document_identity("AWG_q1_2021", passing, "AWG_q1_2021.txt")
+    assert other.subject != "Globex Trading Company"  # a company named in passing is not the subject
+    assert any("does not spell the file's ticker" in r for r in other.reasons)
+
+
+def test_changes_ratios_of_unsaid_figures_and_guidance_continued_are_not_facts() -> None:
+    assert _said("Operating profit as a percent of sales was 17.2%.") == set()  # percent of which figure?
+    fy = "Fiscal 2020 net sales increased by $307.5 million, which included an increase in base business net sales of $244.5 million."
+    assert not any(v == "244.5" for *_, v, _ in _said(fy, WIDGET_Q4))  # an increase, and the full year
+    guided = "For 2021 we expect revenue of $4.1 billion.\nAnd adjusted EBITDA of approximately $660 million."
+    assert _said(guided) == set()
+    # "in the first quarter" in a third-quarter document is not the quarter before: not said which year
+    q1 = _said("Noninterest income totaled $44.4 million, up from $43 million in the first quarter.")
+    assert ("Noninterest income", "Q3 FY2025", "44.4", "USD") in q1 and not any(v == "43" for *_, v, _ in q1)
+    q2 = _said("Noninterest income totaled $44.4 million, up from $43 million in the second quarter.")
+    assert ("Noninterest income", "Q2 FY2025", "43", "USD") in q2
+
+
+def test_a_loss_per_share_is_not_called_earnings_and_a_title_is_not_a_name() -> None:
+    got = _said("Net loss was $8.9 million, or $0.08 per diluted share.")
+    assert ("Diluted net loss per share", "Q3 FY2025", "0.08", "per share USD") in got
+    assert not any("earnings" in m for m, *_ in got)
+    text = "With me is the Chief Executive Officer of Chemed Corporation. Chemed grew. Chemed hired."
+    assert document_identity("call", text, "CHE_q1_2021.txt").subject == "Chemed Corporation"

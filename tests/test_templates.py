@@ -109,6 +109,18 @@ def test_balance_at_a_date_is_asked_as_of_that_date() -> None:
         ("Net income (loss) per share, diluted", "per share USD",
          "What was Acme Robotics' diluted net income (loss) per share in the second quarter of fiscal 2025?",
          "Acme Robotics' diluted net income (loss) per share was $1,210 per share."),
+        ("Customers", "customers",
+         "How many customers did Acme Robotics have in the second quarter of fiscal 2025?",
+         "Acme Robotics had 1,210 customers."),
+        ("Full-time employees", "employees",
+         "How many full-time employees did Acme Robotics have in the second quarter of fiscal 2025?",
+         "Acme Robotics had 1,210 full-time employees."),
+        ("Revenue growth (sequential)", "%",
+         "What was Acme Robotics' sequential revenue growth in the second quarter of fiscal 2025?",
+         "Acme Robotics' sequential revenue growth was 1,210%."),
+        ("Software & Services revenue growth (year over year)", "%",
+         "What was Acme Robotics' year-over-year Software & Services revenue growth in the second quarter of fiscal 2025?",
+         "Acme Robotics' year-over-year Software & Services revenue growth was 1,210%."),
     ],
 )  # fmt: skip
 def test_questions_read_as_sentences(metric, unit, question, answer_end) -> None:

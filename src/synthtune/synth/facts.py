@@ -193,6 +193,8 @@ _GENERIC = {
 
 def metric_problem(metric: str) -> str | None:
     """A metric that does not say what it measures ("margin", "net expense": which one?)."""
+    if metric.lower().strip() in ("loss", "income", "profit", "a loss"):
+        return f"metric: '{metric}' does not say of what (which {metric.lower().split()[-1]}?)"
     words = [w for w in re.findall(r"[a-z][a-z-]*", metric.lower()) if w not in _QUALIFIERS]
     if len(words) == 1 and words[0] in _GENERIC:
         return f"metric: '{metric}' does not say of what (which {words[0]}?)"
@@ -318,9 +320,12 @@ def table_facts(table: Table, identity: DocIdentity | None, table_index: int = 0
 # -------------------------------------------------------------------------------------- prose facts
 
 _HEADS = (
-    r"revenues?|sales|income|earnings|EPS|margin|EBITDA|profit|loss|cash flow|cash equivalents|cash|expenses?"
+    r"(?:earnings|income|loss|EPS|FFO|AFFO)(?:\s+\(loss\))?\s+per\s+(?:diluted\s+|basic\s+)?(?:common\s+)?share"
+    r"|revenues?|sales|income|earnings|EPS|margin|EBITDA|profit|loss|cash flow|cash equivalents|cash|expenses?"
     r"|backlog|ARR|debt|expenditures|bookings|dividends?|assets|liabilities|equity|customers|employees"
     r"|shipments|orders|base|deferred revenue|capex|billings|RPO|obligations|headcount|margins|spending"
+    r"|FFO|AFFO|sales growth|revenue growth|research and development|sales and marketing"
+    r"|general and administrative"
 )
 _VERBS = (
     r"was|were|is|are|of|totaled|totalled|totaling|totalling|reached|grew to|rose to|increased to|decreased to"
@@ -419,6 +424,12 @@ def _clean_phrase(phrase: str) -> str | None:
             if pair in _COMPOUNDS:
                 keep.append(word)
                 continue
+        if bare in ("has", "have"):
+            return None  # "Magnetrol has annual sales of": another subject's figure
+        if bare in ("in", "of") and i and re.fullmatch(
+            r"(?:increases?|decreases?|growth|declines?|changes?|improvements?)", words[i - 1].lower()
+        ):
+            return None  # "an increase in base business net sales of": the change, not the figure
         if bare in _STOP and not _KEEP_TOTAL.match(
             " ".join([bare, *(w.lower() for w in reversed(keep))][:2])
         ):
@@ -432,16 +443,26 @@ def _clean_phrase(phrase: str) -> str | None:
     metric = re.sub(r"\(\d\)", "", metric).strip(" -")
     if re.match(r"(?:of|for|to|in|on|at|by|from|with)\b", metric, re.I) or "\ufffd" in metric:
         return None  # a fragment ("of certain assets"), not a metric
+    if re.match(r"(?:percent|percentage|%)\s+of\b", metric, re.I):
+        return None  # "as a percent of sales was 17.2%": of which figure is said before "as"
+    if re.search(r"\btrailing\b|\b(?:LTM|TTM)\b|\blast twelve months\b", metric, re.I):
+        return None  # a trailing-twelve-months figure is not the period's
     return metric if re.search(_HEADS, metric, re.I) else None
+
+
+# "ended the quarter with 1,310 full-time employees": a count at the end of the period
+_ENDED_WITH = re.compile(r"\bended (?:the|this) (?:quarter|year|period|fiscal year)\s+with\s*$", re.I)
+_COUNT_WORD = rf"(?:[a-z]+-[a-z]+\s+|active\s+|paying\s+)?(?P<noun>{'|'.join(_COUNT_NOUNS)})\b"
+_COUNTED = re.compile(rf"\s+(?P<phrase>{_COUNT_WORD})", re.I)
 
 
 def _prose_unit(num: Num, after: str, metric: str) -> tuple[str, Decimal, Decimal] | None:
     """(unit, value as written, scale) for a prose number, or None when its unit is unclear."""
-    count = re.match(rf"\s+(?:{'|'.join(_COUNT_NOUNS)})\b", after, re.I)
+    count = _COUNTED.match(after)
     if num.kind == "percent":
         return "%", num.value, Decimal(1)
     if num.kind == "currency":
-        if re.match(r"\s+per (?:diluted |basic )?share", after, re.I) or _PER_SHARE.search(metric):
+        if re.match(r"\s+(?:per|a) (?:diluted |basic )?(?:common )?share", after, re.I) or _PER_SHARE.search(metric):
             return (
                 "per share USD" if num.currency == "USD" else f"per share {num.currency}",
                 num.mantissa,
@@ -449,7 +470,7 @@ def _prose_unit(num: Num, after: str, metric: str) -> tuple[str, Decimal, Decima
             )
         return num.currency or "", num.mantissa, num.scale
     if count:
-        return count.group(0).strip().lower(), num.mantissa, num.scale
+        return count.group("noun").lower(), num.mantissa, num.scale
     return None
 
 
@@ -458,7 +479,7 @@ def prose_facts(page_text: str, identity: DocIdentity | None, page_no: int = 1) 
     subject = identity.subject if identity else None
     doc_period = identity.period if identity else None
     facts: list[Fact] = []
-    in_outlook = outlook_list = False
+    in_outlook = outlook_list = after_outlook = False
     section_period = doc_period  # "For the First Six Months of Fiscal 2023" changes it until the next heading
     for s_start, s_end in _sentences(page_text):
         sentence = page_text[s_start:s_end]
@@ -470,8 +491,16 @@ def prose_facts(page_text: str, identity: DocIdentity | None, page_no: int = 1) 
             outlook_list = False
         if _OUTLOOK.search(sentence) and sentence.rstrip().endswith(":"):
             outlook_list = True  # "guidance ... is as follows:" and the bullets under it
-        if in_outlook or outlook_list or _OUTLOOK.search(sentence) or _RESPECTIVELY.search(sentence):
+        if (
+            in_outlook
+            or outlook_list
+            or _OUTLOOK.search(sentence)
+            or _RESPECTIVELY.search(sentence)
+            or (after_outlook and re.match(r"\s*(?:And|Also|Plus)\b", sentence))
+        ):
+            after_outlook = True  # "... we expect revenue of $4.1 billion. And adjusted EBITDA of $660 million"
             continue  # forward-looking, or figures paired with metrics by "respectively"
+        after_outlook = False
         for c_start, c_end in _clauses(sentence):
             facts += _clause_facts(
                 page_text, s_start + c_start, s_start + c_end, subject, section_period, page_no
@@ -747,8 +776,11 @@ def _clause_facts(
                     -num.value, num.kind, num.raw, num.span, num.unit, num.scale, num.scaled, num.currency
                 )
             if re.match(
-                r"\s*(?:sequentially|quarter[- ]over[- ]quarter|from the prior quarter)", after, re.I
-            ):
+                r"\s*(?:sequentially|quarter[- ]over[- ]quarter|from the (?:prior|previous|preceding) quarter"
+                r"|from last quarter)",
+                after,
+                re.I,
+            ) or _from_prior_quarter(after, doc_period):
                 metric = f"{base} growth (sequential)"
             elif re.match(
                 r"\s*(?:year[- ]over[- ]year|from (?:a year ago|the year-ago))", after, re.I
@@ -765,7 +797,9 @@ def _clause_facts(
                 metric = f"{current} per share"  # "expenses of $127 million, or $0.13 per share"
             elif re.match(r"\s+per (?:diluted )?share", after, re.I):
                 prefix = re.match(r"(?i)(GAAP|non-GAAP|adjusted)\s", current)
-                metric = f"{prefix.group(1) + ' ' if prefix else ''}diluted earnings per share"
+                loss = re.search(r"\bloss\b", current, re.I) and not re.search(r"income|earnings|profit", current, re.I)
+                # "a net loss of $8.9 million, or $0.08 per diluted share": a loss per share, not earnings
+                metric = f"{prefix.group(1) + ' ' if prefix else ''}diluted {'net loss' if loss else 'earnings'} per share"
                 if "diluted" not in after.lower()[:25]:
                     metric = metric.replace("diluted ", "")
             elif num.kind == "percent" and re.match(
@@ -778,12 +812,15 @@ def _clause_facts(
             metric = _clean_phrase(found.group("metric"))
             if metric is None:
                 continue
+            metric = _with_basis(expense_metric(metric), clause[: num.span[0]])
             current = metric
         elif current and (
             (comparing and re.search(r"(?:compared\s+(?:with|to)|versus|vs\.?|from|and)\s*$", before, re.I))
             or re.search(r"\b(?:to|at)\s*$", before)
         ):
             metric = current
+        elif _ENDED_WITH.search(before) and (counted := _COUNTED.match(after)):
+            metric = counted.group("phrase")  # "We ended the quarter with 461 customers"
         elif re.search(r"\bshipped\s*$", before, re.I):
             unit_word = re.match(rf"\s+({'|'.join(_COUNT_NOUNS)})\b", after, re.I)
             if not unit_word:
@@ -848,6 +885,8 @@ def _clause_facts(
             re.search(r"margin|rate|growth|percent|%|share of", metric, re.I) or "% of" in after[:8]
         ):
             continue  # a percentage of what is not said
+        if period is doc_period and _year_not_quarter(text, start + num.span[0], doc_period):
+            continue  # a fourth-quarter report talking about its full year: the period is not the quarter
         problems = () if period is not None else ("period unknown",)
         if vague := metric_problem(metric):
             problems += (vague,)
@@ -869,6 +908,48 @@ def _clause_facts(
             )
         )
     return facts
+
+
+_QUARTER_WORDS = r"\bQ4\b|\bfourth[\s-]quarter\b|\b(?:the|this) quarter\b|\bquarterly\b|\bthree months\b"
+_YEAR_WORDS = (
+    r"\bfull[\s-]year\b|\b(?:the|this) year\b(?![\s-](?:ago|over))|\bfiscal year\b|\bannual(?:ly)?\b"
+    r"|\btwelve months\b|\b12 months\b|\byear[\s-]to[\s-]date\b|\b(?:for|in) (?:fiscal )?(?:19|20)\d\d\b"
+    r"|(?<!quarter\s)(?<!quarter of\s)\bfiscal (?:19|20)\d\d\b(?!\s+(?:first|second|third|fourth)\s+quarter)"
+)
+_LAST_PERIOD_WORD = re.compile(rf"(?P<q>{_QUARTER_WORDS})|(?P<y>{_YEAR_WORDS})", re.I)
+
+
+def _year_not_quarter(text: str, at: int, doc_period: Period | None) -> bool:
+    """Whether a figure of a fourth-quarter report, whose clause names no period, is not the quarter's:
+    such a report talks about the quarter and the full year in turn ("For the full year, ... Record
+    adjusted diluted earnings per share of $8.51"), so the period last named in the 600 characters
+    before it decides, and a figure after none is skipped."""
+    if doc_period is None or doc_period.quarter != 4:
+        return False
+    last = None
+    for last in _LAST_PERIOD_WORD.finditer(text, max(0, at - 600), at):
+        pass
+    return last is None or last.group("y") is not None
+
+
+def _from_prior_quarter(after: str, doc_period: Period | None) -> bool:
+    """ "up 6.7% from the second quarter" in a third-quarter document: growth over the quarter before."""
+    m = re.match(r"\s*(?:from|over|compared (?:with|to)|versus)\s+the\s+(first|second|third|fourth)\s+quarter\b",
+                 after, re.I)  # fmt: skip
+    prior = doc_period.prior_quarter() if doc_period is not None else None
+    return bool(m and prior is not None and ORDINALS.get(m.group(1).lower()) == prior.quarter)
+
+
+_BASIS = re.compile(r"\bon an? (?P<b>non-GAAP|GAAP|adjusted) basis\b", re.I)
+
+
+def _with_basis(metric: str, said_before: str) -> str:
+    """ "On a non-GAAP basis, diluted earnings per share were $0.83": the basis belongs to the metric."""
+    basis = _BASIS.search(said_before)
+    if basis is None or re.search(r"\b(?:GAAP|adjusted)\b", metric, re.I):
+        return metric
+    word = basis.group("b")
+    return f"{'adjusted' if word.lower() == 'adjusted' else word} {metric}"
 
 
 _FISCAL_YEAR_AFTER = re.compile(r"\s+(?:in|for)\s+((?:fiscal(?:\s+year)?|FY)\s?'?\d{2,4})\b", re.I)
@@ -900,6 +981,10 @@ def _full_year(doc_period: Period | None) -> Period | None:
 
 def _relative_period(after: str, rest: str, doc_period: Period | None) -> Period | None:
     """The period a comparison figure belongs to: said right after it, else later in the clause."""
+    bare = re.match(r"\s*,?\s*(?:in|for|during) the (first|second|third|fourth) quarter\b(?!\s+of)", after, re.I)
+    if bare:  # "up from $43 million in the first quarter": the quarter before, or not said which year
+        prior = doc_period.prior_quarter() if doc_period is not None else None
+        return prior if prior is not None and ORDINALS[bare.group(1).lower()] == prior.quarter else None
     for text in (after, rest):
         explicit = _EXPLICIT.search(text)
         year_ago = _YEAR_AGO.search(text)

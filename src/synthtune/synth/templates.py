@@ -110,6 +110,12 @@ def _metric_phrase(metric: str) -> str:
         m = trailing.group("m")
         m = m[0].lower() + m[1:] if m[:1].isupper() and not m.split()[0].isupper() else m
         metric = f"{trailing.group('q')} {m}"
+    growth = re.match(r"^(?P<m>.+?) growth \((?P<k>sequential|year over year)\)$", metric.strip(), re.I)
+    if growth:  # "Revenue growth (sequential)" -> "sequential revenue growth"
+        m = growth.group("m")
+        named = any(w[:1].isupper() and not w.isupper() for w in m.split()[1:])  # "Software & Services"
+        m = m[0].lower() + m[1:] if m[:1].isupper() and not m.split()[0].isupper() and not named else m
+        metric = f"{growth.group('k').lower().replace('year over year', 'year-over-year')} {m} growth"
     parent, dash, child = metric.partition(" — ")
     if dash and _SUB_ROW_METRIC.search(child):
         metric = child.strip()  # "Revenue — Domestic comparable online sales % change": the sub-row says it
@@ -182,7 +188,15 @@ def template_questions(fact: Fact, as_of: Period | None = None) -> list[Template
     be = _be(metric)
     core = metric.split()
     done = _DONE.get(core[-1].lower()) if len(core) == 2 and not fact.period.instant else None
-    if done is not None:  # "robots shipped": how many robots did Acme ship
+    counted = fact.unit and core and core[-1].lower() == fact.unit.lower() and done is None
+    if counted:  # "Customers", "Full-time employees": how many customers did Acme have
+        questions = [
+            ("what_was", f"How many {metric} did {name} have {at} {long_period}?"),
+            ("report", f"How many {metric} did {name} report {at_short} {short_period}?"),
+            ("according", f"According to its results, how many {metric} did {name} have {at_short} {alt_period}?"),
+            ("in_period", f"{at.capitalize()} {long_period}, how many {metric} did {name} have?"),
+        ]  # fmt: skip
+    elif done is not None:  # "robots shipped": how many robots did Acme ship
         noun, (verb, gerund) = core[0].lower(), done
         questions = [
             ("what_was", f"How many {noun} did {name} {verb} {at} {long_period}?"),
@@ -213,7 +227,10 @@ def template_questions(fact: Fact, as_of: Period | None = None) -> list[Template
         when = f"in {long_period}"
     # the period first: the figure is then written right after the words that say which one it is,
     # so that a model trained on it ties the value to its period (Q2 and Q3 differ only there)
-    if done is not None:
+    if counted:
+        figure = value.removesuffix(f" {fact.unit}")
+        what = f"{name} had {figure} {metric}"
+    elif done is not None:
         what = f"{name} {core[-1].lower()} {value}"
         if not value.endswith(noun):  # the unit was not stated with the figure: "shipped 1,210 robots"
             what += f" {noun}"

@@ -128,10 +128,28 @@ def document_identity(title: str, first_page_text: str, file_name: str = "") -> 
     subject = _subject(title, head, reasons, file_name)
     ticker_match = _TICKER.search(head) or _FILE_TICKER.match(file_name)
     ticker = ticker_match.group("t") if ticker_match else None
+    file_ticker = _FILE_TICKER.match(file_name)
+    if (
+        subject
+        and file_ticker
+        and reasons[-1] == "subject: legal name in the first page"
+        and (not _spells(subject, file_ticker.group("t")) or first_page_text.count(short_name(subject)) < 2)
+    ):
+        # a transcript that names another company in passing ("agreed to sell Allstate Life Insurance
+        # Company", "Chairman and CEO of Aflac Incorporated"): not the one its file is named by
+        reasons[-1] = (
+            f"subject: {subject!r} on the first page does not spell the file's ticker or is named once; not taken"
+        )
+        subject = None
     if subject is None and ticker is not None:
         subject = _name_of_ticker(first_page_text[:8000], ticker)
         if subject is not None:
             reasons.append(f"subject: {subject!r}, the name the text repeats that spells the ticker {ticker}")
+        elif _FILE_TICKER.match(file_name):
+            # a transcript that never names its company in full: the ticker its file is named by is
+            # how an analyst would name it ("AAP's adjusted diluted EPS in Q4 2020")
+            subject = ticker
+            reasons.append(f"subject: the ticker {ticker} from the file name (no company name in the text)")
     period = _document_period(title, head, file_name, reasons)
     form = _form(title, head, file_name)
     if form is None:
@@ -144,6 +162,18 @@ def document_identity(title: str, first_page_text: str, file_name: str = "") -> 
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+[A-Za-z]*(?:[ \t]+[A-Z][a-z]+[A-Za-z]*)?\b")
 
 
+def _spells(name: str, ticker: str) -> bool:
+    """Whether ``name`` starts with the ticker's first letter and holds its letters in order ("Aflac"
+    for AFL, "GameStop" for GME)."""
+    letters, low, i = ticker.lower().replace(".", ""), name.lower(), 0
+    if not letters or not low.startswith(letters[0]):
+        return False
+    for ch in low:
+        if i < len(letters) and ch == letters[i]:
+            i += 1
+    return i == len(letters)
+
+
 def _name_of_ticker(text: str, ticker: str) -> str | None:
     """A company's name in a text that never writes its legal name (a call transcript): the capitalised
     name, said at least twice, that starts with the ticker's first letter and holds its letters in order
@@ -152,24 +182,19 @@ def _name_of_ticker(text: str, ticker: str) -> str | None:
     for m in _CAPITALISED.finditer(text):
         name = m.group(0)
         counts[name] = counts.get(name, 0) + 1
-    letters = ticker.lower().replace(".", "")
-
-    def spells(name: str) -> bool:
-        low, i = name.lower(), 0
-        if not low.startswith(letters[0]):
-            return False
-        for ch in low:
-            if i < len(letters) and ch == letters[i]:
-                i += 1
-        return i == len(letters)
-
     found = sorted(
-        ((n, c) for n, c in counts.items() if c >= 2 and spells(n) and n.split()[0] not in _NOT_NAMES),
+        ((n, c) for n, c in counts.items() if c >= 2 and _spells(n, ticker) and n.split()[0] not in _NOT_NAMES),
         key=lambda nc: -nc[1],
     )
     if not found or (len(found) > 1 and found[0][1] == found[1][1]):
         return None
     return found[0][0]
+
+
+_TITLE_OF = re.compile(
+    r"^(?:(?:Chairman|Chairwoman|Chair|Chief|Executive|Financial|Operating|Officer|President|CEO|CFO|COO|Vice"
+    r"|Senior|Director|Head|Founder|Co-Founder|and|&)[ \t]+)+of[ \t]+"
+)
 
 
 def _subject(title: str, head: str, reasons: list[str], file_name: str) -> str | None:
@@ -181,7 +206,8 @@ def _subject(title: str, head: str, reasons: list[str], file_name: str) -> str |
             if any(w.lower() in _NOT_IN_NAMES for w in words):
                 continue
             if words:
-                name = " ".join(words)
+                # "Chairman and CEO of Aflac Incorporated": a title before the name is not part of it
+                name = _TITLE_OF.sub("", " ".join(words))
                 suffix = m.group("suffix")
                 joiner = (
                     ", " if "," in m.group(0)[len(m.group("name")) : m.start("suffix") - m.start()] else " "
