@@ -563,3 +563,21 @@ def test_a_loss_per_share_is_not_called_earnings_and_a_title_is_not_a_name() -> 
     assert not any("earnings" in m for m, *_ in got)
     text = "With me is the Chief Executive Officer of Chemed Corporation. Chemed grew. Chemed hired."
     assert document_identity("call", text, "CHE_q1_2021.txt").subject == "Chemed Corporation"
+
+
+def test_a_segments_figure_is_not_the_companys_unless_its_name_says_so() -> None:
+    text = (
+        "Total revenue was $142.7 million.\n"
+        "Turning to our segments. In Snacks, organic net sales were $1.0 billion and gross margin was 38.1%.\n"
+        "Fleet Systems revenue was $94.7 million."
+    )
+    got = _said(text)
+    assert ("Total revenue", "Q3 FY2025", "142.7", "USD") in got
+    assert ("Fleet Systems revenue", "Q3 FY2025", "94.7", "USD") in got  # the segment named in the metric
+    assert not any(m in ("Organic net sales", "Gross margin") for m, *_ in got)
+
+
+def test_two_subsidiaries_named_alike_are_not_the_parent() -> None:
+    text = "CooperVision grew. CooperSurgical grew. CooperVision again. CooperSurgical again. Revenue was up."
+    identity = document_identity("call", text, "COO_q1_2021.txt")
+    assert identity.subject == "COO"  # neither subsidiary: the file's ticker

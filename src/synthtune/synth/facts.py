@@ -885,6 +885,10 @@ def _clause_facts(
             re.search(r"margin|rate|growth|percent|%|share of", metric, re.I) or "% of" in after[:8]
         ):
             continue  # a percentage of what is not said
+        if _SEGMENT_WORDS.search(text, max(0, start + num.span[0] - 300), start + num.span[0]) and not _names_part(
+            metric
+        ):
+            continue  # said while talking about a segment or a subsidiary: not the company's own figure
         if period is doc_period and _year_not_quarter(text, start + num.span[0], doc_period):
             continue  # a fourth-quarter report talking about its full year: the period is not the quarter
         problems = () if period is not None else ("period unknown",)
@@ -908,6 +912,24 @@ def _clause_facts(
             )
         )
     return facts
+
+
+_SEGMENT_WORDS = re.compile(r"\bsegments?\b|\bdivisions?\b|\bbusiness units?\b|\bsubsidiar(?:y|ies)\b", re.I)
+_COMMON_FIRST = {
+    "total", "net", "gross", "operating", "adjusted", "organic", "core", "consolidated", "reported", "gaap",
+    "non-gaap", "diluted", "basic", "revenue", "revenues", "sales", "income", "earnings", "margin", "margins",
+    "profit", "loss", "cash", "free", "capital", "comparable", "same", "sequential", "interest", "tax",
+    "effective", "average", "orders", "bookings", "backlog", "expenses", "cost", "costs", "research",
+    "selling", "general", "customers", "employees", "full-time", "dividend", "dividends", "shipments",
+    "headcount", "other", "annual", "quarterly", "segment", "pre-tax", "pretax", "underlying", "overall",
+}  # fmt: skip
+
+
+def _names_part(metric: str) -> bool:
+    """Whether a metric names the segment or business it belongs to ("Fleet Systems revenue", "Roto-Rooter
+    revenue"): its first word is a name, not a measure's word or an acronym ("EBITDA", "EPS")."""
+    first = metric.split()[0] if metric.split() else ""
+    return first[:1].isupper() and not first.isupper() and first.lower() not in _COMMON_FIRST
 
 
 _QUARTER_WORDS = r"\bQ4\b|\bfourth[\s-]quarter\b|\b(?:the|this) quarter\b|\bquarterly\b|\bthree months\b"

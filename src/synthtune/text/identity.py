@@ -177,18 +177,25 @@ def _spells(name: str, ticker: str) -> bool:
 def _name_of_ticker(text: str, ticker: str) -> str | None:
     """A company's name in a text that never writes its legal name (a call transcript): the capitalised
     name, said at least twice, that starts with the ticker's first letter and holds its letters in order
-    ("GameStop" for GME, "Old Republic" for ORI, "McCormick" for MKC); None when none or several tie."""
+    ("GameStop" for GME, "Old Republic" for ORI, "McCormick" for MKC); None when none is, or when another
+    name that spells it is said at least half as often (two subsidiaries of one parent)."""
     counts: dict[str, int] = {}
     for m in _CAPITALISED.finditer(text):
         name = m.group(0)
         counts[name] = counts.get(name, 0) + 1
-    found = sorted(
-        ((n, c) for n, c in counts.items() if c >= 2 and _spells(n, ticker) and n.split()[0] not in _NOT_NAMES),
+    spelled = sorted(
+        ((n, c) for n, c in counts.items() if _spells(n, ticker) and n.split()[0] not in _NOT_NAMES),
         key=lambda nc: -nc[1],
     )
-    if not found or (len(found) > 1 and found[0][1] == found[1][1]):
+    if not spelled or spelled[0][1] < 2:
         return None
-    return found[0][0]
+    top, said = spelled[0]
+    shorter = [n for n, c in spelled[1:] if c >= 2 and top.startswith(n) and len(n) >= 3]
+    if shorter:  # "Aflac" beside "Aflac Japan": the parent's name
+        return min(shorter, key=len)
+    if len(spelled) > 1 and 2 * spelled[1][1] >= said:
+        return None  # two names said about as often ("CooperSurgical", "CooperVision"): the parent is neither
+    return top
 
 
 _TITLE_OF = re.compile(
