@@ -568,3 +568,24 @@ def test_bundled_smollm2_val_loss_goes_down(tmp_path_factory, monkeypatch):
     ids = tok.apply_chat_template(make_rows(1, seed=9)[0]["messages"], return_tensors="pt")["input_ids"]
     with torch.no_grad():
         torch.testing.assert_close(merged(ids).logits, with_adapter(ids).logits, atol=1e-3, rtol=1e-3)
+
+
+def test_a_time_budget_cuts_the_steps_and_their_learning_rate_schedule(tiny_dir, tmp_path):
+    from transformers import get_scheduler
+
+    from synthtune.train.trainer import _refit_schedule
+
+    # a budget already spent when the first steps have been timed: training stops there and says so
+    run = train(make_rows(16), make_rows(4, seed=1), fast_settings(max_steps=40, max_minutes=1e-6), tmp_path,
+                base_model=tiny_dir)  # fmt: skip
+    assert run.planned_steps == 40 and 2 <= run.steps < 40
+    assert run.to_dict()["planned_steps"] == 40
+    # the schedule of the cut run decays to its new end, not to the planned one
+    opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    for kind in ("cosine", "linear"):
+        sched = get_scheduler(kind, opt, num_warmup_steps=0, num_training_steps=40)
+        _refit_schedule(sched, 10)
+        assert sched.lr_lambdas[0](10) == pytest.approx(0.0, abs=1e-9) and sched.lr_lambdas[0](5) > 0
+    uncut = train(make_rows(16), make_rows(4, seed=1), fast_settings(max_steps=8, max_minutes=60), tmp_path / "u",
+                  base_model=tiny_dir)  # fmt: skip
+    assert uncut.steps == 8 and uncut.planned_steps is None  # a budget that holds the run changes nothing

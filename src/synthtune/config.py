@@ -322,6 +322,13 @@ class TrainSettings(Section):
         ge=1,
         description="Stop after this many optimizer steps (overrides epochs); null: use epochs.",
     )
+    max_minutes: float | None = Field(
+        default=None,
+        gt=0,
+        description="Train for about this many minutes at most: after the first steps are timed, the step count "
+        "(and the learning-rate schedule with it) is cut to what fits, so a slower machine trains fewer steps "
+        "instead of longer. The result says when it did. Null: no time limit.",
+    )
     batch_size: int = Field(default=4, ge=1, description="Rows per micro-batch (per device).")
     grad_accum: int = Field(
         default=4,

@@ -86,6 +86,7 @@ class TrainResult:
     data_sha256: str
     device: str
     cpu_bf16: bool = False  # trained on the CPU under bfloat16 autocast (train.cpu_precision)
+    planned_steps: int | None = None  # the steps planned, when train.max_minutes cut them to ``steps``
     loss_history: list[dict[str, float]] = field(default_factory=list, repr=False)
 
     @property
@@ -509,6 +510,7 @@ def train(
         data_sha256=data_sha,
         device="cuda" if cuda else "cpu",
         cpu_bf16=not cuda and cpu_bf16(settings),
+        planned_steps=meter.planned_steps,
         loss_history=history["train"],
     )
     metrics = {
@@ -552,6 +554,8 @@ class _Meter:
     def __init__(self) -> None:
         self.tokens = 0
         self.padded_tokens = 0
+        self.budget_steps: int | None = None  # the steps that fit train.max_minutes, when fewer than planned
+        self.planned_steps: int | None = None
         self.eval_seconds = self.eval_cpu_seconds = 0.0
         self.seconds = self.cpu_seconds = 0.0
         self._t0 = self._c0 = 0.0
@@ -657,6 +661,34 @@ def _build_trainer(
                 meter.eval_seconds += time.perf_counter() - t0
                 meter.eval_cpu_seconds += time.process_time() - c0
 
+    class Budget(TrainerCallback):
+        """``train.max_minutes``: after the first steps, fit the step count to the time left."""
+
+        timed_from = 2  # the first step pays one-off costs (allocation, autocast caches)
+        timed_steps = 4
+
+        def __init__(self) -> None:
+            self.t0 = 0.0
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            if settings.max_minutes is None or meter.budget_steps is not None:
+                if meter.budget_steps is not None and state.global_step >= meter.budget_steps:
+                    control.should_training_stop = True
+                return
+            if state.global_step == self.timed_from:
+                self.t0 = time.perf_counter()
+            elif state.global_step == self.timed_from + self.timed_steps:
+                per_step = (time.perf_counter() - self.t0) / self.timed_steps
+                spent = time.perf_counter() - meter._t0  # evaluations count: the budget is wall-clock
+                left = settings.max_minutes * 60 - spent
+                fits = state.global_step + max(0, int(left / per_step))
+                if fits < state.max_steps:
+                    meter.budget_steps = fits
+                    meter.planned_steps = state.max_steps
+                    state.max_steps = fits
+                    _refit_schedule(kw.get("lr_scheduler"), fits)
+                    control.should_training_stop = state.global_step >= fits
+
     class Report(TrainerCallback):
         def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kw: Any) -> None:
             if progress is None or not logs or state.global_step == 0:
@@ -688,10 +720,19 @@ def _build_trainer(
         train_dataset=dataset(train_split),
         eval_dataset=dataset(val_split),
         processing_class=tokenizer,
-        callbacks=[Report(), *callbacks],
+        callbacks=[Budget(), Report(), *callbacks],
     )
     trainer.remove_callback(PrinterCallback)  # progress goes through `progress`, not print()
     return trainer, meter
+
+
+def _refit_schedule(scheduler: Any, total_steps: int) -> None:
+    """Shorten a transformers learning-rate schedule (a LambdaLR over ``functools.partial`` lambdas that
+    take ``num_training_steps``) to ``total_steps``, so that a cut run still decays to its end."""
+    for fn in getattr(scheduler, "lr_lambdas", None) or []:
+        keywords = getattr(fn, "keywords", None)
+        if isinstance(keywords, dict) and "num_training_steps" in keywords:
+            keywords["num_training_steps"] = total_steps
 
 
 def _loss_history(log_history: list[dict[str, Any]]) -> dict[str, list[dict[str, float]]]:
