@@ -581,3 +581,8 @@ def test_two_subsidiaries_named_alike_are_not_the_parent() -> None:
     text = "CooperVision grew. CooperSurgical grew. CooperVision again. CooperSurgical again. Revenue was up."
     identity = document_identity("call", text, "COO_q1_2021.txt")
     assert identity.subject == "COO"  # neither subsidiary: the file's ticker
+
+
+def test_a_name_that_spells_the_ticker_beside_a_common_word_is_kept() -> None:
+    text = "Aptar grew. Authorization came. Aptar again. Revenue was up."
+    assert document_identity("call", text, "ATR_q1_2021.txt").subject == "Aptar"

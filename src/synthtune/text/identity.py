@@ -133,12 +133,12 @@ def document_identity(title: str, first_page_text: str, file_name: str = "") -> 
         subject
         and file_ticker
         and reasons[-1] == "subject: legal name in the first page"
-        and (not _spells(subject, file_ticker.group("t")) or first_page_text.count(short_name(subject)) < 2)
+        and not _spells(subject, file_ticker.group("t"))
     ):
         # a transcript that names another company in passing ("agreed to sell Allstate Life Insurance
         # Company", "Chairman and CEO of Aflac Incorporated"): not the one its file is named by
         reasons[-1] = (
-            f"subject: {subject!r} on the first page does not spell the file's ticker or is named once; not taken"
+            f"subject: {subject!r} on the first page does not spell the file's ticker; not taken"
         )
         subject = None
     if subject is None and ticker is not None:
@@ -178,7 +178,7 @@ def _name_of_ticker(text: str, ticker: str) -> str | None:
     """A company's name in a text that never writes its legal name (a call transcript): the capitalised
     name, said at least twice, that starts with the ticker's first letter and holds its letters in order
     ("GameStop" for GME, "Old Republic" for ORI, "McCormick" for MKC); None when none is, or when another
-    name that spells it is said at least half as often (two subsidiaries of one parent)."""
+    name of the same stem that spells it is said at least half as often (two subsidiaries of one parent)."""
     counts: dict[str, int] = {}
     for m in _CAPITALISED.finditer(text):
         name = m.group(0)
@@ -193,8 +193,11 @@ def _name_of_ticker(text: str, ticker: str) -> str | None:
     shorter = [n for n, c in spelled[1:] if c >= 2 and top.startswith(n) and len(n) >= 3]
     if shorter:  # "Aflac" beside "Aflac Japan": the parent's name
         return min(shorter, key=len)
-    if len(spelled) > 1 and 2 * spelled[1][1] >= said:
-        return None  # two names said about as often ("CooperSurgical", "CooperVision"): the parent is neither
+    siblings = [
+        c for n, c in spelled[1:] if n[:4] == top[:4] and not n.startswith(top) and not top.startswith(n)
+    ]
+    if siblings and 2 * max(siblings) >= said:
+        return None  # two names of one stem said about as often ("CooperSurgical", "CooperVision"): the parent is neither
     return top
 
 
