@@ -385,7 +385,8 @@ def identity_line(identity: DocIdentity) -> str:
     Q4 FY2023, fourth quarter of fiscal 2023"; "" when nothing was found."""
     who = identity.subject or ""
     if identity.ticker:
-        who = f"{who} ({identity.ticker})" if who else f"ticker {identity.ticker}"
+        # a subject that is the ticker itself (a transcript that never names its company) reads "ticker PKG"
+        who = f"{who} ({identity.ticker})" if who and who != identity.ticker else f"ticker {identity.ticker}"
     what = " ".join(x for x in (who, identity.form or "") if x)
     when = period_words(identity.period) if identity.period else ""
     return ", ".join(x for x in (what, when) if x)
