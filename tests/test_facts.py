@@ -529,7 +529,9 @@ def test_a_fourth_quarter_call_tells_the_quarter_from_the_full_year() -> None:
 def test_another_subjects_or_a_trailing_figure_is_not_the_companys() -> None:
     assert _said("Magnetrol has annual sales of approximately $100 million.") == set()
     assert _said("Our trailing four quarter adjusted EBITDA was about $4.2 billion.") == set()
-    loss = prose_facts("Operating income was $79.5 million compared to a loss of $249.8 million a year ago.", ACME)
+    loss = prose_facts(
+        "Operating income was $79.5 million compared to a loss of $249.8 million a year ago.", ACME
+    )
     assert all(f.problems for f in loss if f.value == Decimal("249.8"))  # "a loss": which one?
 
 

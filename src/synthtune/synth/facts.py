@@ -426,8 +426,12 @@ def _clean_phrase(phrase: str) -> str | None:
                 continue
         if bare in ("has", "have"):
             return None  # "Magnetrol has annual sales of": another subject's figure
-        if bare in ("in", "of") and i and re.fullmatch(
-            r"(?:increases?|decreases?|growth|declines?|changes?|improvements?)", words[i - 1].lower()
+        if (
+            bare in ("in", "of")
+            and i
+            and re.fullmatch(
+                r"(?:increases?|decreases?|growth|declines?|changes?|improvements?)", words[i - 1].lower()
+            )
         ):
             return None  # "an increase in base business net sales of": the change, not the figure
         if bare in _STOP and not _KEEP_TOTAL.match(
@@ -462,7 +466,9 @@ def _prose_unit(num: Num, after: str, metric: str) -> tuple[str, Decimal, Decima
     if num.kind == "percent":
         return "%", num.value, Decimal(1)
     if num.kind == "currency":
-        if re.match(r"\s+(?:per|a) (?:diluted |basic )?(?:common )?share", after, re.I) or _PER_SHARE.search(metric):
+        if re.match(r"\s+(?:per|a) (?:diluted |basic )?(?:common )?share", after, re.I) or _PER_SHARE.search(
+            metric
+        ):
             return (
                 "per share USD" if num.currency == "USD" else f"per share {num.currency}",
                 num.mantissa,
@@ -498,7 +504,9 @@ def prose_facts(page_text: str, identity: DocIdentity | None, page_no: int = 1) 
             or _RESPECTIVELY.search(sentence)
             or (after_outlook and re.match(r"\s*(?:And|Also|Plus)\b", sentence))
         ):
-            after_outlook = True  # "... we expect revenue of $4.1 billion. And adjusted EBITDA of $660 million"
+            after_outlook = (
+                True  # "... we expect revenue of $4.1 billion. And adjusted EBITDA of $660 million"
+            )
             continue  # forward-looking, or figures paired with metrics by "respectively"
         after_outlook = False
         for c_start, c_end in _clauses(sentence):
@@ -797,7 +805,9 @@ def _clause_facts(
                 metric = f"{current} per share"  # "expenses of $127 million, or $0.13 per share"
             elif re.match(r"\s+per (?:diluted )?share", after, re.I):
                 prefix = re.match(r"(?i)(GAAP|non-GAAP|adjusted)\s", current)
-                loss = re.search(r"\bloss\b", current, re.I) and not re.search(r"income|earnings|profit", current, re.I)
+                loss = re.search(r"\bloss\b", current, re.I) and not re.search(
+                    r"income|earnings|profit", current, re.I
+                )
                 # "a net loss of $8.9 million, or $0.08 per diluted share": a loss per share, not earnings
                 metric = f"{prefix.group(1) + ' ' if prefix else ''}diluted {'net loss' if loss else 'earnings'} per share"
                 if "diluted" not in after.lower()[:25]:
@@ -885,9 +895,9 @@ def _clause_facts(
             re.search(r"margin|rate|growth|percent|%|share of", metric, re.I) or "% of" in after[:8]
         ):
             continue  # a percentage of what is not said
-        if _SEGMENT_WORDS.search(text, max(0, start + num.span[0] - 300), start + num.span[0]) and not _names_part(
-            metric
-        ):
+        if _SEGMENT_WORDS.search(
+            text, max(0, start + num.span[0] - 300), start + num.span[0]
+        ) and not _names_part(metric):
             continue  # said while talking about a segment or a subsidiary: not the company's own figure
         if period is doc_period and _year_not_quarter(text, start + num.span[0], doc_period):
             continue  # a fourth-quarter report talking about its full year: the period is not the quarter
@@ -948,10 +958,8 @@ def _year_not_quarter(text: str, at: int, doc_period: Period | None) -> bool:
     before it decides, and a figure after none is skipped."""
     if doc_period is None or doc_period.quarter != 4:
         return False
-    last = None
-    for last in _LAST_PERIOD_WORD.finditer(text, max(0, at - 600), at):
-        pass
-    return last is None or last.group("y") is not None
+    said = list(_LAST_PERIOD_WORD.finditer(text, max(0, at - 600), at))
+    return not said or said[-1].group("y") is not None
 
 
 def _from_prior_quarter(after: str, doc_period: Period | None) -> bool:
@@ -1003,7 +1011,9 @@ def _full_year(doc_period: Period | None) -> Period | None:
 
 def _relative_period(after: str, rest: str, doc_period: Period | None) -> Period | None:
     """The period a comparison figure belongs to: said right after it, else later in the clause."""
-    bare = re.match(r"\s*,?\s*(?:in|for|during) the (first|second|third|fourth) quarter\b(?!\s+of)", after, re.I)
+    bare = re.match(
+        r"\s*,?\s*(?:in|for|during) the (first|second|third|fourth) quarter\b(?!\s+of)", after, re.I
+    )
     if bare:  # "up from $43 million in the first quarter": the quarter before, or not said which year
         prior = doc_period.prior_quarter() if doc_period is not None else None
         return prior if prior is not None and ORDINALS[bare.group(1).lower()] == prior.quarter else None

@@ -137,9 +137,7 @@ def document_identity(title: str, first_page_text: str, file_name: str = "") -> 
     ):
         # a transcript that names another company in passing ("agreed to sell Allstate Life Insurance
         # Company", "Chairman and CEO of Aflac Incorporated"): not the one its file is named by
-        reasons[-1] = (
-            f"subject: {subject!r} on the first page does not spell the file's ticker; not taken"
-        )
+        reasons[-1] = f"subject: {subject!r} on the first page does not spell the file's ticker; not taken"
         subject = None
     if subject is None and ticker is not None:
         subject = _name_of_ticker(first_page_text[:8000], ticker)
@@ -193,11 +191,13 @@ def _name_of_ticker(text: str, ticker: str) -> str | None:
     shorter = [n for n, c in spelled[1:] if c >= 2 and top.startswith(n) and len(n) >= 3]
     if shorter:  # "Aflac" beside "Aflac Japan": the parent's name
         return min(shorter, key=len)
+    if any(c == said for _, c in spelled[1:]):
+        return None  # two names said as often: which is the company's is not told
     siblings = [
         c for n, c in spelled[1:] if n[:4] == top[:4] and not n.startswith(top) and not top.startswith(n)
     ]
     if siblings and 2 * max(siblings) >= said:
-        return None  # two names of one stem said about as often ("CooperSurgical", "CooperVision"): the parent is neither
+        return None  # two names of one stem ("CooperSurgical", "CooperVision"): the parent is neither
     return top
 
 
