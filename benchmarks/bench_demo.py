@@ -32,6 +32,8 @@ from typing import Any
 import yaml
 from common import DEMO_DOCS, DEMO_GOLD, REPO, log, md_table
 
+from synthtune.hardware import cpu_has_amx
+
 NAME = "demo"
 TARGET = (
     "`make demo` settings: whole run <= 15 min; knowledge: tuned - base closed-book numeric_match on gold "
@@ -60,6 +62,11 @@ def _cli(project: Path, *args: str, timeout: int = 3600) -> dict[str, Any]:
     if proc.returncode != 0:
         raise RuntimeError(f"synthtune {' '.join(args)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return json.loads(proc.stdout)
+
+
+def _cut(training: dict[str, Any]) -> str:
+    planned = training.get("planned_steps")
+    return f" of {planned} planned (cut by train.max_minutes)" if planned else ""
 
 
 def _comparison(scope: dict[str, Any] | None, system: str, metric: str) -> dict[str, Any] | None:
@@ -138,7 +145,9 @@ def main() -> dict[str, Any]:
             ["scope", "n", "comparison", "baseline", "system", "numeric_match diff", "token F1 diff"], rows
         )
         + f"\n\nDataset: {json.dumps(dataset.get('counts'))}; question sets {json.dumps(dataset.get('question_sets'))}. "
-        f"Training: {training.get('steps')} steps, eval loss {training.get('eval_loss_before')} -> "
+        f"Training: {training.get('steps')} steps{_cut(training)}, on a CPU "
+        f"{'with' if cpu_has_amx() else 'without'} AMX ({'bfloat16' if training.get('cpu_bf16') else 'float32'}); "
+        f"eval loss {training.get('eval_loss_before')} -> "
         f"{training.get('eval_loss')}. The dev-set evaluations (not part of the run) took {dev_seconds:.0f} s.\n"
     )
     headline = (

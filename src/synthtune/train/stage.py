@@ -23,6 +23,8 @@ HEADLINE_KEYS = (
     "eval_loss_before",
     "eval_loss",
     "tokens_per_s",
+    "planned_steps",
+    "cpu_bf16",
 )
 """The training numbers that summaries (``synthtune run``, the evaluation report) repeat."""
 
