@@ -589,3 +589,73 @@ def test_a_time_budget_cuts_the_steps_and_their_learning_rate_schedule(tiny_dir,
     uncut = train(make_rows(16), make_rows(4, seed=1), fast_settings(max_steps=8, max_minutes=60), tmp_path / "u",
                   base_model=tiny_dir)  # fmt: skip
     assert uncut.steps == 8 and uncut.planned_steps is None  # a budget that holds the run changes nothing
+
+
+def test_kept_frozen_layer_outputs_train_the_same_adapter_with_fewer_layer_passes(tiny_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    # 16 rows, batches of 4, 12 steps: three epochs, so rows come back after their first pass
+    runs = {
+        cache: train(make_rows(16), make_rows(4, seed=1),
+                     fast_settings(max_steps=12, lora_top_layers=1, cache_frozen_layers=cache),
+                     tmp_path / str(cache), base_model=tiny_dir)
+        for cache in (False, True)
+    }  # fmt: skip
+
+    assert runs[False].frozen_cache is None
+    summary = runs[True].frozen_cache
+    assert summary.startswith("outputs of the bottom 1 of 2 layers kept for 20 rows")  # 16 train + 4 val
+    used, passes = (int(w) for w in summary.split("; ")[1].split(" row passes")[0].split(" of "))
+    assert passes >= 12 * 4 and used >= 2 * 16  # epochs 2 and 3 ran only the top layer
+    weights = {c: load_file(str(tmp_path / str(c) / "adapter_model.safetensors")) for c in runs}
+    assert weights[True].keys() == weights[False].keys()
+    for key, want in weights[False].items():
+        torch.testing.assert_close(weights[True][key], want, rtol=1e-4, atol=1e-5)
+    assert runs[True].train_loss_last == pytest.approx(runs[False].train_loss_last, rel=1e-4)
+
+
+def test_frozen_layer_cache_turns_itself_off_where_it_would_change_the_loss(bpe, tmp_path):
+    from transformers import GraniteConfig, GraniteForCausalLM
+
+    from synthtune.train.frozen import frozen_cache
+
+    tok = make_tokenizer(bpe, CHATML)
+    small = dict(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                 num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+                 bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)  # fmt: skip
+    # dropout in the frozen layers: their outputs differ at every pass
+    torch.manual_seed(0)
+    cache = frozen_cache(LlamaForCausalLM(LlamaConfig(**small, attention_dropout=0.1)), 1)
+    assert "attention_dropout=0.1" in cache.off_reason
+
+    # Granite scales its input embeddings inside its forward pass: states fed back in would be scaled twice
+    path = tmp_path / "tiny-granite"
+    GraniteForCausalLM(GraniteConfig(**small, embedding_multiplier=12.0)).save_pretrained(path)
+    tok.save_pretrained(path)
+    run = train(make_rows(16), make_rows(4, seed=1), fast_settings(max_steps=8, lora_top_layers=1), tmp_path / "a",
+                base_model=str(path))  # fmt: skip
+    assert run.frozen_cache.startswith("the top layers from kept states differ from the whole model")
+    assert run.train_loss_last < run.train_loss_first
+
+
+def test_a_time_budget_is_refitted_when_kept_frozen_layer_outputs_make_steps_cheaper(tiny_dir, tmp_path):
+    import time
+
+    class SlowFirstEpoch(TrainerCallback):
+        """Makes the first epoch's steps slow, as running the frozen layers makes them."""
+
+        def on_step_end(self, args, state, control, **kw):
+            if state.epoch < 1.0:
+                time.sleep(0.5)
+
+    # 64 rows in batches of 4: 16 steps an epoch. Timed at steps 2-6 (0.5 s each), the 15 s budget fits
+    # about 30 of the 40 planned; timed again in the second epoch, all 40 fit
+    settings = fast_settings(max_steps=40, max_minutes=0.25, lora_top_layers=1)
+    run = train(make_rows(64), make_rows(4, seed=1), settings, tmp_path, base_model=tiny_dir,
+                callbacks=[SlowFirstEpoch()])  # fmt: skip
+    assert run.steps == 40 and run.planned_steps is None
+    assert run.frozen_cache.startswith("outputs of the bottom 1 of 2 layers")
+    # the same without the cache: the first timing stands and cuts the run
+    cut = train(make_rows(64), make_rows(4, seed=1), settings.model_copy(update={"cache_frozen_layers": False}),
+                tmp_path / "off", base_model=tiny_dir, callbacks=[SlowFirstEpoch()])  # fmt: skip
+    assert cut.planned_steps == 40 and cut.steps < 40

@@ -39,6 +39,7 @@ from synthtune.errors import (
 )
 from synthtune.hardware import cpu_has_amx
 from synthtune.paths import ensure_writable_dir
+from synthtune.train.frozen import FrozenLayerCache, frozen_cache
 from synthtune.train.tokenize import IGNORE_INDEX, TokenizedSplit, tokenize_rows
 
 META_NAME = "synthtune_meta.json"
@@ -87,6 +88,8 @@ class TrainResult:
     device: str
     cpu_bf16: bool = False  # trained on the CPU under bfloat16 autocast (train.cpu_precision)
     planned_steps: int | None = None  # the steps planned, when train.max_minutes cut them to ``steps``
+    # train.cache_frozen_layers: whose outputs were kept and how often they were used, or why not
+    frozen_cache: str | None = None
     loss_history: list[dict[str, float]] = field(default_factory=list, repr=False)
 
     @property
@@ -105,7 +108,11 @@ class TrainResult:
 
 
 def answer_loss(
-    model: Any, inputs: dict[str, Any], num_items: Any = None, return_outputs: bool = False
+    model: Any,
+    inputs: dict[str, Any],
+    num_items: Any = None,
+    return_outputs: bool = False,
+    frozen: Any = None,
 ) -> Any:
     """Cross-entropy on the trained (answer) tokens, with logits computed only from the first position
     that predicts one: the LM head of a small model is a large share of its compute (a fifth of
@@ -114,7 +121,9 @@ def answer_loss(
     This replaces TRL's fused head, which scores every position in float32 and recomputes the logits in
     the backward pass (half of each step on a CPU); its token-accuracy and entropy metrics are not used.
     The sum is divided by ``num_items`` (the batch's trained tokens over all accumulated micro-batches,
-    as the trainer counts them), or averaged when that is unknown."""
+    as the trainer counts them), or averaged when that is unknown. ``frozen`` (a
+    :class:`synthtune.train.frozen.FrozenLayerCache`) runs only the layers above its boundary for rows
+    it has seen."""
     import torch
 
     labels = inputs["labels"]
@@ -122,12 +131,15 @@ def answer_loss(
     trained = (targets != IGNORE_INDEX).any(dim=0).nonzero()
     first = int(trained[0]) if len(trained) else targets.shape[1] - 1
     keep = torch.arange(first, targets.shape[1], device=labels.device)
-    outputs = model(
-        input_ids=inputs["input_ids"],
-        attention_mask=inputs.get("attention_mask"),
-        logits_to_keep=keep,
-        use_cache=False,
-    )
+    if frozen is not None:
+        outputs = frozen.forward(inputs["input_ids"], inputs.get("attention_mask"), keep)
+    else:
+        outputs = model(
+            input_ids=inputs["input_ids"],
+            attention_mask=inputs.get("attention_mask"),
+            logits_to_keep=keep,
+            use_cache=False,
+        )
     logits = outputs.logits.float()
     loss = torch.nn.functional.cross_entropy(
         logits.reshape(-1, logits.shape[-1]),
@@ -362,7 +374,15 @@ def _run_fingerprint(settings: TrainSettings, base_model: str, data_sha: str) ->
     """What a checkpoint must share with the run that resumes it (steps and epochs may change)."""
     keep = settings.model_dump(
         mode="json",
-        exclude={"max_steps", "epochs", "eval_steps", "save_steps", "save_total_limit", "logging_steps"},
+        exclude={
+            "max_steps",
+            "epochs",
+            "eval_steps",
+            "save_steps",
+            "save_total_limit",
+            "logging_steps",
+            "cache_frozen_layers",  # the same steps either way
+        },
     )
     return {"base_model": base_model, "data_sha256": data_sha, "settings": keep}
 
@@ -511,6 +531,7 @@ def train(
         device="cuda" if cuda else "cpu",
         cpu_bf16=not cuda and cpu_bf16(settings),
         planned_steps=meter.planned_steps,
+        frozen_cache=meter.frozen_summary(),
         loss_history=history["train"],
     )
     metrics = {
@@ -556,6 +577,7 @@ class _Meter:
         self.padded_tokens = 0
         self.budget_steps: int | None = None  # the steps that fit train.max_minutes, when fewer than planned
         self.planned_steps: int | None = None
+        self.frozen: FrozenLayerCache | None = None  # train.cache_frozen_layers
         self.eval_seconds = self.eval_cpu_seconds = 0.0
         self.seconds = self.cpu_seconds = 0.0
         self._t0 = self._c0 = 0.0
@@ -573,6 +595,18 @@ class _Meter:
     @property
     def tokens_per_s(self) -> float:
         return self.tokens / self.seconds if self.seconds > 0 else 0.0
+
+    def frozen_summary(self) -> str | None:
+        cache = self.frozen
+        if cache is None:
+            return None
+        if cache.off_reason is not None:
+            return cache.off_reason
+        return (
+            f"outputs of the bottom {cache.split} of {len(cache.layers)} layers kept for {len(cache.rows)} rows "
+            f"({cache.bytes / 2**20:.0f} MB); {cache.hits} of {cache.hits + cache.misses} row passes ran only "
+            "the layers above"
+        )
 
     def window_rate(self) -> float:
         now, (t, n) = time.perf_counter(), self._window
@@ -598,6 +632,7 @@ def _build_trainer(
     from trl import SFTConfig, SFTTrainer
 
     meter = _Meter()
+    meter.frozen = frozen_cache(model, settings.lora_top_layers) if settings.cache_frozen_layers else None
     lengths = [len(r["input_ids"]) for r in train_split.rows]
     bf16 = torch.cuda.is_bf16_supported() if cuda else cpu_bf16(settings)
     has_val = bool(val_split.rows)
@@ -646,7 +681,7 @@ def _build_trainer(
             return_outputs: bool = False,
             num_items_in_batch: Any = None,
         ) -> Any:
-            return answer_loss(model, inputs, num_items_in_batch, return_outputs)
+            return answer_loss(model, inputs, num_items_in_batch, return_outputs, meter.frozen)
 
         def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
             meter.tokens += int(inputs["attention_mask"].sum())
@@ -662,32 +697,46 @@ def _build_trainer(
                 meter.eval_cpu_seconds += time.process_time() - c0
 
     class Budget(TrainerCallback):
-        """``train.max_minutes``: after the first steps, fit the step count to the time left."""
+        """``train.max_minutes``: after the first steps, fit the step count to the time left. With kept
+        frozen-layer outputs (``train.cache_frozen_layers``) the steps after the first epoch are cheaper:
+        they are timed again then, and the count refitted (never beyond the steps planned)."""
 
-        timed_from = 2  # the first step pays one-off costs (allocation, autocast caches)
         timed_steps = 4
 
         def __init__(self) -> None:
             self.t0 = 0.0
+            self.timed_from: int | None = 2  # the first step pays one-off costs (allocation, caches)
+            self.timings = 0
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-            if settings.max_minutes is None or meter.budget_steps is not None:
-                if meter.budget_steps is not None and state.global_step >= meter.budget_steps:
-                    control.should_training_stop = True
+            if settings.max_minutes is None:
                 return
-            if state.global_step == self.timed_from:
+            step = state.global_step
+            if meter.budget_steps is not None and step >= meter.budget_steps:
+                control.should_training_stop = True
+                return
+            if self.timed_from is None:
+                cache = meter.frozen
+                cached = cache is not None and cache.off_reason is None and cache.hits > 0
+                if self.timings == 1 and cached and (state.epoch or 0.0) >= 1.0:
+                    self.timed_from = step + 1
+                return
+            if step == self.timed_from:
                 self.t0 = time.perf_counter()
-            elif state.global_step == self.timed_from + self.timed_steps:
+            elif step == self.timed_from + self.timed_steps:
+                self.timed_from = None
+                self.timings += 1
                 per_step = (time.perf_counter() - self.t0) / self.timed_steps
                 spent = time.perf_counter() - meter._t0  # evaluations count: the budget is wall-clock
                 left = settings.max_minutes * 60 - spent
-                fits = state.global_step + max(0, int(left / per_step))
-                if fits < state.max_steps:
-                    meter.budget_steps = fits
-                    meter.planned_steps = state.max_steps
+                planned = meter.planned_steps or state.max_steps
+                fits = min(planned, step + max(0, int(left / per_step)))
+                if fits != state.max_steps:
+                    meter.budget_steps = fits if fits < planned else None
+                    meter.planned_steps = planned if fits < planned else None
                     state.max_steps = fits
                     _refit_schedule(kw.get("lr_scheduler"), fits)
-                    control.should_training_stop = state.global_step >= fits
+                    control.should_training_stop = step >= fits
 
     class Report(TrainerCallback):
         def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kw: Any) -> None:
