@@ -147,7 +147,8 @@ def main() -> dict[str, Any]:
         + f"\n\nDataset: {json.dumps(dataset.get('counts'))}; question sets {json.dumps(dataset.get('question_sets'))}. "
         f"Training: {training.get('steps')} steps{_cut(training)}, on a CPU "
         f"{'with' if cpu_has_amx() else 'without'} AMX ({'bfloat16' if training.get('cpu_bf16') else 'float32'}); "
-        f"eval loss {training.get('eval_loss_before')} -> "
+        + (f"frozen layers: {training['frozen_cache']}; " if training.get("frozen_cache") else "")
+        + f"eval loss {training.get('eval_loss_before')} -> "
         f"{training.get('eval_loss')}. The dev-set evaluations (not part of the run) took {dev_seconds:.0f} s.\n"
     )
     headline = (

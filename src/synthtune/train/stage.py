@@ -25,6 +25,7 @@ HEADLINE_KEYS = (
     "tokens_per_s",
     "planned_steps",
     "cpu_bf16",
+    "frozen_cache",
 )
 """The training numbers that summaries (``synthtune run``, the evaluation report) repeat."""
 
