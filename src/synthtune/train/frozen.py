@@ -77,17 +77,17 @@ class FrozenLayerCache:
                 use_cache=False,
             )
 
+    def _whole(self, input_ids: Any, attention_mask: Any, logits_to_keep: Any) -> Any:
+        return self.model(
+            input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=logits_to_keep, use_cache=False
+        )
+
     def forward(self, input_ids: Any, attention_mask: Any, logits_to_keep: Any) -> Any:
         """The model's output for the batch, from kept hidden states where it can."""
         import torch
 
         def whole() -> Any:
-            return self.model(
-                input_ids=input_ids,
-                attention_mask=attention_mask,
-                logits_to_keep=logits_to_keep,
-                use_cache=False,
-            )
+            return self._whole(input_ids, attention_mask, logits_to_keep)
 
         if self.off_reason is not None:
             return whole()
@@ -126,12 +126,7 @@ class FrozenLayerCache:
         import torch
 
         with torch.no_grad():
-            want = self.model(
-                input_ids=input_ids,
-                attention_mask=attention_mask,
-                logits_to_keep=logits_to_keep,
-                use_cache=False,
-            ).logits
+            want = self._whole(input_ids, attention_mask, logits_to_keep).logits
             got = self._top(fresh, attention_mask, logits_to_keep).logits
         real = None
         if attention_mask is not None:
