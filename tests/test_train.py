@@ -627,6 +627,9 @@ def test_frozen_layer_cache_turns_itself_off_where_it_would_change_the_loss(bpe,
     torch.manual_seed(0)
     cache = frozen_cache(LlamaForCausalLM(LlamaConfig(**small, attention_dropout=0.1)), 1)
     assert "attention_dropout=0.1" in cache.off_reason
+    # activation checkpointing recomputes the layers from inputs that must carry gradients
+    cache = frozen_cache(LlamaForCausalLM(LlamaConfig(**small)), 1, checkpointing=True)
+    assert cache.off_reason.startswith("train.gradient_checkpointing is on")
 
     # Granite scales its input embeddings inside its forward pass: states fed back in would be scaled twice
     path = tmp_path / "tiny-granite"

@@ -307,7 +307,8 @@ class TrainSettings(Section):
         default=True,
         description="With lora_top_layers: keep each row's hidden states below the adapters after its first "
         "pass and run only the top layers on it afterwards: the same loss, faster steps after the first epoch "
-        "(benchmarks/RESULTS.md, training); memory rows x tokens x hidden size x 4 bytes, at most 2 GiB.",
+        "(benchmarks/RESULTS.md, training); memory rows x tokens x hidden size x 4 bytes, at most 2 GiB. Off by "
+        "itself with gradient_checkpointing, dropout in the model, or a model where the first batch's check fails.",
     )
     learning_rate: float = Field(default=2e-4, gt=0, description="Peak learning rate (AdamW).")
     lr_scheduler: Literal["cosine", "linear", "constant"] = Field(

@@ -68,26 +68,27 @@ class FrozenLayerCache:
             hook.remove()
         return got[-1].detach()
 
-    def _top(self, hidden: Any, attention_mask: Any, logits_to_keep: Any) -> Any:
+    def _top(self, hidden: Any, attention_mask: Any, logits_to_keep: Any, model: Any = None) -> Any:
         with self._only(self.layers[self.split :]):
-            return self.model(
+            return (model or self.model)(
                 inputs_embeds=hidden,
                 attention_mask=attention_mask,
                 logits_to_keep=logits_to_keep,
                 use_cache=False,
             )
 
-    def _whole(self, input_ids: Any, attention_mask: Any, logits_to_keep: Any) -> Any:
-        return self.model(
+    def _whole(self, input_ids: Any, attention_mask: Any, logits_to_keep: Any, model: Any = None) -> Any:
+        return (model or self.model)(
             input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=logits_to_keep, use_cache=False
         )
 
-    def forward(self, input_ids: Any, attention_mask: Any, logits_to_keep: Any) -> Any:
-        """The model's output for the batch, from kept hidden states where it can."""
+    def forward(self, input_ids: Any, attention_mask: Any, logits_to_keep: Any, model: Any = None) -> Any:
+        """The model's output for the batch, from kept hidden states where it can. ``model``: the
+        model as the trainer holds it (it may wrap the one this cache was made for)."""
         import torch
 
         def whole() -> Any:
-            return self._whole(input_ids, attention_mask, logits_to_keep)
+            return self._whole(input_ids, attention_mask, logits_to_keep, model)
 
         if self.off_reason is not None:
             return whole()
@@ -113,13 +114,13 @@ class FrozenLayerCache:
                 if self.bytes + size <= self.max_bytes:
                     self.rows[k] = state
                     self.bytes += size
-            return self._top(fresh, attention_mask, logits_to_keep)
+            return self._top(fresh, attention_mask, logits_to_keep, model)
         self.hits += len(keys)
         first = self.rows[keys[0]]
         hidden = first.new_zeros((len(keys), input_ids.shape[1], first.shape[-1]))
         for i, k in enumerate(keys):
             hidden[i, : int(lengths[i])] = self.rows[k]
-        return self._top(hidden.to(input_ids.device), attention_mask, logits_to_keep)
+        return self._top(hidden.to(input_ids.device), attention_mask, logits_to_keep, model)
 
     def _agrees(self, fresh: Any, input_ids: Any, attention_mask: Any, logits_to_keep: Any) -> bool:
         """Whether the top layers from the kept states give the whole model's logits."""
@@ -156,9 +157,11 @@ def decoder_of(model: Any) -> Any:
     return decoder
 
 
-def frozen_cache(model: Any, top_layers: int | None) -> FrozenLayerCache | None:
+def frozen_cache(model: Any, top_layers: int | None, checkpointing: bool = False) -> FrozenLayerCache | None:
     """A cache for ``model`` with adapters in its top ``top_layers`` layers, or None where it cannot
-    apply (adapters in every layer, or a model whose layers are not where causal LMs keep them)."""
+    apply (adapters in every layer, or a model whose layers are not where causal LMs keep them).
+    ``checkpointing``: activation checkpointing is on, whose recomputation needs inputs that carry
+    gradients; the cache is then off."""
     decoder = decoder_of(model)
     if decoder is None or not top_layers:
         return None
@@ -169,6 +172,8 @@ def frozen_cache(model: Any, top_layers: int | None) -> FrozenLayerCache | None:
     dropout = _dropout(decoder.config)
     if dropout:  # the bottom layers would drop different units at every pass
         cache.off_reason = f"the model has dropout ({dropout}): every step runs the whole model"
+    elif checkpointing:
+        cache.off_reason = "train.gradient_checkpointing is on: every step runs the whole model"
     return cache
 
 

@@ -132,7 +132,7 @@ def answer_loss(
     first = int(trained[0]) if len(trained) else targets.shape[1] - 1
     keep = torch.arange(first, targets.shape[1], device=labels.device)
     if frozen is not None:
-        outputs = frozen.forward(inputs["input_ids"], inputs.get("attention_mask"), keep)
+        outputs = frozen.forward(inputs["input_ids"], inputs.get("attention_mask"), keep, model)
     else:
         outputs = model(
             input_ids=inputs["input_ids"],
@@ -632,7 +632,8 @@ def _build_trainer(
     from trl import SFTConfig, SFTTrainer
 
     meter = _Meter()
-    meter.frozen = frozen_cache(model, settings.lora_top_layers) if settings.cache_frozen_layers else None
+    if settings.cache_frozen_layers:
+        meter.frozen = frozen_cache(model, settings.lora_top_layers, settings.gradient_checkpointing)
     lengths = [len(r["input_ids"]) for r in train_split.rows]
     bf16 = torch.cuda.is_bf16_supported() if cuda else cpu_bf16(settings)
     has_val = bool(val_split.rows)
