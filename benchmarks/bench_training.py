@@ -37,7 +37,7 @@ import sys
 import tempfile
 from typing import Any
 
-from common import header_markdown, log, machine_header, md_table, median
+from common import log, md_table, median
 
 NAME = "training"
 TARGET = "LoRA real tokens/s (and per CPU-second) with length-grouped batches >= 1.3x a padded random-order baseline"
@@ -165,7 +165,7 @@ def frozen_worker(cache: bool) -> dict[str, Any]:
         lora_top_layers=FROZEN_TOP, lora_dropout=0.0, cache_frozen_layers=cache,
     )  # fmt: skip
     with tempfile.TemporaryDirectory() as out:
-        result = train(rows, [], settings, out, max_steps=per_epoch + FROZEN_EXTRA)
+        result = train(rows, [], settings, out, max_steps=per_epoch + FROZEN_EXTRA, callbacks=[Clock()])
     second = [b - a for a, b in zip(ends[per_epoch:], ends[per_epoch + 1 :], strict=False)]
     return {
         "cache": cache,
@@ -196,7 +196,6 @@ def _run(args: list[str]) -> dict[str, Any]:
 
 
 def main(rounds: int = 1) -> dict[str, Any]:
-    header = machine_header()
     runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "grouped": []}
     for i in range(rounds):
         order = ["baseline", "grouped"] if i % 2 == 0 else ["grouped", "baseline"]
@@ -265,9 +264,7 @@ def main(rounds: int = 1) -> dict[str, Any]:
     ]
     passed = min(wall, cpu) >= THRESHOLD
     table = (
-        header_markdown(header)
-        + "\n\n"
-        + md_table(headers, rows)
+        md_table(headers, rows)
         + f"\n\nGrouped / baseline: **{wall:.2f}x** real tokens per second, **{cpu:.2f}x** real tokens per "
         f"CPU-second (target >= {THRESHOLD}x on both; the CPU-time ratio is immune to other load on the "
         f"machine). {N_ROWS} rows, lengths {min(lengths)}-{max(lengths)} tokens (mean "
