@@ -88,7 +88,11 @@ def _row(label: str, scope: dict[str, Any] | None, system: str, against: str) ->
     f1 = _comparison(scope, system, "token_f1")
 
     def fmt(c: dict[str, Any] | None) -> str:
-        return f"{c['difference']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]" if c else "–"
+        if not c:
+            return "–"
+        # numeric_match counts only the questions whose reference states a number
+        of = f" (n={c['n']})" if c.get("n") not in (None, scope["n"]) else ""
+        return f"{c['difference']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]{of}"
 
     return [
         label,
