@@ -141,15 +141,25 @@ def _diff(scope: dict[str, Any] | None, system: str) -> float | None:
     return c["difference"] if c else None
 
 
-def _runs_table(runs: list[dict[str, Any]]) -> str:
-    """One row per run: wall time, training steps and each numeric_match difference."""
+def _figures(run: dict[str, Any]) -> dict[str, Any]:
+    """One run's wall time, training steps and tuned - base numeric_match differences."""
+    scopes = run["results"].get("scopes") or {}
+    return {
+        "wall_seconds": round(run["wall"], 1),
+        "training_steps": (run["results"].get("training") or {}).get("steps"),
+        "knowledge_gold": _diff(scopes.get("knowledge"), "tuned"),
+        "skill": _diff(scopes.get("skill"), "tuned+rag"),
+        "dev": {label: _diff(k, "tuned") for label, k in run["dev"].items()},
+    }
+
+
+def _runs_table(figures: list[dict[str, Any]]) -> str:
+    """One row per run."""
     rows = []
-    for i, r in enumerate(runs, 1):
-        scopes = r["results"].get("scopes") or {}
-        cells = [_diff(scopes.get("knowledge"), "tuned"), _diff(scopes.get("skill"), "tuned+rag")]
-        cells += [_diff(k, "tuned") for k in r["dev"].values()]
+    for i, f in enumerate(figures, 1):
+        cells = [f["knowledge_gold"], f["skill"], *f["dev"].values()]
         rows.append(
-            [i, f"{r['wall']:.0f}", (r["results"].get("training") or {}).get("steps")]
+            [i, f"{f['wall_seconds']:.0f}", f["training_steps"]]
             + ["–" if x is None else f"{x:+.3f}" for x in cells]
         )
     labels = ["knowledge, gold", "skill"] + [f"knowledge, {label.split()[0]}" for label in DEV_SETS]
@@ -164,10 +174,9 @@ def main(repeats: int = 3) -> dict[str, Any]:
     for i in range(repeats):
         log(NAME, f"run {i + 1} of {repeats}")
         runs.append(_one_run())
-    ranked = sorted(
-        runs, key=lambda r: _diff((r["results"].get("scopes") or {}).get("knowledge"), "tuned") or 0.0
-    )
-    median_run = ranked[(len(ranked) - 1) // 2]
+    figures = [_figures(r) for r in runs]
+    ranked = sorted(range(repeats), key=lambda i: figures[i]["knowledge_gold"] or 0.0)
+    median_run = runs[ranked[(repeats - 1) // 2]]
     wall = statistics.median(r["wall"] for r in runs)
     summary, results, dev = median_run["summary"], median_run["results"], median_run["dev"]
     dev_seconds = median_run["dev_seconds"]
@@ -188,7 +197,7 @@ def main(repeats: int = 3) -> dict[str, Any]:
         f"{repeats} fresh runs, one after another. Whole run: **{wall:.0f} s**, the median of the runs "
         f"(target <= {LIMIT_S} s: {'PASS' if time_ok else 'FAIL'}). Tuned - base numeric_match of each "
         "run:\n\n"
-        + _runs_table(runs)
+        + _runs_table(figures)
         + "\n\nThe median run by the gold knowledge difference, in full. Stages, seconds:\n\n"
         + md_table(list(stages), [list(stages.values())])
         + "\n\nKnowledge and skill (numeric_match means; differences with 95% paired-bootstrap intervals; "
@@ -223,16 +232,7 @@ def main(repeats: int = 3) -> dict[str, Any]:
         "details": {
             "repeats": repeats,
             "wall_seconds": round(wall, 1),
-            "runs": [
-                {
-                    "wall_seconds": round(r["wall"], 1),
-                    "training_steps": (r["results"].get("training") or {}).get("steps"),
-                    "knowledge_gold": _diff((r["results"].get("scopes") or {}).get("knowledge"), "tuned"),
-                    "skill": _diff((r["results"].get("scopes") or {}).get("skill"), "tuned+rag"),
-                    "dev": {label: _diff(k, "tuned") for label, k in r["dev"].items()},
-                }
-                for r in runs
-            ],
+            "runs": figures,
             "stages": stages,
             "scopes": scopes,
             "dev_knowledge": dev,
