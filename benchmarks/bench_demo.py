@@ -10,12 +10,14 @@ then reads what it recorded:
   The denominator is those gold questions only.
 - **Skill** (the report's skill scope): ``tuned+rag`` against ``base+rag`` on the other questions (the
   test split's accepted examples and the gold questions about documents not trained on), reported.
-- **Knowledge on other questions**: the same closed-book comparison on the two dev sets, written apart
+- **Knowledge on other questions**: the same closed-book comparison on the three dev sets, written apart
   from the gold file (the sets on which demo settings may be chosen; the gold file never is), reported:
   ``examples/acme/dev.jsonl`` (40 questions, mostly headline figures) and
   ``examples/acme/dev_sampled.jsonl`` (60 questions on figures drawn at random from the text of the five
   documents outside the test split, so tables' prior-year, nine-month and balance-sheet figures count as
-  often as the documents state them). The denominator of each is its questions about trained documents.
+  often as the documents state them), and ``examples/acme/dev_rephrased.jsonl`` (dev's 40 figures asked
+  in words the templates do not use: "the June 2025 quarter", "delivered", "EPS on a diluted basis"). The
+  denominator of each is its questions about trained documents.
 
 The demo runs three times, each on a fresh project (``python benchmarks/bench_demo.py N`` for N runs):
 training stops at a time limit, so the steps it fits, and what the model learns, differ from run to run.
@@ -48,6 +50,7 @@ TARGET = (
 DEV_SETS = {
     "dev (headline figures)": REPO / "examples" / "acme" / "dev.jsonl",
     "dev_sampled (figures drawn at random)": REPO / "examples" / "acme" / "dev_sampled.jsonl",
+    "dev_rephrased (dev's figures, asked as analysts do)": REPO / "examples" / "acme" / "dev_rephrased.jsonl",
 }
 EXE = str(Path(sys.executable).with_name("synthtune"))
 LIMIT_S = 15 * 60
@@ -112,7 +115,7 @@ def _row(label: str, scope: dict[str, Any] | None, system: str, against: str) ->
 
 
 def _one_run() -> dict[str, Any]:
-    """``synthtune run`` on a fresh project, then the closed-book evaluation on the two dev sets."""
+    """``synthtune run`` on a fresh project, then the closed-book evaluation on the three dev sets."""
     with tempfile.TemporaryDirectory(prefix="synthtune-demo-") as tmp:
         project = Path(tmp) / "demo-run"
         project.mkdir()

@@ -1,6 +1,6 @@
 """The demo corpus in examples/acme: every gold fact is stated where gold.jsonl says, every figure of
-the two dev sets (dev.jsonl, dev_sampled.jsonl) is on the page they cite, and examples/make_acme_docs.py
-reproduces the committed generated documents."""
+the three dev sets (dev.jsonl, dev_sampled.jsonl, dev_rephrased.jsonl) is on the page they cite, and
+examples/make_acme_docs.py reproduces the committed generated documents."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ACME = ROOT / "examples" / "acme"
 DOCS = ACME / "docs"
 GOLD = ACME / "gold.jsonl"
-DEV_SETS = (ACME / "dev.jsonl", ACME / "dev_sampled.jsonl")
+DEV_SETS = (ACME / "dev.jsonl", ACME / "dev_sampled.jsonl", ACME / "dev_rephrased.jsonl")
 SCRIPT = ROOT / "examples" / "make_acme_docs.py"
 
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")

@@ -11,7 +11,7 @@ import pytest
 from synthtune.ingest.loaders import load_document
 from synthtune.ingest.tables import pdf_tables
 from synthtune.synth.facts import Fact, prose_facts, table_facts
-from synthtune.synth.templates import format_value, question_keeps_fact, template_questions
+from synthtune.synth.templates import format_value, question_keeps_fact, select_phrasings, template_questions
 from synthtune.text.identity import document_identity
 from synthtune.text.periods import Period
 
@@ -50,12 +50,31 @@ def test_several_phrasings_each_naming_subject_and_period() -> None:
     assert "What gross margin did Acme Robotics report for Q2 FY2025?" in [q.question for q in questions]
     for q in questions:
         assert "Acme Robotics" in q.question
-        assert any(name in q.question for name in Q2.names())
+        assert question_keeps_fact(q.question, GROSS) is None, q.question
+    # besides Period.names(), the period as analysts also write it
+    assert "For fiscal Q2 2025, what gross margin did Acme Robotics report?" in [
+        q.question for q in questions
+    ]
+    assert any("the quarter ended June 30, 2025" in q.question for q in questions)
     assert questions[0].answer == (
         "In the second quarter of fiscal 2025 (the three months ended June 30, 2025), "
         "Acme Robotics' gross margin was 41.9%."
     )
     assert len({q.question for q in questions}) == len(questions)
+
+
+def test_a_documents_facts_are_asked_in_every_phrasing_between_them() -> None:
+    """Each fact keeps its first phrasing and takes its others in turns set by the fact, so a model trained
+    on the dataset sees the other phrasings too, not only the first three, and a re-run picks the same."""
+    facts = [fact(m, "1.0", "USD", M) for m in ("Revenue", "Gross profit", "Operating income", "Net income",
+                                                 "Cost of revenue", "Research and development", "Backlog")]  # fmt: skip
+    picked = [select_phrasings(template_questions(f), 3, f.metric) for f in facts]
+    assert all(len(p) == 3 and p[0].template == "what_was" for p in picked)
+    assert picked == [select_phrasings(template_questions(f), 3, f.metric) for f in facts]
+    used = {q.template for p in picked for q in p}
+    assert len(used) >= 6 and len({tuple(q.template for q in p) for p in picked}) >= 3, used
+    assert select_phrasings(template_questions(GROSS), 0, "x") == []
+    assert select_phrasings(template_questions(GROSS), 99, "x") == template_questions(GROSS)
 
 
 def test_money_questions_and_answers_state_unit_and_scale() -> None:

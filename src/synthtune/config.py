@@ -420,9 +420,11 @@ class GenerateSettings(Section):
     phrasings_per_fact: int = Field(
         default=3,
         ge=0,
-        le=5,
+        le=8,
         description="Template questions (kind fact, no LLM) per fact, each a different phrasing naming the "
-        "subject and period, answered by the fact's value, unit and period; 0: no fact questions.",
+        "subject and period, answered by the fact's value, unit and period; 0: no fact questions. Each "
+        "fact takes the first of its 6 to 8 phrasings and others in turns, so that a document's facts are "
+        "asked in all of them between them.",
     )
     max_facts_per_document: int | None = Field(
         default=20,

@@ -27,7 +27,7 @@ from synthtune.synth import templates
 from synthtune.synth.facts import Fact
 from synthtune.synth.facts_stage import to_fact
 from synthtune.synth.splits import SPLIT_PRIORITY, document_splits
-from synthtune.synth.templates import template_questions
+from synthtune.synth.templates import select_phrasings, template_questions
 from synthtune.text.periods import period_from_json
 
 TEMPLATE_VERSION = "templates-1"
@@ -139,7 +139,8 @@ def generate_fact_questions(project: Project) -> FactQuestionReport:
             if key in done:
                 continue
             chunk = chunk_holding(f, chunks)
-            made = template_questions(to_fact(f), period_from_json(identity.period))[: g.phrasings_per_fact]
+            made = template_questions(to_fact(f), period_from_json(identity.period))
+            made = select_phrasings(made, g.phrasings_per_fact, f"{f.subject}|{f.metric}|{f.period}")
             if chunk is None or not made:
                 report.skipped_no_chunk += chunk is None
                 continue

@@ -14,6 +14,7 @@ Pure functions: no store, no model.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -219,6 +220,35 @@ def template_questions(fact: Fact, as_of: Period | None = None) -> list[Template
         ]
     if money and done is None:
         questions.append(("how_much", f"How much {metric} did {name} report {at_short} {short_period}?"))
+    # more phrasings, other names for the period: picked in turns by select_phrasings, so that across a
+    # document's facts the questions vary the way readers ask, not only the three first phrasings
+    other = _other_period_names(fact.period)
+    other_period = other[0] if other else long_period
+    last_period = other[-1] if other else alt_period
+    if counted:
+        questions += [
+            ("for_period", f"{at_short.capitalize()} {other_period}, how many {metric} did {name} report?"),
+            ("count", f"What was {_possessive(name)} count of {metric} {at_short} {last_period}?"),
+        ]
+    elif done is not None:
+        questions += [
+            (
+                "for_period",
+                f"{at_short.capitalize()} {other_period}, how many {noun} did {name} report {gerund}?",
+            ),
+            ("count", f"How many {noun} did {name} {verb} {at_short} {last_period}?"),
+        ]
+    else:
+        questions += [
+            ("for_period", f"{at_short.capitalize()} {other_period}, what {metric} did {name} report?"),
+            ("figure", f"What figure did {name} give for its {metric} {at_short} {last_period}?"),
+            (
+                "post",
+                f"What {be} {_possessive(name)} {metric} on {alt_period}?"
+                if fact.period.instant
+                else f"What {metric} did {name} post {at_short} {alt_period}?",
+            ),
+        ]
     if fact.period.instant:
         when = f"at {long_period}"
     elif len(names) > 1 and names[-1] != long_period:
@@ -238,6 +268,31 @@ def template_questions(fact: Fact, as_of: Period | None = None) -> list[Template
         what = f"{_possessive(name)} {metric} {be} {value}"
     answer = f"{when[0].upper()}{when[1:]}, {what}."
     return [TemplateQuestion(q, answer, key) for key, q in questions]
+
+
+def _other_period_names(period: Period) -> list[str]:
+    """Names of ``period`` besides :meth:`Period.names`, as analysts also write them: "fiscal Q2 2025",
+    "the quarter ended June 30, 2025"."""
+    out = []
+    if period.quarter and period.fiscal_year and period.fiscal:
+        out.append(f"fiscal Q{period.quarter} {period.fiscal_year}")
+    if period.quarter and period.months == 3 and period.end and not period.instant:
+        out.append(f"the quarter ended {period.end.strftime('%B')} {period.end.day}, {period.end.year}")
+    if period.fiscal_year and period.months == 12 and period.fiscal:
+        out.append(f"fiscal year {period.fiscal_year}")
+    return [n for n in out if n not in period.names()]
+
+
+def select_phrasings(questions: list[TemplateQuestion], n: int, key: str) -> list[TemplateQuestion]:
+    """``n`` of a fact's phrasings: the first, and the others in turns that ``key`` (the fact) sets, so
+    that the facts of a document are asked in all the phrasings between them, each fact in ``n``."""
+    if n <= 0:
+        return []
+    if n >= len(questions):
+        return questions
+    rest = questions[1:]
+    start = int(hashlib.sha256(key.encode()).hexdigest(), 16) % len(rest)
+    return [questions[0], *(rest[start:] + rest[:start])[: n - 1]]
 
 
 def _spec_questions(fact: Fact, name: str) -> list[TemplateQuestion]:
