@@ -423,8 +423,8 @@ class GenerateSettings(Section):
         le=8,
         description="Template questions (kind fact, no LLM) per fact, each a different phrasing naming the "
         "subject and period, answered by the fact's value, unit and period; 0: no fact questions. Each "
-        "fact takes the first of its 6 to 8 phrasings and others in turns, so that a document's facts are "
-        "asked in all of them between them.",
+        "fact takes the first of its 6 to 8 phrasings and others from a place a hash of the fact sets, so "
+        "that a document's facts spread over all of them.",
     )
     max_facts_per_document: int | None = Field(
         default=20,

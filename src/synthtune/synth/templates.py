@@ -284,8 +284,8 @@ def _other_period_names(period: Period) -> list[str]:
 
 
 def select_phrasings(questions: list[TemplateQuestion], n: int, key: str) -> list[TemplateQuestion]:
-    """``n`` of a fact's phrasings: the first, and the others in turns that ``key`` (the fact) sets, so
-    that the facts of a document are asked in all the phrasings between them, each fact in ``n``."""
+    """``n`` of a fact's phrasings: the first, and the next ``n - 1`` of the others from a place that a
+    hash of ``key`` (the fact) sets, so that a document's facts spread over all the phrasings."""
     if n <= 0:
         return []
     if n >= len(questions):
