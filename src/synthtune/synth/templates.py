@@ -220,7 +220,7 @@ def template_questions(fact: Fact, as_of: Period | None = None) -> list[Template
         ]
     if money and done is None:
         questions.append(("how_much", f"How much {metric} did {name} report {at_short} {short_period}?"))
-    # more phrasings, other names for the period: picked in turns by select_phrasings, so that across a
+    # more phrasings, other names for the period: spread over the facts by select_phrasings, so that across a
     # document's facts the questions vary the way readers ask, not only the three first phrasings
     other = _other_period_names(fact.period)
     other_period = other[0] if other else long_period
