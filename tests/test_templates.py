@@ -63,7 +63,7 @@ def test_several_phrasings_each_naming_subject_and_period() -> None:
     assert len({q.question for q in questions}) == len(questions)
 
 
-def test_a_documents_facts_are_asked_in_every_phrasing_between_them() -> None:
+def test_a_documents_facts_spread_over_the_phrasings() -> None:
     """Each fact keeps its first phrasing and takes others from a place a hash of the fact sets, so a model trained
     on the dataset sees the other phrasings too, not only the first three, and a re-run picks the same."""
     facts = [fact(m, "1.0", "USD", M) for m in ("Revenue", "Gross profit", "Operating income", "Net income",
