@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from synthtune.synth.facts import Fact
 from synthtune.text.identity import short_name
-from synthtune.text.periods import Period
+from synthtune.text.periods import Period, date_text
 
 
 @dataclass(frozen=True)
@@ -277,7 +277,7 @@ def _other_period_names(period: Period) -> list[str]:
     if period.quarter and period.fiscal_year and period.fiscal:
         out.append(f"fiscal Q{period.quarter} {period.fiscal_year}")
     if period.quarter and period.months == 3 and period.end and not period.instant:
-        out.append(f"the quarter ended {period.end.strftime('%B')} {period.end.day}, {period.end.year}")
+        out.append(f"the quarter ended {date_text(period.end)}")
     if period.fiscal_year and period.months == 12 and period.fiscal:
         out.append(f"fiscal year {period.fiscal_year}")
     return [n for n in out if n not in period.names()]

@@ -94,7 +94,7 @@ class Period:
         if self.fiscal_year and self.months == 12:
             return f"FY{self.fiscal_year}" if self.fiscal else str(self.fiscal_year)
         if self.instant and self.end:
-            return _date_text(self.end)
+            return date_text(self.end)
         return self.text
 
     def names(self) -> list[str]:
@@ -108,12 +108,12 @@ class Period:
             out.append(f"fiscal {self.fiscal_year}" if self.fiscal else f"the full year {self.fiscal_year}")
             out.append(self.label)
         if self.weeks and self.end:
-            out.append(f"the {self.weeks} weeks ended {_date_text(self.end)}")
+            out.append(f"the {self.weeks} weeks ended {date_text(self.end)}")
         elif self.months and self.end and not self.instant:
             words = {3: "three", 6: "six", 9: "nine", 12: "twelve"}.get(self.months, str(self.months))
-            out.append(f"the {words} months ended {_date_text(self.end)}")
+            out.append(f"the {words} months ended {date_text(self.end)}")
         if self.instant and self.end:
-            out.append(f"{_date_text(self.end)}")
+            out.append(f"{date_text(self.end)}")
         if not out:
             out.append(self.text)
         seen: list[str] = []
@@ -161,7 +161,7 @@ class Period:
         return replace(made, text=made.label)
 
 
-def _date_text(d: date) -> str:
+def date_text(d: date) -> str:
     return f"{_MONTH_NAMES[d.month - 1]} {d.day}, {d.year}"
 
 
