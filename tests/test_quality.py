@@ -247,6 +247,41 @@ def test_new_templates_replace_the_old_questions(acme, monkeypatch):
     assert {e.question_prompt_sha for e in fact_rows} == {"templates-of-a-later-version"}
 
 
+def test_changed_phrasing_and_fact_settings_replace_the_old_questions(acme):
+    """More phrasings per fact, then fewer facts, then none: each time the fact questions are those the
+    settings now make, never the old ones as well (an edit that added to them would train on both)."""
+
+    def fact_questions() -> dict[int, list[str]]:
+        curate(acme, coverage=False)
+        rows = [e for e in acme.store.examples() if e.kind == "fact"]
+        by_fact: dict[int, list[str]] = {}
+        for e in rows:
+            by_fact.setdefault(acme.store.question_facts([e.question_id])[e.question_id], []).append(
+                e.question
+            )
+        return by_fact
+
+    g = acme.settings.generate
+    g.max_facts_per_document, g.phrasings_per_fact = 4, 2
+    generate_fact_questions(acme)
+    two = fact_questions()
+    assert len(two) == 8 and all(len(qs) == 2 for qs in two.values())
+    g.phrasings_per_fact = 5
+    generate_fact_questions(acme)
+    five = fact_questions()
+    assert five.keys() == two.keys()
+    # five phrasings (an outlook has four in all), none twice
+    assert all(len(qs) == len(set(qs)) in (4, 5) for qs in five.values()), five
+    assert max(len(qs) for qs in five.values()) == 5
+    g.max_facts_per_document = 2
+    generate_fact_questions(acme)
+    fewer = fact_questions()
+    assert len(fewer) == 4 and all(len(qs) == len(set(qs)) in (4, 5) for qs in fewer.values())
+    g.phrasings_per_fact = 0
+    generate_fact_questions(acme)
+    assert fact_questions() == {}
+
+
 # -- splits ------------------------------------------------------------------------------------------
 
 

@@ -88,16 +88,16 @@ _FACT_COLUMNS = (
 class FactOps(Primitives):
     # -- writing ----------------------------------------------------------------------------------
 
-    def drop_stale_fact_questions(self, prompt_sha: str) -> int:
-        """Remove the template questions (with their units, answers and examples) made by other templates
-        than ``prompt_sha``: after an upgrade changes the templates, each fact is asked anew, not twice."""
+    def drop_stale_fact_questions(self, keep: set[str]) -> int:
+        """Remove the template questions (with their units, answers and examples) whose unit is not in
+        ``keep``, the units that the current templates and settings make: after an upgrade changes the
+        templates, or ``phrasings_per_fact`` / ``max_facts_per_document`` change, each fact is asked as
+        the settings now say, not also as they said before."""
         with self.transaction():
             stale = [
                 r["work_key"]
-                for r in self._rows(
-                    "SELECT DISTINCT work_key FROM questions WHERE fact_id IS NOT NULL AND prompt_sha != ?",
-                    (prompt_sha,),
-                )
+                for r in self._rows("SELECT DISTINCT work_key FROM questions WHERE fact_id IS NOT NULL")
+                if r["work_key"] not in keep
             ]
             if not stale:
                 return 0

@@ -34,7 +34,7 @@ from synthtune.synth.facts import Fact
 from synthtune.synth.facts_stage import to_doc_identity, to_fact
 from synthtune.synth.generate import GenerateReport, Generator
 from synthtune.synth.splits import SPLIT_PRIORITY, document_splits
-from synthtune.synth.templates import period_mentions
+from synthtune.synth.templates import norm, period_mentions
 from synthtune.text.identity import DocIdentity
 from synthtune.text.judgments import parse_judgment
 from synthtune.text.numbers import extract_numbers, unsupported_numbers
@@ -314,10 +314,13 @@ class Curator:
     def _same_question(self, a: Row, b: Row, sim: float, keys: dict) -> bool:
         """Whether two questions ask the same thing: template questions when they ask for the same
         (subject, metric, period) from different facts (the phrasings of one fact are kept: each teaches
-        the fact), other questions when their embeddings are near and they name the same periods."""
+        the fact, but one wording twice would weigh the fact double), other questions when their
+        embeddings are near and they name the same periods."""
         ka, kb = keys.get(a.c.question_id), keys.get(b.c.question_id)
         if ka and kb:
-            return ka[1] == kb[1] and ka[0] != kb[0]
+            if ka[0] == kb[0]:
+                return norm(a.c.question) == norm(b.c.question)
+            return ka[1] == kb[1]
         return sim >= self.settings.curate.dedup_threshold and period_mentions(
             a.c.question
         ) == period_mentions(b.c.question)

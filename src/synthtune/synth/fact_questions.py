@@ -115,37 +115,39 @@ def generate_fact_questions(project: Project) -> FactQuestionReport:
     store = project.store
     g = project.settings.generate
     report = FactQuestionReport()
-    if g.phrasings_per_fact == 0:
-        return report
-    store.drop_stale_fact_questions(TEMPLATE_SHA)
     identities = store.document_identities()
     splits = document_splits(store.documents(), project.settings.curate)
-    done = store.done_work_keys()
     asked: set[tuple[Any, ...]] = set()  # (subject, metric, period, amount, outlook) already asked
     # a figure that several documents state (a call repeats its release) is asked once, by the first
     # document in the order test, train, val: twice in one split would weigh it double in training against
     # the figures stated once; in two splits, curation would reject one as a duplicate or a test leak, and
     # the figure belongs where the split needs it most (held out in test, else trained on)
     order = sorted(identities.items(), key=lambda kv: (SPLIT_PRIORITY.get(splits.get(kv[0]) or "", 3), kv[0]))
-    for doc_id, identity in order:
+    planned: list[tuple[Any, StoredFact, str]] = []  # (identity, fact, unit key) as the settings now say
+    for doc_id, identity in order if g.phrasings_per_fact else []:
         ranked = rank_facts(store.facts(doc_id, usable=True), identity.period)
         ranked = [f for f in ranked if _same_fact(f) not in asked]
         if g.max_facts_per_document:
             ranked = ranked[: g.max_facts_per_document]
         asked |= {_same_fact(f) for f in ranked}
-        chunks = store.chunks(doc_id)
-        for f in ranked:
-            key = _work_key(f, g.phrasings_per_fact)
-            if key in done:
-                continue
-            chunk = chunk_holding(f, chunks)
-            made = template_questions(to_fact(f), period_from_json(identity.period))
-            made = select_phrasings(made, g.phrasings_per_fact, f"{f.subject}|{f.metric}|{f.period}")
-            if chunk is None or not made:
-                report.skipped_no_chunk += chunk is None
-                continue
-            unit = GenerationUnit(key, chunk.id, None, KIND, 0, GENERATOR, TEMPLATE_SHA, "ok", len(made))
-            store.record_fact_questions(unit, f.id, [(t.question, t.answer) for t in made], TEMPLATE_SHA)
-            report.facts += 1
-            report.questions += len(made)
+        planned += [(identity, f, _work_key(f, g.phrasings_per_fact)) for f in ranked]
+    # questions made under other settings or templates go (fewer phrasings, fewer facts, 0: none)
+    store.drop_stale_fact_questions({key for _, _, key in planned})
+    done = store.done_work_keys()
+    chunks: dict[int, list[Chunk]] = {}
+    for identity, f, key in planned:
+        if key in done:
+            continue
+        if f.document_id not in chunks:
+            chunks[f.document_id] = store.chunks(f.document_id)
+        chunk = chunk_holding(f, chunks[f.document_id])
+        made = template_questions(to_fact(f), period_from_json(identity.period))
+        made = select_phrasings(made, g.phrasings_per_fact, f"{f.subject}|{f.metric}|{f.period}")
+        if chunk is None or not made:
+            report.skipped_no_chunk += chunk is None
+            continue
+        unit = GenerationUnit(key, chunk.id, None, KIND, 0, GENERATOR, TEMPLATE_SHA, "ok", len(made))
+        store.record_fact_questions(unit, f.id, [(t.question, t.answer) for t in made], TEMPLATE_SHA)
+        report.facts += 1
+        report.questions += len(made)
     return report
