@@ -7,8 +7,9 @@ the order test, train, val) is skipped, up to ``generate.max_facts_per_document`
 each becomes ``generate.phrasings_per_fact`` questions (``synth/templates.py``) answered by the reference
 sentence (value, unit, period) citing the chunk that holds the fact's exact span.
 
-A fact's unit is keyed by the fact's id and content and the template version, so a re-run skips what is
-done, and re-derived facts (an edited subject or period) get new questions.
+A fact's unit is keyed by the fact's id and content, the number of phrasings and the template version, so
+a re-run skips what is done, re-derived facts (an edited subject or period) get new questions, and the
+units that the settings no longer make (fewer facts or phrasings, other templates) are dropped.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from synthtune.project import Project
 from synthtune.store import GenerationUnit
-from synthtune.store.facts import StoredFact
+from synthtune.store.facts import DocumentIdentity, StoredFact
 from synthtune.store.kb import Chunk
 from synthtune.synth import templates
 from synthtune.synth.facts import Fact
@@ -123,8 +124,8 @@ def generate_fact_questions(project: Project) -> FactQuestionReport:
     # the figures stated once; in two splits, curation would reject one as a duplicate or a test leak, and
     # the figure belongs where the split needs it most (held out in test, else trained on)
     order = sorted(identities.items(), key=lambda kv: (SPLIT_PRIORITY.get(splits.get(kv[0]) or "", 3), kv[0]))
-    planned: list[tuple[Any, StoredFact, str]] = []  # (identity, fact, unit key) as the settings now say
-    for doc_id, identity in order if g.phrasings_per_fact else []:
+    planned: list[tuple[DocumentIdentity, StoredFact, str]] = []  # (identity, fact, unit key), as now set
+    for doc_id, identity in order if g.phrasings_per_fact else []:  # 0 phrasings: no fact questions
         ranked = rank_facts(store.facts(doc_id, usable=True), identity.period)
         ranked = [f for f in ranked if _same_fact(f) not in asked]
         if g.max_facts_per_document:
