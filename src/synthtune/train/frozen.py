@@ -29,8 +29,11 @@ class FrozenLayerCache:
     Rows must be right-padded (real tokens first), as the trainer's collator pads them: the cached
     states of a row are then those of its real tokens whatever batch it is in."""
 
-    def __init__(self, model: Any, split: int, max_bytes: int = MAX_BYTES) -> None:
+    def __init__(self, model: Any, split: int, max_bytes: int = MAX_BYTES, autocast: Any = None) -> None:
         self.model = model  # the PEFT model being trained
+        # the dtype the trainer autocasts the model's forward to (bfloat16 on an AMX CPU), or None: the
+        # bottom layers run under it too, so that their kept states are those the whole model computes
+        self.autocast = autocast
         self.decoder = decoder_of(model)
         self.layers = self.decoder.layers
         self.split = split
@@ -61,8 +64,13 @@ class FrozenLayerCache:
             got.append(out[0] if isinstance(out, tuple) else out)
 
         hook = self.layers[self.split - 1].register_forward_hook(keep)
+        cast = (
+            torch.autocast(input_ids.device.type, dtype=self.autocast)
+            if self.autocast is not None
+            else contextlib.nullcontext()
+        )
         try:
-            with torch.no_grad(), self._only(self.layers[: self.split]):
+            with torch.no_grad(), cast, self._only(self.layers[: self.split]):
                 self.decoder(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
         finally:
             hook.remove()
@@ -157,18 +165,21 @@ def decoder_of(model: Any) -> Any:
     return decoder
 
 
-def frozen_cache(model: Any, top_layers: int | None, checkpointing: bool = False) -> FrozenLayerCache | None:
+def frozen_cache(
+    model: Any, top_layers: int | None, checkpointing: bool = False, autocast: Any = None
+) -> FrozenLayerCache | None:
     """A cache for ``model`` with adapters in its top ``top_layers`` layers, or None where it cannot
     apply (adapters in every layer, or a model whose layers are not where causal LMs keep them).
     ``checkpointing``: activation checkpointing is on, whose recomputation needs inputs that carry
-    gradients; the cache is then off."""
+    gradients; the cache is then off. ``autocast``: the dtype the trainer runs the model's forward
+    under (mixed precision), None for none."""
     decoder = decoder_of(model)
     if decoder is None or not top_layers:
         return None
     n = len(decoder.layers)
     if top_layers >= n or getattr(decoder.config, "num_hidden_layers", n) != n:
         return None
-    cache = FrozenLayerCache(model, n - top_layers)
+    cache = FrozenLayerCache(model, n - top_layers, autocast=autocast)
     dropout = _dropout(decoder.config)
     if dropout:  # the bottom layers would drop different units at every pass
         cache.off_reason = f"the model has dropout ({dropout}): every step runs the whole model"

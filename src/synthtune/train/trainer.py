@@ -632,10 +632,15 @@ def _build_trainer(
     from trl import SFTConfig, SFTTrainer
 
     meter = _Meter()
-    if settings.cache_frozen_layers:
-        meter.frozen = frozen_cache(model, settings.lora_top_layers, settings.gradient_checkpointing)
-    lengths = [len(r["input_ids"]) for r in train_split.rows]
     bf16 = torch.cuda.is_bf16_supported() if cuda else cpu_bf16(settings)
+    if settings.cache_frozen_layers:
+        # the trainer autocasts the model's forward (bf16, or fp16 on a GPU without bf16); the cache
+        # runs the frozen layers under the same
+        autocast = torch.bfloat16 if bf16 else torch.float16 if cuda else None
+        meter.frozen = frozen_cache(
+            model, settings.lora_top_layers, settings.gradient_checkpointing, autocast
+        )
+    lengths = [len(r["input_ids"]) for r in train_split.rows]
     has_val = bool(val_split.rows)
     args = SFTConfig(
         output_dir=str(ckpt_dir),
