@@ -282,6 +282,23 @@ def test_changed_phrasing_and_fact_settings_replace_the_old_questions(acme):
     assert fact_questions() == {}
 
 
+def test_one_wording_of_a_fact_twice_is_a_duplicate_and_other_wordings_are_kept(acme):
+    acme.settings.generate.max_facts_per_document = 1
+    generate_fact_questions(acme)
+    [first] = [q for q in acme.store.candidates() if q.kind == "fact"][:1]
+    fact_id = acme.store.question_facts([first.question_id])[first.question_id]
+    # the fact's first phrasing again, from another unit (as two settings once made), and a new wording
+    unit = GenerationUnit("again", first.chunk_id, None, "fact", 0, "template", "sha", "ok", 2)
+    again = [(first.question, first.answer), (f"Tell me: {first.question}", first.answer)]
+    acme.store.record_fact_questions(unit, fact_id, again, "sha")
+    curate(acme, coverage=False)
+    rows = [e for e in acme.store.examples() if e.kind == "fact"]
+    same = [e for e in rows if e.question == first.question]
+    assert len(same) == 2 and sorted("duplicate" in e.reasons for e in same) == [False, True]
+    reworded = [e for e in rows if e.question.startswith("Tell me")]
+    assert reworded and "duplicate" not in reworded[0].reasons
+
+
 # -- splits ------------------------------------------------------------------------------------------
 
 
