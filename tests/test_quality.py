@@ -254,11 +254,10 @@ def test_changed_phrasing_and_fact_settings_replace_the_old_questions(acme):
     def fact_questions() -> dict[int, list[str]]:
         curate(acme, coverage=False)
         rows = [e for e in acme.store.examples() if e.kind == "fact"]
+        fact_of = acme.store.question_facts([e.question_id for e in rows])
         by_fact: dict[int, list[str]] = {}
         for e in rows:
-            by_fact.setdefault(acme.store.question_facts([e.question_id])[e.question_id], []).append(
-                e.question
-            )
+            by_fact.setdefault(fact_of[e.question_id], []).append(e.question)
         return by_fact
 
     g = acme.settings.generate
@@ -285,7 +284,7 @@ def test_changed_phrasing_and_fact_settings_replace_the_old_questions(acme):
 def test_one_wording_of_a_fact_twice_is_a_duplicate_and_other_wordings_are_kept(acme):
     acme.settings.generate.max_facts_per_document = 1
     generate_fact_questions(acme)
-    [first] = [q for q in acme.store.candidates() if q.kind == "fact"][:1]
+    first = next(q for q in acme.store.candidates() if q.kind == "fact")
     fact_id = acme.store.question_facts([first.question_id])[first.question_id]
     # the fact's first phrasing again, from another unit (as two settings once made), and a new wording
     unit = GenerationUnit("again", first.chunk_id, None, "fact", 0, "template", "sha", "ok", 2)
