@@ -235,3 +235,38 @@ def test_generic_possessives_are_not_taken_for_company_names(kb):
 def test_an_empty_store_says_so(make_project):
     with pytest.raises(SynthtuneError, match="knowledge base is empty"):
         make_project(name="empty").search_scoped("revenue in Q3 2024")
+
+
+@pytest.mark.parametrize(
+    ("query", "names", "periods", "narrowed"),
+    [
+        ("What was Globex's capex in FY2018?", ["Globex"], ["FY2018"], "What was capex in ?"),
+        ("ACMR sales in Q3 2024", ["ACMR"], ["Q3 2024"], "sales in"),
+        ("acmr sales", ["ACMR"], [], "acmr sales"),  # a ticker is taken out only as the query wrote it
+        ("Initech Q3 2024", ["Initech"], ["Q3 2024"], None),  # nothing left: the whole query is used
+    ],
+)
+def test_a_query_without_its_names_and_periods(query, names, periods, narrowed):
+    from synthtune.search import _without
+
+    assert _without(query, names, periods) == narrowed
+
+
+def test_documents_chosen_by_the_querys_names_are_ranked_by_the_rest_of_it(make_project, tmp_path):
+    """Dense search of the company's documents embeds the query without the company and the period;
+    the whole store is searched with all of it."""
+    for name, text in DOCS.items():
+        write(tmp_path / "docs" / name, text)
+    p = make_project({"search": {"subject_match": "filter", "period_match": "filter"}})
+    p.ingest([tmp_path / "docs"])
+    hits, scope = p.search_scoped("What were Acme Robotics' sales in Q3 2024?", k=3, mode="dense")
+    assert scope.narrowed == "What were sales in ?" and set(scope.searched) == {hits[0].document_id}
+    alone = p.searcher().search("What were sales in ?", k=3, mode="dense", document_ids=scope.searched)
+    assert [(h.chunk_id, h.score) for h in hits] == [(h.chunk_id, h.score) for h in alone]
+    # a query that names no document is embedded whole: the same scores as with matching off
+    off = make_project({"search": {"subject_match": "off"}}, name="off")
+    off.ingest([tmp_path / "docs"])
+    hits, scope = p.search_scoped("What were sales?", k=3, mode="dense")
+    assert scope.narrowed is None
+    same = off.search("What were sales?", k=3, mode="dense")
+    assert [(doc_name(h), h.text, h.score) for h in hits] == [(doc_name(h), h.text, h.score) for h in same]

@@ -156,7 +156,7 @@ class EmbeddingSettings(Section):
 
 
 class SearchSettings(Section):
-    """Defaults chosen on the search dev set (benchmarks/devsets/search_dev.jsonl: 105 analyst questions over
+    """Defaults chosen on the search dev set (benchmarks/devsets/search_dev.jsonl: 201 analyst questions over
     real earnings releases and call transcripts; benchmarks/RESULTS.md, section search_dev), never on the
     demo's gold questions, which evaluate."""
 
@@ -171,22 +171,24 @@ class SearchSettings(Section):
         description="How hybrid fuses its rankings: scores (default: the weighted sum of each ranking's scores "
         "scaled to [0, 1] between its best candidate and the first one it left out, so a margin on one "
         "ranking counts) or rrf (weighted reciprocal rank, sum w / (rrf_k + rank)). On the search dev set "
-        "scores 0.4/0.6 ranked the evidence higher than the best rrf weights (selection-half MRR 0.633 against "
-        "0.619).",
+        "scores 0.6/0.4 ranked the evidence higher than the best rrf weights (selection-half MRR 0.661 against "
+        "0.648).",
     )
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal-rank-fusion constant k in 1/(k + rank).")
     dense_weight: float = Field(
-        default=0.4,
+        default=0.6,
         ge=0,
         description="Weight of the dense ranking in fusion (chosen on the search dev set).",
     )
-    lexical_weight: float = Field(default=0.6, ge=0, description="Weight of the BM25 ranking in fusion.")
+    lexical_weight: float = Field(default=0.4, ge=0, description="Weight of the BM25 ranking in fusion.")
     candidates: int = Field(default=50, ge=1, description="Candidates taken from each ranking before fusion.")
     subject_match: Literal["filter", "boost", "off"] = Field(
         default="boost",
         description="When a query names the company of some documents (name or ticker, as found at ingest "
         "or set in `documents:`): search only those documents (filter), rank them higher (boost), or "
-        "ignore it (off). A query that names none searches everything.",
+        "ignore it (off). A query that names none searches everything. Dense search ranks the documents a "
+        "query's names chose by the query without those names and its period (they tell those documents "
+        "apart no more), the whole store by all of it.",
     )
     period_match: Literal["filter", "boost", "off"] = Field(
         default="boost",

@@ -172,6 +172,10 @@ class Scope:
     searched: frozenset[int] | None = None
     boosted: tuple[frozenset[int], ...] = ()
     notes: tuple[str, ...] = ()
+    # the query without the names and periods that chose the documents above ("What was 's capex in
+    # ?" of "What was Globex's capex in FY2018?"): among those documents they tell nothing apart, and
+    # the dense ranking of them follows the rest of the query more closely without them; None: no change
+    narrowed: str | None = None
 
     def describe(self, n_documents: int) -> str:
         """One line for the user: "company: Best Buy -> searched 2 of 25 documents; period: Q4 2023 ->
@@ -194,7 +198,20 @@ class Scope:
             "searched_documents": sorted(self.searched) if self.searched is not None else None,
             "boosted_documents": [sorted(d) for d in self.boosted],
             "notes": list(self.notes),
+            "narrowed_query": self.narrowed,
         }
+
+
+def _without(query: str, names: Collection[str], periods: Collection[str]) -> str | None:
+    """``query`` with ``names`` (and their possessive "'s" or "'") and ``periods`` taken out; None when that
+    leaves no word to look for."""
+    out = query
+    for name in sorted(names, key=len, reverse=True):
+        out = re.sub(r"(?<![\w&])" + re.escape(name) + r"(?:['’]s?)?(?![\w&])", " ", out)
+    for text in sorted(periods, key=len, reverse=True):
+        out = out.replace(text, " ")
+    out = re.sub(r"\s+", " ", out).strip()
+    return out if any(w.lower() not in _STOPWORDS for w in _WORD.findall(out)) else None
 
 
 # "Globex's", "Initech’s": a name the query asks about, to say so when no document is about it
@@ -409,12 +426,16 @@ class Searcher:
                 searched = by_period if searched is None else searched & by_period
             else:
                 boosted.append(frozenset(by_period))
+        narrowed = None
+        if by_subject:
+            narrowed = _without(query, subjects, [r.text for r in refs] if by_period else [])
         return Scope(
             subjects=tuple(subjects),
             periods=tuple(r.label for r in refs),
             searched=frozenset(searched) if searched is not None else None,
             boosted=tuple(b for b in boosted if searched is None or not searched <= b),
             notes=tuple(notes),
+            narrowed=narrowed if narrowed != query.strip() else None,
         )
 
     def _chunk_documents(self) -> dict[int, int]:
@@ -495,8 +516,13 @@ class Searcher:
         lexical = self._pool.submit(self.lexical, query, wide + 1, searched) if "lexical" in weights else None
         if "dense" in weights and model is not None:
             vector = self.embedder.encode_query(query)  # once, for every group
-            for docs, scale in groups:
-                den, floor = cut(self.store.dense_candidates(model.id, vector, n + 1, document_ids=docs), n)
+            # the groups the query's names chose (its company's documents, boosted or filtered to) rank
+            # by the rest of the query; the whole store by all of it, names included
+            narrowed = self.embedder.encode_query(scope.narrowed) if scope.narrowed else vector
+            for i, (docs, scale) in enumerate(groups):
+                by_names = i > 0 or scope.searched is not None
+                v = narrowed if by_names else vector
+                den, floor = cut(self.store.dense_candidates(model.id, v, n + 1, document_ids=docs), n)
                 rankings.append((den, weights["dense"] * scale, floor))
                 raw = raw or den
         if lexical is not None:
