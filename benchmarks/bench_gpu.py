@@ -340,6 +340,9 @@ def worker_main(part: str, model: str, work: Path) -> None:
 
 
 def main(model: str | None = None) -> dict[str, Any]:
+    # run_all.py passes no model: BENCH_GPU_MODEL names one there (gpu_check.sh sets it to a model built
+    # on the GPU machine when the bundled one cannot travel to it, see gpu_random_model.py)
+    model = model or os.environ.get("BENCH_GPU_MODEL") or None
     from_bundled = model is None
     reasons = missing(model)
     details: dict[str, Any] = {
@@ -399,6 +402,9 @@ def main(model: str | None = None) -> dict[str, Any]:
     for p in parts.values():  # replies compared above; too long to keep
         p.pop("texts", None)
     model_note = "the bundled SmolLM2-135M-Instruct" if from_bundled else f"`{model}`"
+    if not from_bundled and (about := Path(model, "ABOUT.txt")).is_file():
+        model_note += f" ({about.read_text(encoding='utf-8').strip()})"
+    details["model"] = model_note
     table = (
         f"GPU: {details['gpu']}. Versions: "
         + ", ".join(f"{k} {v}" for k, v in details["versions"].items())

@@ -5,7 +5,7 @@
 #
 # How to run it: with the project's device tool, one call from the repository root,
 #     run(command="bash benchmarks/gpu_check.sh", timeout_s=540)
-# (add carry: [".whl"] when wheels travel, below). It prints nvidia-smi, runs
+# (add carry: [".whl", ".gpu_model"] when wheels and the model's files travel, below). It prints nvidia-smi, runs
 # `benchmarks/run_all.py --only gpu`, which writes the gpu section of benchmarks/RESULTS.md on that
 # machine, and copies RESULTS.md and the log to $OUT, so they come back. Copy the section between the
 # `<!-- bench:gpu -->` markers into this checkout's benchmarks/RESULTS.md. On any other machine with a GPU:
@@ -37,6 +37,15 @@ if compgen -G ".whl/*.whl" >/dev/null; then
 fi
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONUNBUFFERED=1
+
+# The bundled model's GGUF (94 MiB) cannot travel with the device tool (64 MiB a call): carry its config
+# and tokenizer instead (`benchmarks/gpu_random_model.py --export .gpu_model`, carry: [".gpu_model"]) and
+# the check runs on a model of its size and shape, with random weights, built here.
+if [[ -z "${BENCH_GPU_MODEL:-}" && -f .gpu_model/config.json ]]; then
+    echo "=== building a random-weight model from .gpu_model/"
+    "$py" benchmarks/gpu_random_model.py .gpu_model /tmp/random_smollm2
+    export BENCH_GPU_MODEL=/tmp/random_smollm2
+fi
 
 echo "=== $py benchmarks/run_all.py --only gpu"
 status=0

@@ -13,6 +13,7 @@ history), ``loss_curve.png`` and ``checkpoints/`` (what ``resume=True`` restarts
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import json
@@ -642,7 +643,14 @@ def _build_trainer(
         )
     lengths = [len(r["input_ids"]) for r in train_split.rows]
     has_val = bool(val_split.rows)
+    # transformers renamed gradient_checkpointing to activation_checkpointing (5.2x); older ones (the 5.17
+    # of a GPU image) refuse the new name
+    fields = {f.name for f in dataclasses.fields(SFTConfig)}
+    checkpointing = (
+        "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
+    )
     args = SFTConfig(
+        **{checkpointing: settings.gradient_checkpointing},
         output_dir=str(ckpt_dir),
         per_device_train_batch_size=settings.batch_size,
         per_device_eval_batch_size=settings.batch_size,
@@ -664,7 +672,6 @@ def _build_trainer(
         bf16=bf16,
         fp16=cuda and not bf16,
         use_cpu=not cuda,
-        activation_checkpointing=settings.gradient_checkpointing,
         # the rows are tokenized, masked and length-checked already: TRL must not cut or re-template them
         max_length=None,
         packing=False,
