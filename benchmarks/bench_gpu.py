@@ -1,5 +1,5 @@
 """The prepared GPU check (issue 12): QLoRA, the vllm backend against the transformers backend, and Ray with
-vllm, on one CUDA GPU. Never run so far: no machine this project has had holds a GPU.
+vllm, on one CUDA GPU. Run once (2026-12-04, an H200 without vllm or Ray: parts 1 and 2a ran).
 
 1. QLoRA: the bundled SmolLM2-135M-Instruct loaded in 4-bit (``train.qlora: true``: bitsandbytes nf4,
    double quantization), a LoRA adapter (the default settings) trained for 20 steps of 4 rows on 80 of
