@@ -172,9 +172,9 @@ class Scope:
     searched: frozenset[int] | None = None
     boosted: tuple[frozenset[int], ...] = ()
     notes: tuple[str, ...] = ()
-    # the query without the names and periods that chose the documents above ("What was 's capex in
-    # ?" of "What was Globex's capex in FY2018?"): among those documents they tell nothing apart, and
-    # the dense ranking of them follows the rest of the query more closely without them; None: no change
+    # the query without the names and periods that chose the documents above ("What was capex in ?" of
+    # "What was Globex's capex in FY2018?"): among those documents they tell nothing apart, and the dense
+    # ranking of them follows the rest of the query more closely without them; None: no change
     narrowed: str | None = None
 
     def describe(self, n_documents: int) -> str:
