@@ -193,6 +193,23 @@ def test_fact_questions_stand_alone_and_cite_their_span(acme):
     assert revenue and "$152.2 million" in revenue[0].answer
 
 
+def test_a_quarters_balance_sheet_is_asked_before_the_figures_it_is_compared_with(acme):
+    """In a quarter's release, the balances at the quarter's end (the balance sheet's first column) are the
+    quarter's own figures: they rank after the quarter's results and before the year-ago and year-to-date
+    columns, which the cap on facts per document cuts first."""
+    from synthtune.synth.fact_questions import rank_facts
+    from synthtune.text.periods import period_from_json
+
+    rid = doc_id(acme, RELEASE)
+    ranked = rank_facts(acme.store.facts(rid, usable=True), acme.store.document_identities()[rid].period)
+    tables = [(period_from_json(f.period).label, f.metric) for f in ranked if f.source == "table"]
+    at = {label: [i for i, (lab, _) in enumerate(tables) if lab == label] for label, _ in tables}
+    quarter, balance = at["Q3 FY2025"], at["September 30, 2025"]
+    earlier = at["Q3 FY2024"] + at["Nine months ended Sep 30, 2025"] + at["Nine months ended Sep 30, 2024"]
+    assert {"Inventories", "Total assets"} <= {tables[i][1] for i in balance}
+    assert min(balance) > min(quarter) and max(balance) < min(earlier)
+
+
 def test_a_figure_stated_in_the_release_and_its_call_is_asked_once(acme):
     generate_fact_questions(acme)
     made = acme.store.question_facts([e.question_id for e in acme.store.candidates()])

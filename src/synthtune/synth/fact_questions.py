@@ -2,7 +2,8 @@
 
 For each document, its problem-free facts are ranked (headline figures first: a figure stated both in
 prose and in a table, then table facts of the document's own period, then prose facts of that period,
-then the rest), one fact per (metric, period) is kept, a figure an earlier document asked (documents in
+then the balances at that period's end (a quarter's balance sheet), then the rest: the year-ago and
+year-to-date figures it is compared with), one fact per (metric, period) is kept, a figure an earlier document asked (documents in
 the order test, train, val) is skipped, up to ``generate.max_facts_per_document`` are kept, and
 each becomes ``generate.phrasings_per_fact`` questions (``synth/templates.py``) answered by the reference
 sentence (value, unit, period) citing the chunk that holds the fact's exact span.
@@ -54,7 +55,9 @@ def _amount(f: StoredFact) -> Any:
 def rank_facts(facts: list[StoredFact], document_period: dict[str, Any] | None) -> list[StoredFact]:
     """Problem-free facts with subject and period, headline figures first, one per (metric, period)."""
     usable = [f for f in facts if not f.problems and f.subject and f.period and f.char_start is not None]
-    doc_label = p.label if (p := period_from_json(document_period)) else None
+    doc = period_from_json(document_period)
+    doc_label = doc.label if doc else None
+    doc_end = doc.end if doc and not doc.instant else None
 
     def label(f: StoredFact) -> str | None:
         p = period_from_json(f.period)
@@ -71,12 +74,14 @@ def rank_facts(facts: list[StoredFact], document_period: dict[str, Any] | None) 
         if f.source == "prose" and key in in_table:
             return 0 if own else 2
         if f.source == "table" and key in in_prose:
-            return 5  # its prose twin asks the same question
+            return 6  # its prose twin asks the same question
         if f.source == "table" and own:
             return 1
         if f.source == "prose" and own:
             return 2
-        return 3 if f.source == "table" else 4
+        if doc_end is not None and (p := period_from_json(f.period)) and p.instant and p.end == doc_end:
+            return 3  # the balance at the period's end (a quarter's balance sheet), before year-ago figures
+        return 4 if f.source == "table" else 5
 
     seen: set[tuple[str, str | None, bool]] = set()
     out = []
