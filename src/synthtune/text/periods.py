@@ -55,6 +55,8 @@ _ENDED = re.compile(
     r"\b(?P<n>three|six|nine|twelve|\d{1,2})[\s-]+(?P<unit>months?|weeks?)\s+(?:ended|ending)\b",
     re.IGNORECASE,
 )
+# "Year Ended September 30, 2019", "For the fiscal years ended December 31": a year up to the date
+_YEARS_ENDED = re.compile(r"\byears?\s+(?:ended|ending)\b", re.IGNORECASE)
 _QUARTER_LABEL = re.compile(
     r"\b(?:Q(?P<q>[1-4])\s*(?:FY|F)?\s*'?(?P<y>\d{4}|\d{2})\b|(?P<q2>[1-4])Q\s*(?:FY)?'?(?P<y2>\d{2,4})\b)"
 )
@@ -222,6 +224,8 @@ def parse_period(text: str, document: Period | None = None) -> Period | None:
             months, weeks = _WEEKS.get(n), int(n) if n.isdigit() else None
         else:
             months = _COUNTS.get(n)
+    elif _YEARS_ENDED.search(text):
+        months = 12
     q = _QUARTER_LABEL.search(text)
     if q:
         quarter = int(q.group("q") or q.group("q2"))
