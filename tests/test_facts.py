@@ -113,10 +113,16 @@ def test_column_headers_are_tied_to_the_fiscal_calendar() -> None:
     assert parse_period("12 Weeks Ended 6/17/2023").names() == ["the 12 weeks ended June 17, 2023"]
     assert parse_period("Change", Q3) is None and parse_period("% of revenue", Q3) is None
     # an annual report's column: a year up to the date, not a balance at it
-    for header in ("Years Ended September 30, 2019", "Year ended Dec 31, 2019", "Fiscal Year Ended 9/30/2019"):
+    for header in (
+        "Years Ended September 30, 2019",
+        "Year ended Dec 31, 2019",
+        "Fiscal Year Ended 9/30/2019",
+    ):
         year = parse_period(header)
         assert (year.months, year.instant) == (12, False), header
-    assert parse_period("Years Ended September 30, 2019").names() == ["the twelve months ended September 30, 2019"]
+    assert parse_period("Years Ended September 30, 2019").names() == [
+        "the twelve months ended September 30, 2019"
+    ]
     fy = replace(Q3, quarter=4, months=12, end=date(2025, 12, 31))
     assert parse_period("Year Ended December 31, 2025", fy).fiscal_year == 2025
     assert Q3.prior_year().label == "Q3 FY2024" and Q3.prior_quarter().label == "Q2 FY2025"

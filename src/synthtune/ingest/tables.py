@@ -12,7 +12,8 @@ and its column header ("Three months ended Sep 30, 2025").
   and a header phrase that covers the centres of several columns (a spanning "Three Months Ended
   June 30,") heads each of them. Character offsets point into the page text exactly as the PDF loader
   writes it (pdfium's text, markers resolved, "\\r\\n" -> "\\n", trailing spaces removed), which this
-  module rebuilds from the same pdfium text and checks against the page text it is given.
+  module rebuilds from the same pdfium text and checks against the page text it is given; where the
+  loader changed a page's text (a ligature repaired: "ﬁ" -> "fi"), the offsets are moved into it.
 
   Why pypdfium2 boxes rather than a table extractor: pypdfium2 is already the PDF reader, so the boxes
   come with the exact character indices of the stored page text (a second parser such as pdfplumber /
@@ -209,8 +210,9 @@ def pdf_tables(
     path: Path | str, page_texts: Sequence[str] | None = None, password: str | None = None
 ) -> list[Table]:
     """The tables of a PDF, page by page. ``page_texts`` (the loader's page text, in page order) is the
-    text the offsets must point into: a page whose rebuilt text differs gets tables without offsets and
-    a problem saying so."""
+    text the offsets must point into: where the loader's text of a page differs (a ligature repaired, OCR)
+    the offsets move into it, and a cell whose text is not found there keeps its grid position only, with
+    a problem on its table saying how many."""
     import pypdfium2 as pdfium
 
     tables: list[Table] = []
@@ -229,10 +231,9 @@ def pdf_tables(
             expected = page_texts[index] if page_texts is not None and index < len(page_texts) else None
             mismatch = expected is not None and expected != text
             found = tables_from_glyphs(glyphs, text, index + 1)
-            if mismatch:
-                found = [
-                    _without_offsets(t, "page text differs from the loader's; offsets dropped") for t in found
-                ]
+            if mismatch and found:
+                moved = _Moved(text, expected)
+                found = [moved.table(t) for t in found]
             tables.extend(found)
     finally:
         pdf.close()
@@ -701,17 +702,45 @@ def _pdf_rows(
     return rows
 
 
-def _without_offsets(table: Table, problem: str) -> Table:
-    rows = tuple(
-        replace(
-            r,
-            cells=tuple(replace(c, char_start=None, char_end=None) for c in r.cells),
-            label_start=None,
-            label_end=None,
-        )
-        for r in table.rows
-    )
-    return replace(table, rows=rows, problems=(*table.problems, problem), char_start=None, char_end=None)
+class _Moved:
+    """Offsets into pdfium's page text moved into the loader's, which differs where the loader repaired
+    a ligature ("ﬁ" -> "fi") or replaced the layer by OCR: a span moves when it lies in a stretch the two
+    texts share and reads back as the same text there; else that cell keeps its grid position only."""
+
+    def __init__(self, text: str, expected: str):
+        from difflib import SequenceMatcher
+
+        blocks = SequenceMatcher(None, text, expected, autojunk=False).get_matching_blocks()
+        self.blocks = [(a, b, n) for a, b, n in blocks if n]
+        self.text, self.expected = text, expected
+
+    def span(self, start: int | None, end: int | None) -> tuple[int | None, int | None]:
+        if start is None or end is None:
+            return None, None
+        for a, b, n in self.blocks:
+            if a <= start and end <= a + n:
+                moved = b + start - a, b + end - a
+                if self.expected[moved[0] : moved[1]] == self.text[start:end]:
+                    return moved
+                break
+        return None, None
+
+    def table(self, table: Table) -> Table:
+        rows = []
+        lost = 0
+        for r in table.rows:
+            cells = []
+            for c in r.cells:
+                start, end = self.span(c.char_start, c.char_end)
+                lost += c.char_start is not None and start is None
+                cells.append(replace(c, char_start=start, char_end=end))
+            label_start, label_end = self.span(r.label_start, r.label_end)
+            rows.append(replace(r, cells=tuple(cells), label_start=label_start, label_end=label_end))
+        start, end = self.span(table.char_start, table.char_end)
+        problems = table.problems
+        if lost:
+            problems = (*problems, f"page text differs from the loader's: {lost} cells without offsets")
+        return replace(table, rows=tuple(rows), problems=problems, char_start=start, char_end=end)
 
 
 # ------------------------------------------------------------------------------ grids (HTML, DOCX, MD)
