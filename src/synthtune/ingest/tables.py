@@ -704,25 +704,21 @@ def _pdf_rows(
 
 class _Moved:
     """Offsets into pdfium's page text moved into the loader's, which differs where the loader repaired
-    a ligature ("ﬁ" -> "fi") or replaced the layer by OCR: a span moves when it lies in a stretch the two
-    texts share and reads back as the same text there; else that cell keeps its grid position only."""
+    a ligature ("ﬁ" -> "fi") or replaced the layer by OCR: a span moves when it lies within a stretch the
+    two texts share; else that cell keeps its grid position only."""
 
     def __init__(self, text: str, expected: str):
         from difflib import SequenceMatcher
 
         blocks = SequenceMatcher(None, text, expected, autojunk=False).get_matching_blocks()
         self.blocks = [(a, b, n) for a, b, n in blocks if n]
-        self.text, self.expected = text, expected
 
     def span(self, start: int | None, end: int | None) -> tuple[int | None, int | None]:
         if start is None or end is None:
             return None, None
-        for a, b, n in self.blocks:
+        for a, b, n in self.blocks:  # a shared stretch reads the same in both texts
             if a <= start and end <= a + n:
-                moved = b + start - a, b + end - a
-                if self.expected[moved[0] : moved[1]] == self.text[start:end]:
-                    return moved
-                break
+                return b + start - a, b + end - a
         return None, None
 
     def table(self, table: Table) -> Table:
