@@ -154,8 +154,14 @@ def test_pdf_page_text_mismatch_moves_offsets_or_drops_them_and_says_so(tmp_path
     (same,) = pdf_tables(path, [page])
     cells = [c for r in table.rows for c in r.cells]
     assert cells and all(changed[c.char_start : c.char_end] == c.text for c in cells)
-    assert all(c.char_start != o.char_start for c, o in zip(cells, [c for r in same.rows for c in r.cells]))
-    labels = [(r.label_start, r.label_end, o.label_start, o.label_end) for r, o in zip(table.rows, same.rows)]
+    assert all(
+        c.char_start != o.char_start
+        for c, o in zip(cells, [c for r in same.rows for c in r.cells], strict=True)
+    )
+    labels = [
+        (r.label_start, r.label_end, o.label_start, o.label_end)
+        for r, o in zip(table.rows, same.rows, strict=True)
+    ]
     assert all(changed[a:b] == page[c:d] and a is not None for a, b, c, d in labels)
     assert not any("without offsets" in p for p in table.problems)
     # a text the table is not in: cells keep their grid position only, and the table says so
