@@ -3,10 +3,11 @@
 For each document, its problem-free facts are ranked (headline figures first: a figure stated both in
 prose and in a table, then table facts of the document's own period, then prose facts of that period,
 then the balances at that period's end (a quarter's balance sheet), then the rest: the year-ago and
-year-to-date figures it is compared with), one fact per (metric, period) is kept, a figure an earlier document asked (documents in
-the order test, train, val) is skipped, up to ``generate.max_facts_per_document`` are kept, and
-each becomes ``generate.phrasings_per_fact`` questions (``synth/templates.py``) answered by the reference
-sentence (value, unit, period) citing the chunk that holds the fact's exact span.
+year-to-date figures it is compared with), one fact per (metric, period) is kept, a figure an earlier
+document asked (documents in the order test, train, val) is skipped, up to
+``generate.max_facts_per_document`` are kept, and each becomes ``generate.phrasings_per_fact`` questions
+(``synth/templates.py``) answered by the reference sentence (value, unit, period) citing the chunk that
+holds the fact's exact span.
 
 A fact's unit is keyed by the fact's id and content, the number of phrasings and the template version, so
 a re-run skips what is done, re-derived facts (an edited subject or period) get new questions, and the
@@ -58,9 +59,10 @@ def rank_facts(facts: list[StoredFact], document_period: dict[str, Any] | None) 
     doc = period_from_json(document_period)
     doc_label = doc.label if doc else None
     doc_end = doc.end if doc and not doc.instant else None
+    periods = {f.id: period_from_json(f.period) for f in usable}  # read once: ranking asks each several times
 
     def label(f: StoredFact) -> str | None:
-        p = period_from_json(f.period)
+        p = periods[f.id]
         return p.label if p else None
 
     in_table = {(label(f), _amount(f)) for f in usable if f.source == "table"}
@@ -79,7 +81,7 @@ def rank_facts(facts: list[StoredFact], document_period: dict[str, Any] | None) 
             return 1
         if f.source == "prose" and own:
             return 2
-        if doc_end is not None and (p := period_from_json(f.period)) and p.instant and p.end == doc_end:
+        if doc_end is not None and (p := periods[f.id]) and p.instant and p.end == doc_end:
             return 3  # the balance at the period's end (a quarter's balance sheet), before year-ago figures
         return 4 if f.source == "table" else 5
 
