@@ -593,11 +593,43 @@ def test_a_segments_figure_is_not_the_companys_unless_its_name_says_so() -> None
 
 
 def test_two_subsidiaries_named_alike_are_not_the_parent() -> None:
-    text = "CooperVision grew. CooperSurgical grew. CooperVision again. CooperSurgical again. Revenue was up."
+    text = (
+        "Sales at CooperVision grew. Sales at CooperSurgical grew.\n"
+        "Margins at CooperVision rose, and so did those at CooperSurgical. Revenue was up."
+    )
     identity = document_identity("call", text, "COO_q1_2021.txt")
     assert identity.subject == "COO"  # neither subsidiary: the file's ticker
+    one = text.replace("CooperSurgical", "the surgical unit")
+    assert document_identity("call", one, "COO_q1_2021.txt").subject == "CooperVision"
 
 
 def test_a_name_that_spells_the_ticker_beside_a_common_word_is_kept() -> None:
-    text = "Aptar grew. Authorization came. Aptar again. Revenue was up."
+    text = "Sales at Aptar grew. We got an Authorization.\nMargins at Aptar rose. Revenue was up."
     assert document_identity("call", text, "ATR_q1_2021.txt").subject == "Aptar"
+
+
+def test_a_transcripts_name_is_a_capitalised_name_inside_its_sentences() -> None:
+    # every sentence starts with a capital: "During" and "However" there are not names (DRI, HE)
+    text = (
+        "During the quarter, demand held up. During the year, we opened stores.\n"
+        "However, costs rose. However, we kept our margin."
+    )
+    assert document_identity("call", text, "DRI_q2_2022.txt").subject == "DRI"
+    assert document_identity("call", text, "HE_q2_2021.txt").subject == "HE"
+    # inside a sentence a capital tells a name, of up to three words, "&" and hyphens included
+    for name, file in (
+        ("Black Hills", "BKH_q2_2021.txt"),
+        ("Church & Dwight", "CHD_q4_2020.txt"),
+        ("Curtiss-Wright", "CW_q3_2021.txt"),
+    ):
+        named = f"During the quarter, {name} added customers.\nWe think {name} is well placed."
+        assert document_identity("call", named, file).subject == name
+    # a word the text also writes in lower case is a word, not a name; months are not names either
+    words = (
+        "Our stores at First did well, and at First we grew.\nIn the first quarter sales rose.\n"
+        "We closed in February, and in February we reopened."
+    )
+    assert document_identity("call", words, "FR_q4_2020.txt").subject == "FR"
+    # a web address does not make a name a word ("investor.hormel.com")
+    web = "Sales at Hormel grew.\nOrders at Hormel rose.\nSee investor.hormel.com for the slides."
+    assert document_identity("call", web, "HRL_q2_2021.txt").subject == "Hormel"

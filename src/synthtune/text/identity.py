@@ -140,7 +140,7 @@ def document_identity(title: str, first_page_text: str, file_name: str = "") -> 
         reasons[-1] = f"subject: {subject!r} on the first page does not spell the file's ticker; not taken"
         subject = None
     if subject is None and ticker is not None:
-        subject = _name_of_ticker(first_page_text[:8000], ticker)
+        subject = _name_of_ticker(first_page_text[:30000], ticker)
         if subject is not None:
             reasons.append(f"subject: {subject!r}, the name the text repeats that spells the ticker {ticker}")
         elif _FILE_TICKER.match(file_name):
@@ -157,7 +157,17 @@ def document_identity(title: str, first_page_text: str, file_name: str = "") -> 
     return DocIdentity(subject, period, form, ticker, tuple(reasons))
 
 
-_CAPITALISED = re.compile(r"\b[A-Z][a-z]+[A-Za-z]*(?:[ \t]+[A-Z][a-z]+[A-Za-z]*)?\b")
+# a capitalised word ("Hormel", "TransDigm", "Curtiss-Wright"), and runs of them joined by spaces or "&"
+_NAME_WORD = r"[A-Z][a-z]+[A-Za-z]*(?:-[A-Z][a-z]+[A-Za-z]*)?"
+_NAME_RUN = re.compile(rf"\b{_NAME_WORD}(?:[ \t]+(?:&[ \t]+)?{_NAME_WORD})*\b")
+# where a sentence starts: there every word is capitalised, name or not ("During", "However", "That")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:][\"'”’)]*\s+|[\"“(]|\n\s*)$")
+# a word written in lower case, outside web and e-mail addresses ("investor.agilent.com")
+_LOWER_WORD = re.compile(r"(?<![\w.@/-])[a-z][a-z-]*(?![\w@/-]|\.\w)")
+_NOT_COMPANY = frozenset(
+    "January February March April May June July August September October November December "
+    "Monday Tuesday Wednesday Thursday Friday Q1 Q2 Q3 Q4".split()
+)
 
 
 def _spells(name: str, ticker: str) -> bool:
@@ -174,28 +184,40 @@ def _spells(name: str, ticker: str) -> bool:
 
 def _name_of_ticker(text: str, ticker: str) -> str | None:
     """A company's name in a text that never writes its legal name (a call transcript): the capitalised
-    name, said at least twice, that starts with the ticker's first letter and holds its letters in order
-    ("GameStop" for GME, "Old Republic" for ORI, "McCormick" for MKC); None when none is, or when another
-    name of the same stem that spells it is said at least half as often (two subsidiaries of one parent)."""
+    name of one to three words ("Hormel", "Old Republic", "Church & Dwight"), said at least twice inside a
+    sentence, that starts with the ticker's first letter and holds its letters in order, and that the
+    text never writes in lower case (a word capitalised in a sentence is a name; "First", "That" and
+    "However" at a sentence's start are not). None when none is, when two names of different stems are
+    said as often, or when another name of the same stem is said at least half as often (two
+    subsidiaries of one parent)."""
     counts: dict[str, int] = {}
-    for m in _CAPITALISED.finditer(text):
-        name = m.group(0)
-        counts[name] = counts.get(name, 0) + 1
+    for m in _NAME_RUN.finditer(text):
+        words = m.group(0).split()
+        if _SENTENCE_START.search(text[max(0, m.start() - 4) : m.start()]):
+            words = words[1:]
+        for i, first in enumerate(words):
+            if first == "&" or first in _NOT_NAMES or first in _NOT_COMPANY:
+                continue
+            for j in range(i + 1, min(i + 4, len(words) + 1)):
+                if words[j - 1] != "&":
+                    name = " ".join(words[i:j])
+                    counts[name] = counts.get(name, 0) + 1
+    lower = set(_LOWER_WORD.findall(text))
     spelled = sorted(
-        ((n, c) for n, c in counts.items() if _spells(n, ticker) and n.split()[0] not in _NOT_NAMES),
-        key=lambda nc: -nc[1],
+        (
+            (n, c)
+            for n, c in counts.items()
+            if c >= 2 and _spells(n, ticker) and n.lower() not in lower
+        ),
+        key=lambda nc: (-nc[1], len(nc[0])),
     )
-    if not spelled or spelled[0][1] < 2:
+    if not spelled:
         return None
     top, said = spelled[0]
-    shorter = [n for n, c in spelled[1:] if c >= 2 and top.startswith(n) and len(n) >= 3]
-    if shorter:  # "Aflac" beside "Aflac Japan": the parent's name
-        return min(shorter, key=len)
-    if any(c == said for _, c in spelled[1:]):
+    others = [(n, c) for n, c in spelled[1:] if not n.startswith(top) and not top.startswith(n)]
+    if any(c == said for _, c in others):
         return None  # two names said as often: which is the company's is not told
-    siblings = [
-        c for n, c in spelled[1:] if n[:4] == top[:4] and not n.startswith(top) and not top.startswith(n)
-    ]
+    siblings = [c for n, c in others if n[:4] == top[:4]]
     if siblings and 2 * max(siblings) >= said:
         return None  # two names of one stem ("CooperSurgical", "CooperVision"): the parent is neither
     return top
