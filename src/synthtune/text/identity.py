@@ -164,10 +164,10 @@ _NAME_RUN = re.compile(rf"\b{_NAME_WORD}(?:[ \t]+(?:&[ \t]+)?{_NAME_WORD})*\b")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:][\"'”’)]*\s+|[\"“(]|\n\s*)$")
 # a word written in lower case, outside web and e-mail addresses ("investor.agilent.com")
 _LOWER_WORD = re.compile(r"(?<![\w.@/-])[a-z][a-z-]*(?![\w@/-]|\.\w)")
-_NOT_COMPANY = frozenset(
-    "January February March April May June July August September October November December "
-    "Monday Tuesday Wednesday Thursday Friday Q1 Q2 Q3 Q4".split()
-)
+_NOT_COMPANY = {  # capitalised inside a sentence, and not a company
+    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+    "November", "December", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
+}  # fmt: skip
 
 
 def _spells(name: str, ticker: str) -> bool:
@@ -204,11 +204,7 @@ def _name_of_ticker(text: str, ticker: str) -> str | None:
                     counts[name] = counts.get(name, 0) + 1
     lower = set(_LOWER_WORD.findall(text))
     spelled = sorted(
-        (
-            (n, c)
-            for n, c in counts.items()
-            if c >= 2 and _spells(n, ticker) and n.lower() not in lower
-        ),
+        ((n, c) for n, c in counts.items() if c >= 2 and _spells(n, ticker) and n.lower() not in lower),
         key=lambda nc: (-nc[1], len(nc[0])),
     )
     if not spelled:
