@@ -19,8 +19,9 @@ with the identity header, and 200 with the title-only header (synthtune
 before the document identity). The baseline, LlamaIndex's defaults, runs in the same process on the same page
 texts (see ``llamaindex_baseline``). On the default ingest the whole grid runs: dense, BM25 and
 hybrid fused by weighted reciprocal rank at four dense:BM25 weight ratios and by scaled scores at six, each
-with the query's company off / boost / filter and its
-period off / boost / filter.
+with the query's company off / boost / filter, its period off / boost / filter, and BM25 looking for the
+query's words only ("terms as asked") or for what filings write as well when the query uses an analyst's
+words (`search.expand_terms`, text/vocabulary.py: "top line" -> revenue, net sales).
 
     .venv/bin/python benchmarks/bench_search_dev.py
 """
@@ -136,10 +137,15 @@ def with_search(settings, **search):
 
 
 def config_label(
-    mode: str, weights: tuple[float, float] | None, subject: str, period: str, fusion: str = "rrf"
+    mode: str,
+    weights: tuple[float, float] | None,
+    subject: str,
+    period: str,
+    fusion: str = "rrf",
+    terms: bool = True,
 ) -> str:
     w = f" {'scores ' if fusion == 'scores' else ''}{weights[0]:g}/{weights[1]:g}" if weights else ""
-    return f"{mode}{w} · company {subject} · period {period}"
+    return f"{mode}{w} · company {subject} · period {period}{'' if terms else ' · terms as asked'}"
 
 
 def evaluate(store, settings, embedder, rows, judge, configs) -> dict[str, dict[str, Any]]:
@@ -163,13 +169,13 @@ def evaluate(store, settings, embedder, rows, judge, configs) -> dict[str, dict[
 
 def grid(default_weights: tuple[float, float]) -> dict[str, tuple[str, dict]]:
     configs: dict[str, tuple[str, dict]] = {}
-    for subject, period in itertools.product(MATCH, MATCH):
-        scope = {"subject_match": subject, "period_match": period}
+    for subject, period, terms in itertools.product(MATCH, MATCH, (True, False)):
+        scope = {"subject_match": subject, "period_match": period, "expand_terms": terms}
         for mode in ("dense", "lexical"):
-            configs[config_label(mode, None, subject, period)] = (mode, scope)
+            configs[config_label(mode, None, subject, period, terms=terms)] = (mode, scope)
         for fusion, ratios in (("rrf", RATIOS), ("scores", SCORE_WEIGHTS)):
             for dw, lw in ratios:
-                configs[config_label("hybrid", (dw, lw), subject, period, fusion)] = (
+                configs[config_label("hybrid", (dw, lw), subject, period, fusion, terms)] = (
                     "hybrid",
                     {**scope, "fusion": fusion, "dense_weight": dw, "lexical_weight": lw},
                 )
@@ -330,19 +336,21 @@ def main() -> dict[str, Any]:
                     assert chosen is not None
                     mode, search = chosen
                     subject, period = search["subject_match"], search["period_match"]
+                    terms = search["expand_terms"]
                     weights = (search["dense_weight"], search["lexical_weight"])
                     configs = {
-                        config_label("dense", None, subject, period): ("dense", search),
-                        config_label("lexical", None, subject, period): ("lexical", search),
-                        config_label("hybrid", weights, subject, period, search["fusion"]): (
+                        config_label("dense", None, subject, period, terms=terms): ("dense", search),
+                        config_label("lexical", None, subject, period, terms=terms): ("lexical", search),
+                        config_label("hybrid", weights, subject, period, search["fusion"], terms): (
                             "hybrid",
                             search,
                         ),
-                        config_label("hybrid", default_weights, "off", "off"): (
+                        config_label("hybrid", default_weights, "off", "off", terms=False): (
                             "hybrid",
                             {
                                 "subject_match": "off",
                                 "period_match": "off",
+                                "expand_terms": False,
                                 "fusion": "rrf",
                                 "dense_weight": default_weights[0],
                                 "lexical_weight": default_weights[1],
@@ -375,11 +383,11 @@ def main() -> dict[str, Any]:
         return [1.0 if x is not None and x <= 5 else 0.0 for x in results[ingest_label][config]["ranks"]]
 
     mode, search = chosen
-    subject, period = search["subject_match"], search["period_match"]
+    subject, period, terms = search["subject_match"], search["period_match"], search["expand_terms"]
     hybrid = chosen_label
-    dense = config_label("dense", None, subject, period)
-    lexical = config_label("lexical", None, subject, period)
-    before = config_label("hybrid", default_weights, "off", "off")
+    dense = config_label("dense", None, subject, period, terms=terms)
+    lexical = config_label("lexical", None, subject, period, terms=terms)
+    before = config_label("hybrid", default_weights, "off", "off", terms=False)
     before_ingest = "200, title header"
     comparisons = {}
     for other_name, other in (("dense", dense), ("BM25", lexical)):
@@ -411,7 +419,11 @@ def main() -> dict[str, Any]:
         (f"chosen: {hybrid}", DEFAULT_INGEST, hybrid),
         ("dense only, same scope", DEFAULT_INGEST, dense),
         ("BM25 only, same scope", DEFAULT_INGEST, lexical),
-        ("synthtune before (title header, hybrid 0.5/2, no company/period match)", before_ingest, before),
+        (
+            "synthtune before (title header, hybrid 0.5/2, no company/period match, terms as asked)",
+            before_ingest,
+            before,
+        ),
         ("before's search on the identity ingest", DEFAULT_INGEST, before),
     ):
         main_rows.append(

@@ -172,3 +172,35 @@ def test_search_refuses_other_model_until_reembed(kb, tiny_embedder_dir):
     with pytest.raises(EmbeddingModelMismatch):
         kb.search("factory", mode="dense")
     other.close()
+
+
+def test_an_analysts_words_also_look_for_what_filings_write(make_project, tmp_path):
+    """'top line' finds a page that says only 'Net revenues'; the scope says what was added; off, or for
+    a query already in the filing's words, nothing is added; a user's own synonyms are looked for too."""
+    write(tmp_path / "d" / "ebay.md", "# eBay Q1 2023\n\nNet revenues were $2,510 million; revenue grew 1%.")
+    write(tmp_path / "d" / "notes.md", "# Shelves\n\nThe top shelf holds the spare cards.")
+    p = make_project()
+    p.ingest([tmp_path / "d"])
+    hits, scope = p.search_scoped("What was the top line?", k=3, mode="lexical")
+    assert hits[0].source_path.endswith("ebay.md")
+    assert scope.expanded == ("revenue", "revenues", "net sales")
+    assert "also looked for: revenue, revenues, net sales" in scope.describe(2)
+    assert scope.to_json()["expanded_terms"] == ["revenue", "revenues", "net sales"]
+    assert p.search_scoped("What were revenues?", mode="lexical")[1].expanded == ()  # already a filing's word
+    assert p.search_scoped("What was the top line?", mode="dense")[1].expanded == ()  # nothing lexical
+
+    off = make_project({"search": {"expand_terms": False}}, name="off")
+    off.ingest([tmp_path / "d"])
+    hits, scope = off.search_scoped("What was the top line?", k=3, mode="lexical")
+    assert scope.expanded == ()
+    assert [h.source_path.rsplit("/", 1)[-1] for h in hits] == ["notes.md"]  # "top" and "line" only
+
+    write(tmp_path / "s" / "saas.md", "# Metrics\n\nAnnual recurring revenue reached $40 million.")
+    own = make_project(
+        {"search": {"expand_terms": False, "synonyms": {"ARR": ["annual recurring revenue"]}}}, name="own"
+    )
+    own.ingest([tmp_path / "s"])
+    hits, scope = own.search_scoped("What was ARR?", k=1, mode="lexical")
+    assert (
+        hits and hits[0].source_path.endswith("saas.md") and scope.expanded == ("annual recurring revenue",)
+    )

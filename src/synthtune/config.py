@@ -203,6 +203,18 @@ class SearchSettings(Section):
         description="A boost fuses a second ranking of only the matched documents, weighted this many times "
         "the ranking it repeats; 0 turns boosts off.",
     )
+    expand_terms: bool = Field(
+        default=True,
+        description="Lexical search also looks for what filings write when a query uses an analyst's words: "
+        "'top line' -> revenue, net sales; 'capex' -> capital expenditures, purchases of property and "
+        "equipment; 'borrowing costs' -> interest expense (text/vocabulary.py). `search` shows what it "
+        "added.",
+    )
+    synonyms: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Your own: a phrase a query may use -> what your documents write for it, looked for as "
+        "well (e.g. {'ARR': ['annual recurring revenue']}). Applies with or without expand_terms.",
+    )
 
 
 class BackendSettings(Section):

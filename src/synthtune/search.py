@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 from synthtune.config import SearchSettings, Settings
@@ -24,6 +24,7 @@ from synthtune.errors import SynthtuneError
 from synthtune.store import Store
 from synthtune.text.identity import PeriodRef, identity_from_json, query_periods, short_name
 from synthtune.text.periods import Period
+from synthtune.text.vocabulary import Vocabulary
 
 Mode = Literal["hybrid", "dense", "lexical"]
 
@@ -176,6 +177,8 @@ class Scope:
     # "What was Globex's capex in FY2018?"): among those documents they tell nothing apart, and the dense
     # ranking of them follows the rest of the query more closely without them; None: no change
     narrowed: str | None = None
+    # what lexical search looked for besides the query's words ("revenue" for "top line"; search.synonyms)
+    expanded: tuple[str, ...] = ()
 
     def describe(self, n_documents: int) -> str:
         """One line for the user: "company: Best Buy -> searched 2 of 25 documents; period: Q4 2023 ->
@@ -189,6 +192,8 @@ class Scope:
             parts.append(f"searched {len(self.searched)} of {n_documents} documents")
         for docs in self.boosted:
             parts.append(f"ranked {len(docs)} document{'s' if len(docs) != 1 else ''} higher")
+        if self.expanded:
+            parts.append("also looked for: " + ", ".join(self.expanded))
         return "; ".join(parts + list(self.notes))
 
     def to_json(self) -> dict:
@@ -199,6 +204,7 @@ class Scope:
             "boosted_documents": [sorted(d) for d in self.boosted],
             "notes": list(self.notes),
             "narrowed_query": self.narrowed,
+            "expanded_terms": list(self.expanded),
         }
 
 
@@ -366,6 +372,7 @@ class Searcher:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synthtune-bm25")
         self._catalog: _Catalog | None = None
         self._doc_of: tuple[str | None, dict[int, int]] | None = None
+        self._vocabulary = Vocabulary.build(settings.search.expand_terms, settings.search.synonyms)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -436,6 +443,7 @@ class Searcher:
             boosted=tuple(b for b in boosted if searched is None or not searched <= b),
             notes=tuple(notes),
             narrowed=narrowed if narrowed != query.strip() else None,
+            expanded=self._vocabulary.expand(query),
         )
 
     def _chunk_documents(self) -> dict[int, int]:
@@ -449,9 +457,16 @@ class Searcher:
     # -- rankings ----------------------------------------------------------------------------------
 
     def lexical(
-        self, query: str, n: int, documents: Collection[int] | None = None
+        self,
+        query: str,
+        n: int,
+        documents: Collection[int] | None = None,
+        expanded: Collection[str] = (),
     ) -> list[tuple[int, float]]:
-        return self.store.lexical_candidates(query_terms(query), n, document_ids=documents)
+        """BM25 candidates for the query's words and the ``expanded`` phrases (each looked for whole)."""
+        terms = query_terms(query)
+        terms += [t for t in expanded if t.lower() not in terms]
+        return self.store.lexical_candidates(terms, n, document_ids=documents)
 
     # -- public ------------------------------------------------------------------------------------
 
@@ -493,6 +508,8 @@ class Searcher:
                 "nothing to search: the knowledge base is empty (run `synthtune ingest PATH`)"
             )
         scope = self.scope(query)
+        if mode == "dense":  # nothing lexical was looked for
+            scope = replace(scope, expanded=())
         searched: set[int] | None = None if scope.searched is None else set(scope.searched)
         if document_ids is not None:
             searched = set(document_ids) if searched is None else searched & set(document_ids)
@@ -513,7 +530,11 @@ class Searcher:
         # documents' share of a wider list; dense ranks each group exactly (a matmul over its rows)
         wide = n * _WIDEN if len(groups) > 1 else n
         # one candidate more than taken: its score is the floor that score fusion scales against
-        lexical = self._pool.submit(self.lexical, query, wide + 1, searched) if "lexical" in weights else None
+        lexical = (
+            self._pool.submit(self.lexical, query, wide + 1, searched, scope.expanded)
+            if "lexical" in weights
+            else None
+        )
         if "dense" in weights and model is not None:
             vector = self.embedder.encode_query(query)  # once, for every group
             # the groups the query's names chose (its company's documents, boosted or filtered to) rank
