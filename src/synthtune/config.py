@@ -171,19 +171,19 @@ class SearchSettings(Section):
         description="How hybrid fuses its rankings: scores (default: the weighted sum of each ranking's scores "
         "scaled to [0, 1] between its best candidate and the first one it left out, so a margin on one "
         "ranking counts) or rrf (weighted reciprocal rank, sum w / (rrf_k + rank)). On the search dev set "
-        "scores 0.6/0.4 ranked the evidence higher than the best rrf weights (selection-half MRR 0.661 against "
-        "0.648).",
+        "scores 0.5/0.5 ranked the evidence higher than the best rrf weights (selection-half MRR 0.672 against "
+        "0.658).",
     )
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal-rank-fusion constant k in 1/(k + rank).")
     dense_weight: float = Field(
-        default=0.6,
+        default=0.5,
         ge=0,
         description="Weight of the dense ranking in fusion (chosen on the search dev set).",
     )
-    lexical_weight: float = Field(default=0.4, ge=0, description="Weight of the BM25 ranking in fusion.")
+    lexical_weight: float = Field(default=0.5, ge=0, description="Weight of the BM25 ranking in fusion.")
     candidates: int = Field(default=50, ge=1, description="Candidates taken from each ranking before fusion.")
     subject_match: Literal["filter", "boost", "off"] = Field(
-        default="boost",
+        default="filter",
         description="When a query names the company of some documents (name or ticker, as found at ingest "
         "or set in `documents:`): search only those documents (filter), rank them higher (boost), or "
         "ignore it (off). A query that names none searches everything. Dense search ranks the documents a "
