@@ -368,3 +368,36 @@ def test_reviews_of_unchanged_examples_survive_a_reingest(kb, tmp_path):
     assert by_question[edited.question].answer == "Revenue was $152.2 million (edited)."
     assert by_question[edited.question].id != edited.id  # a new example, the old decision on it
     assert by_question[rejected.question].status == "rejected"
+
+
+def test_fact_questions_also_use_the_short_name_the_documents_use(make_project, tmp_path):
+    """The call says "Zenith" alone, so some phrasings of the release's facts ask by it, and their answers
+    say it; a company its documents never shorten is asked by its full name only."""
+    from synthtune.synth.fact_questions import generate_fact_questions
+
+    write(
+        tmp_path / "z" / "zenith_release.md",
+        "# Zenith Robotics, Inc. Reports Fourth Quarter Fiscal 2025 Results\n\n"
+        "Revenue was $152.2 million, and gross margin was 43.4%. Operating income was $9.4 million.",
+    )
+    write(
+        tmp_path / "z" / "zenith_call.md",
+        "# Zenith Robotics, Inc. Fourth Quarter Fiscal 2025 Earnings Call\n\n"
+        "Orders at Zenith rose, and we thank the teams across Zenith for the quarter.",
+    )
+    write(
+        tmp_path / "z" / "apex_release.md",
+        "# Apex Drones, Inc. Reports Fourth Quarter Fiscal 2025 Results\n\nRevenue was $61.5 million.",
+    )
+    p = make_project({"generate": {"phrasings_per_fact": 8}})
+    p.ingest([tmp_path / "z"])
+    extract_facts(p)
+    assert generate_fact_questions(p).questions > 0
+    rows = p.store._rows(
+        "SELECT q.text AS q, a.text AS a FROM questions q JOIN answers a ON a.question_id = q.id"
+    )
+    zenith = [(r["q"], r["a"]) for r in rows if "Zenith" in r["q"]]
+    short = [(q, a) for q, a in zenith if "Zenith Robotics" not in q]
+    assert short and len(short) < len(zenith)
+    assert all("Zenith Robotics" not in a and "Zenith" in a for _, a in short)
+    assert not any("Apex" in r["q"] and "Apex Drones" not in r["q"] for r in rows)

@@ -11,8 +11,14 @@ import pytest
 from synthtune.ingest.loaders import load_document
 from synthtune.ingest.tables import pdf_tables
 from synthtune.synth.facts import Fact, prose_facts, table_facts
-from synthtune.synth.templates import format_value, question_keeps_fact, select_phrasings, template_questions
-from synthtune.text.identity import document_identity
+from synthtune.synth.templates import (
+    BY_NICKNAME,
+    format_value,
+    question_keeps_fact,
+    select_phrasings,
+    template_questions,
+)
+from synthtune.text.identity import document_identity, nickname
 from synthtune.text.periods import Period
 
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "acme" / "docs"
@@ -75,6 +81,40 @@ def test_a_documents_facts_spread_over_the_phrasings() -> None:
     assert len(used) >= 6 and len({tuple(q.template for q in p) for p in picked}) >= 3, used
     assert select_phrasings(template_questions(GROSS), 0, "x") == []
     assert select_phrasings(template_questions(GROSS), 99, "x") == template_questions(GROSS)
+
+
+def test_some_phrasings_call_the_company_by_the_name_its_documents_also_use() -> None:
+    """Readers ask "What was Acme's revenue?" as often as "Acme Robotics' revenue": a model trained only on
+    the full name answers the short one badly, so some phrasings, question and answer, use the short one."""
+    full = template_questions(REVENUE)
+    short = template_questions(REVENUE, nickname="Acme")
+    assert [q.template for q in short] == [q.template for q in full]
+    for f, s in zip(full, short, strict=True):
+        if f.template in BY_NICKNAME:
+            assert "Acme Robotics" not in s.question + s.answer and "Acme" in s.question, s.question
+            assert question_keeps_fact(s.question, REVENUE) is None, s.question
+        else:
+            assert s == f
+    report = next(q for q in short if q.template == "report")
+    assert report.question == "What revenue did Acme report for Q2 FY2025?"
+    figure = next(q for q in short if q.template == "figure")
+    assert (
+        figure.answer
+        == "In the second quarter of fiscal 2025 (the three months ended June 30, 2025), Acme's revenue was $142.7 million."
+    )
+    assert {q.template for q in short} & BY_NICKNAME and {q.template for q in short} - BY_NICKNAME
+
+
+def test_the_short_name_is_one_the_documents_use_alone_inside_their_sentences() -> None:
+    said = ["Acme Robotics reported results.", "Backlog at Acme rose, and Acme's margin grew."]
+    assert nickname("Acme Robotics, Inc.", said) == "Acme"
+    assert (
+        nickname("Acme Robotics, Inc.", ["Acme Robotics grew. Acme Robotics hired."]) is None
+    )  # never alone
+    assert nickname("Acme Robotics, Inc.", ["Acme grew.\nAcme hired."]) is None  # a sentence's first word
+    assert nickname("Johnson & Johnson", ["Sales of Johnson & Johnson rose at Johnson & Johnson."]) is None
+    assert nickname("Best Buy Co., Inc.", ["sales at Best rose at Best"]) is None  # too common to stand alone
+    assert nickname("Costco", ["at Costco, and Costco's"]) is None  # one word: no shorter name
 
 
 def test_money_questions_and_answers_state_unit_and_scale() -> None:

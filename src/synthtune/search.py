@@ -22,7 +22,13 @@ from synthtune.config import SearchSettings, Settings
 from synthtune.embed import Embedder, check_model
 from synthtune.errors import SynthtuneError
 from synthtune.store import Store
-from synthtune.text.identity import PeriodRef, identity_from_json, query_periods, short_name
+from synthtune.text.identity import (
+    COMMON_FIRST,
+    PeriodRef,
+    identity_from_json,
+    query_periods,
+    short_name,
+)
 from synthtune.text.periods import Period
 from synthtune.text.vocabulary import Vocabulary
 
@@ -260,35 +266,6 @@ _GENERIC_OWNERS = frozenset(
         "december",
     ]
 )
-# first words of names too common to stand for the company alone ("Best" of Best Buy)
-_COMMON_FIRST = frozenset(
-    [
-        "best",
-        "general",
-        "american",
-        "united",
-        "first",
-        "national",
-        "international",
-        "new",
-        "global",
-        "royal",
-        "digital",
-        "total",
-        "great",
-        "first",
-        "one",
-        "home",
-        "pacific",
-        "southern",
-        "northern",
-        "western",
-        "eastern",
-        "central",
-        "public",
-        "old",
-    ]
-)
 
 
 def _aliases(subject: str) -> tuple[str, ...]:
@@ -300,7 +277,7 @@ def _aliases(subject: str) -> tuple[str, ...]:
     if (
         len(short.split()) > 1
         and len(first) >= 4
-        and first.lower() not in _COMMON_FIRST
+        and first.lower() not in COMMON_FIRST
         and first[0].isupper()
     ):
         names.append(first.rstrip(".,"))

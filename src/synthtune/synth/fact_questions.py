@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from synthtune.project import Project
-from synthtune.store import GenerationUnit
+from synthtune.store import GenerationUnit, Store
 from synthtune.store.facts import DocumentIdentity, StoredFact
 from synthtune.store.kb import Chunk
 from synthtune.synth import templates
@@ -31,6 +31,7 @@ from synthtune.synth.facts import Fact
 from synthtune.synth.facts_stage import to_fact
 from synthtune.synth.splits import SPLIT_PRIORITY, document_splits
 from synthtune.synth.templates import select_phrasings, template_questions
+from synthtune.text.identity import nickname
 from synthtune.text.periods import period_from_json
 
 TEMPLATE_VERSION = "templates-1"
@@ -112,10 +113,26 @@ def _same_fact(f: StoredFact) -> tuple[Any, ...]:
     return ((f.subject or "").lower(), f.metric.lower(), p.label if p else None, _amount(f), outlook)
 
 
-def _work_key(f: StoredFact, n: int) -> str:
+def _work_key(f: StoredFact, n: int, nickname: str | None) -> str:
     data = ["fact", f.id, f.metric, f.period, f.value, f.value_high, f.unit, f.scale, f.subject, n]
+    if nickname:
+        data.append(nickname)
     data.append(TEMPLATE_SHA)
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _nicknames(store: Store, identities: dict[int, DocumentIdentity]) -> dict[str, str]:
+    """Each subject's shorter name, where its documents use it (identity.nickname)."""
+    docs: dict[str, list[int]] = {}
+    for doc_id, identity in identities.items():
+        if identity.subject:
+            docs.setdefault(identity.subject, []).append(doc_id)
+    out = {}
+    for subject, ids in docs.items():
+        texts = (page.text for doc_id in ids for page in store.pages(doc_id))
+        if name := nickname(subject, texts):
+            out[subject] = name
+    return out
 
 
 def generate_fact_questions(project: Project) -> FactQuestionReport:
@@ -132,13 +149,16 @@ def generate_fact_questions(project: Project) -> FactQuestionReport:
     # the figure belongs where the split needs it most (held out in test, else trained on)
     order = sorted(identities.items(), key=lambda kv: (SPLIT_PRIORITY.get(splits.get(kv[0]) or "", 3), kv[0]))
     planned: list[tuple[DocumentIdentity, StoredFact, str]] = []  # (identity, fact, unit key), as now set
+    nicknames = _nicknames(store, identities)
     for doc_id, identity in order if g.phrasings_per_fact else []:  # 0 phrasings: no fact questions
         ranked = rank_facts(store.facts(doc_id, usable=True), identity.period)
         ranked = [f for f in ranked if _same_fact(f) not in asked]
         if g.max_facts_per_document:
             ranked = ranked[: g.max_facts_per_document]
         asked |= {_same_fact(f) for f in ranked}
-        planned += [(identity, f, _work_key(f, g.phrasings_per_fact)) for f in ranked]
+        planned += [
+            (identity, f, _work_key(f, g.phrasings_per_fact, nicknames.get(f.subject or ""))) for f in ranked
+        ]
     # questions made under other settings or templates go (fewer phrasings, fewer facts, 0: none)
     store.drop_stale_fact_questions({key for _, _, key in planned})
     done = store.done_work_keys()
@@ -149,7 +169,9 @@ def generate_fact_questions(project: Project) -> FactQuestionReport:
         if f.document_id not in chunks:
             chunks[f.document_id] = store.chunks(f.document_id)
         chunk = chunk_holding(f, chunks[f.document_id])
-        made = template_questions(to_fact(f), period_from_json(identity.period))
+        made = template_questions(
+            to_fact(f), period_from_json(identity.period), nicknames.get(f.subject or "")
+        )
         made = select_phrasings(made, g.phrasings_per_fact, f"{f.subject}|{f.metric}|{f.period}")
         if chunk is None or not made:
             report.skipped_no_chunk += chunk is None

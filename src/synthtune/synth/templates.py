@@ -166,10 +166,37 @@ def _be(metric: str) -> str:
     return "were" if head.endswith("s") and not head.endswith(_SINGULAR_S) else "was"
 
 
-def template_questions(fact: Fact, as_of: Period | None = None) -> list[TemplateQuestion]:
+# the phrasings that call the company by the shorter name its documents also use ("Acme" for Acme
+# Robotics, see identity.nickname), question and answer alike: readers ask by either name, and a model
+# trained only on the full one knows the figure only when asked by it
+BY_NICKNAME = frozenset({"report", "in_period", "figure", "count"})
+
+
+def template_questions(
+    fact: Fact, as_of: Period | None = None, nickname: str | None = None
+) -> list[TemplateQuestion]:
     """At least three phrasings of a question about ``fact``, each naming subject and period, with the
     reference answer. Empty when the fact lacks a subject or a period (never guessed). An outlook fact
-    is asked as of ``as_of``, the period of the report that gave it (empty without it)."""
+    is asked as of ``as_of``, the period of the report that gave it (empty without it). With a
+    ``nickname``, the phrasings of :data:`BY_NICKNAME` call the company by it."""
+    made = _template_questions(fact, as_of)
+    name = short_name(fact.subject) if fact.subject else ""
+    if not nickname or not name or nickname == name:
+        return made
+    owner, by = _possessive(name), _possessive(nickname)
+
+    def renamed(text: str) -> str:
+        return text.replace(owner, by).replace(name, nickname)
+
+    return [
+        TemplateQuestion(renamed(t.question), renamed(t.answer), t.template)
+        if t.template in BY_NICKNAME
+        else t
+        for t in made
+    ]
+
+
+def _template_questions(fact: Fact, as_of: Period | None) -> list[TemplateQuestion]:
     if not fact.subject or fact.period is None or fact.problems:
         return []
     name = short_name(fact.subject)

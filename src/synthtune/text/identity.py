@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -51,6 +51,37 @@ def short_name(subject: str) -> str:
     if name.isupper() and len(name) > 4:
         name = name.title()
     return name or subject
+
+
+# first words of names too common to stand for the company alone ("Best" of Best Buy)
+COMMON_FIRST = frozenset({
+    "best", "general", "american", "united", "first", "national", "international", "new", "global", "royal",
+    "digital", "total", "great", "one", "home", "pacific", "southern", "northern", "western", "eastern",
+    "central", "public", "old",
+})  # fmt: skip
+
+
+def nickname(subject: str, texts: Iterable[str]) -> str | None:
+    """The shorter name a company's documents also call it by, when they do: "Acme" for Acme Robotics
+    when, outside its full name, they write "Acme" inside a sentence at least twice ("Acme's backlog",
+    "at Acme"). None for a one-word name, a first word too common or short to stand alone ("Best" of
+    Best Buy), or one the documents never use alone ("Johnson" of Johnson & Johnson)."""
+    short = short_name(subject)
+    words = short.split()
+    first = words[0].rstrip(".,") if words else ""
+    if len(words) < 2 or len(first) < 4 or not first[0].isupper() or first.lower() in COMMON_FIRST:
+        return None
+    full = re.compile("|".join(re.escape(n) for n in sorted({subject, short}, key=len, reverse=True)))
+    alone = re.compile(rf"(?<![\w&.-]){re.escape(first)}(?![\w&-])")
+    said = 0
+    for text in texts:
+        text = full.sub(" ", text)
+        for m in alone.finditer(text):
+            if not _SENTENCE_START.search(text[max(0, m.start() - 4) : m.start()]):
+                said += 1
+                if said >= 2:
+                    return first
+    return None
 
 
 # --------------------------------------------------------------------------------- document identity
