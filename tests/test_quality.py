@@ -4,6 +4,7 @@ from facts, checks against what the question asks, splits that hold. On the demo
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -90,7 +91,9 @@ def test_an_override_re_derives_only_that_document(acme):
     after = curate_examples(acme)
     assert {e.question_id for e in after if e.document_id == doc_id(acme, CALL)} == call_questions
     release_questions = [e.question for e in after if e.document_id == doc_id(acme, RELEASE)]
-    assert release_questions and all("Acme Automation" in q for q in release_questions)
+    # asked by the new name (some phrasings by the short name "Acme" its documents use), never the old one
+    assert any("Acme Automation" in q for q in release_questions)
+    assert not any("Acme Robotics" in q for q in release_questions)
     identity = acme.store.document_identity(doc_id(acme, RELEASE))
     assert identity.subject == "Acme Automation, Inc." and identity.overridden
     assert extract_facts(acme)["documents"] == 0
@@ -185,7 +188,7 @@ def test_fact_questions_stand_alone_and_cite_their_span(acme):
     by_question = acme.store.question_facts([e.question_id for e in fact_rows])
     for e in fact_rows:
         fact = acme.store.fact(by_question[e.question_id])
-        assert "Acme Robotics" in e.question and e.answer_generator == "template"
+        assert re.search(r"\bAcme\b", e.question) and e.answer_generator == "template"  # or "Acme's"
         [cited] = e.citations
         chunk = next(c for c in acme.store.chunks(e.document_id) if c.id == cited)
         assert chunk.char_start <= fact.char_start and fact.char_end <= chunk.char_end

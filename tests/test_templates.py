@@ -111,7 +111,12 @@ def test_the_short_name_is_one_the_documents_use_alone_inside_their_sentences() 
     assert (
         nickname("Acme Robotics, Inc.", ["Acme Robotics grew. Acme Robotics hired."]) is None
     )  # never alone
-    assert nickname("Acme Robotics, Inc.", ["Acme grew.\nAcme hired."]) is None  # a sentence's first word
+    assert (
+        nickname("Acme Robotics, Inc.", ["Acme grew.\nAcme hired.\n- Acme shipped."]) is None
+    )  # a sentence's first word
+    assert (
+        nickname("Acme Robotics, Inc.", ["We sold to Acme Automation and to Acme Foods."]) is None
+    )  # other names
     assert nickname("Johnson & Johnson", ["Sales of Johnson & Johnson rose at Johnson & Johnson."]) is None
     assert nickname("Best Buy Co., Inc.", ["sales at Best rose at Best"]) is None  # too common to stand alone
     assert nickname("Costco", ["at Costco, and Costco's"]) is None  # one word: no shorter name

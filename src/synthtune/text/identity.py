@@ -64,7 +64,7 @@ COMMON_FIRST = frozenset({
 def nickname(subject: str, texts: Iterable[str]) -> str | None:
     """The shorter name a company's documents also call it by, when they do: "Acme" for Acme Robotics
     when, outside its full name, they write "Acme" inside a sentence at least twice ("Acme's backlog",
-    "at Acme"). None for a one-word name, a first word too common or short to stand alone ("Best" of
+    "at Acme"), not as the start of another name ("Acme Automation"). None for a one-word name, a first word too common or short to stand alone ("Best" of
     Best Buy), or one the documents never use alone ("Johnson" of Johnson & Johnson)."""
     short = short_name(subject)
     words = short.split()
@@ -72,7 +72,8 @@ def nickname(subject: str, texts: Iterable[str]) -> str | None:
     if len(words) < 2 or len(first) < 4 or not first[0].isupper() or first.lower() in COMMON_FIRST:
         return None
     full = re.compile("|".join(re.escape(n) for n in sorted({subject, short}, key=len, reverse=True)))
-    alone = re.compile(rf"(?<![\w&.-]){re.escape(first)}(?![\w&-])")
+    # alone: not the start of another name ("Acme Automation" is not Acme Robotics' "Acme")
+    alone = re.compile(rf"(?<![\w&.-]){re.escape(first)}(?![\w&-]|\s+[A-Z&])")
     said = 0
     for text in texts:
         text = full.sub(" ", text)
@@ -192,7 +193,7 @@ def document_identity(title: str, first_page_text: str, file_name: str = "") -> 
 _NAME_WORD = r"[A-Z][a-z]+[A-Za-z]*(?:-[A-Z][a-z]+[A-Za-z]*)?"
 _NAME_RUN = re.compile(rf"\b{_NAME_WORD}(?:[ \t]+(?:&[ \t]+)?{_NAME_WORD})*\b")
 # where a sentence starts: there every word is capitalised, name or not ("During", "However", "That")
-_SENTENCE_START = re.compile(r"(?:^|[.!?:][\"'”’)]*\s+|[\"“(]|\n\s*)$")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:][\"'”’)]*\s+|[\"“(]|\n\s*|\n\s*[-•*]\s+)$")
 # a word written in lower case, outside web and e-mail addresses ("investor.agilent.com")
 _LOWER_WORD = re.compile(r"(?<![\w.@/-])[a-z][a-z-]*(?![\w@/-]|\.\w)")
 _NOT_COMPANY = {  # capitalised inside a sentence, and not a company
