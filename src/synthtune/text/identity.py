@@ -16,7 +16,15 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from synthtune.text.periods import DATE, Period, parse_date, parse_period, period_from_json, period_json
+from synthtune.text.periods import (
+    DATE,
+    MONTH_NAMES,
+    Period,
+    parse_date,
+    parse_period,
+    period_from_json,
+    period_json,
+)
 
 if TYPE_CHECKING:
     from synthtune.config import DocumentOverride
@@ -196,10 +204,8 @@ _NAME_RUN = re.compile(rf"\b{_NAME_WORD}(?:[ \t]+(?:&[ \t]+)?{_NAME_WORD})*\b")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:][\"'”’)]*\s+|[\"“(]|\n\s*|\n\s*[-•*]\s+)$")
 # a word written in lower case, outside web and e-mail addresses ("investor.agilent.com")
 _LOWER_WORD = re.compile(r"(?<![\w.@/-])[a-z][a-z-]*(?![\w@/-]|\.\w)")
-_NOT_COMPANY = {  # capitalised inside a sentence, and not a company
-    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-    "November", "December", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
-}  # fmt: skip
+# capitalised inside a sentence, and not a company
+_NOT_COMPANY = frozenset([*MONTH_NAMES, "Monday", "Tuesday", "Wednesday", "Thursday", "Friday"])
 
 
 def _spells(name: str, ticker: str) -> bool:

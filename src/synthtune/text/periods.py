@@ -36,7 +36,7 @@ _MONTHS = {
     )
     for m in names
 }
-_MONTH_NAMES = [
+MONTH_NAMES = [
     "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
     "November", "December",
 ]  # fmt: skip
@@ -134,7 +134,7 @@ class Period:
         if self.fiscal_year and self.months == 12:
             sets += [{str(self.fiscal_year)}]
         if self.end:
-            sets += [{_MONTH_NAMES[self.end.month - 1].lower(), str(self.end.day), str(self.end.year)}]
+            sets += [{MONTH_NAMES[self.end.month - 1].lower(), str(self.end.day), str(self.end.year)}]
         return sets
 
     def prior_year(self) -> Period | None:
@@ -164,7 +164,7 @@ class Period:
 
 
 def date_text(d: date) -> str:
-    return f"{_MONTH_NAMES[d.month - 1]} {d.day}, {d.year}"
+    return f"{MONTH_NAMES[d.month - 1]} {d.day}, {d.year}"
 
 
 def _is_month_end(d: date) -> bool:
