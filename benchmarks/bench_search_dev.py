@@ -21,7 +21,8 @@ texts (see ``llamaindex_baseline``). On the default ingest the whole grid runs: 
 hybrid fused by weighted reciprocal rank at four dense:BM25 weight ratios and by scaled scores at six, each
 with the query's company off / boost / filter, its period off / boost / filter, and BM25 looking for the
 query's words only ("terms as asked") or for what filings write as well when the query uses an analyst's
-words (`search.expand_terms`, text/vocabulary.py: "top line" -> revenue, net sales).
+words (`search.expand_terms`, text/vocabulary.py: "top line" -> revenue, net sales), and any number of
+results from one PDF page or at most 1 or 2 ("1 per page": `search.per_page`).
 
     .venv/bin/python benchmarks/bench_search_dev.py
 """
@@ -52,6 +53,7 @@ RATIOS = [(0.5, 2.0), (1.0, 2.0), (1.0, 1.0), (2.0, 0.5)]  # dense, lexical weig
 SCORE_WEIGHTS = [(a, round(1 - a, 1)) for a in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)]  # of score fusion
 BEFORE_WEIGHTS = (0.5, 2.0)  # synthtune's fusion before this benchmark (chosen then on the demo gold)
 MATCH = ("off", "boost", "filter")
+PER_PAGE = (0, 1, 2)  # search.per_page: results from one page of a PDF (0: any number)
 INGESTS = {  # label -> (chunk size, header)
     "200, identity header": (200, "identity"),
     "200, identity + table headers": (200, "identity+table"),
@@ -143,9 +145,11 @@ def config_label(
     period: str,
     fusion: str = "rrf",
     terms: bool = True,
+    per_page: int = 0,
 ) -> str:
     w = f" {'scores ' if fusion == 'scores' else ''}{weights[0]:g}/{weights[1]:g}" if weights else ""
-    return f"{mode}{w} · company {subject} · period {period}{'' if terms else ' · terms as asked'}"
+    pages = f" · {per_page} per page" if per_page else ""
+    return f"{mode}{w} · company {subject} · period {period}{'' if terms else ' · terms as asked'}{pages}"
 
 
 def evaluate(store, settings, embedder, rows, judge, configs) -> dict[str, dict[str, Any]]:
@@ -169,13 +173,13 @@ def evaluate(store, settings, embedder, rows, judge, configs) -> dict[str, dict[
 
 def grid(default_weights: tuple[float, float]) -> dict[str, tuple[str, dict]]:
     configs: dict[str, tuple[str, dict]] = {}
-    for subject, period, terms in itertools.product(MATCH, MATCH, (True, False)):
-        scope = {"subject_match": subject, "period_match": period, "expand_terms": terms}
+    for subject, period, terms, pages in itertools.product(MATCH, MATCH, (True, False), PER_PAGE):
+        scope = {"subject_match": subject, "period_match": period, "expand_terms": terms, "per_page": pages}
         for mode in ("dense", "lexical"):
-            configs[config_label(mode, None, subject, period, terms=terms)] = (mode, scope)
+            configs[config_label(mode, None, subject, period, terms=terms, per_page=pages)] = (mode, scope)
         for fusion, ratios in (("rrf", RATIOS), ("scores", SCORE_WEIGHTS)):
             for dw, lw in ratios:
-                configs[config_label("hybrid", (dw, lw), subject, period, fusion, terms)] = (
+                configs[config_label("hybrid", (dw, lw), subject, period, fusion, terms, pages)] = (
                     "hybrid",
                     {**scope, "fusion": fusion, "dense_weight": dw, "lexical_weight": lw},
                 )
@@ -336,12 +340,18 @@ def main() -> dict[str, Any]:
                     assert chosen is not None
                     mode, search = chosen
                     subject, period = search["subject_match"], search["period_match"]
-                    terms = search["expand_terms"]
+                    terms, pages = search["expand_terms"], search["per_page"]
                     weights = (search["dense_weight"], search["lexical_weight"])
                     configs = {
-                        config_label("dense", None, subject, period, terms=terms): ("dense", search),
-                        config_label("lexical", None, subject, period, terms=terms): ("lexical", search),
-                        config_label("hybrid", weights, subject, period, search["fusion"], terms): (
+                        config_label("dense", None, subject, period, terms=terms, per_page=pages): (
+                            "dense",
+                            search,
+                        ),
+                        config_label("lexical", None, subject, period, terms=terms, per_page=pages): (
+                            "lexical",
+                            search,
+                        ),
+                        config_label("hybrid", weights, subject, period, search["fusion"], terms, pages): (
                             "hybrid",
                             search,
                         ),
@@ -351,6 +361,7 @@ def main() -> dict[str, Any]:
                                 "subject_match": "off",
                                 "period_match": "off",
                                 "expand_terms": False,
+                                "per_page": 0,
                                 "fusion": "rrf",
                                 "dense_weight": default_weights[0],
                                 "lexical_weight": default_weights[1],
@@ -384,9 +395,10 @@ def main() -> dict[str, Any]:
 
     mode, search = chosen
     subject, period, terms = search["subject_match"], search["period_match"], search["expand_terms"]
+    pages = search["per_page"]
     hybrid = chosen_label
-    dense = config_label("dense", None, subject, period, terms=terms)
-    lexical = config_label("lexical", None, subject, period, terms=terms)
+    dense = config_label("dense", None, subject, period, terms=terms, per_page=pages)
+    lexical = config_label("lexical", None, subject, period, terms=terms, per_page=pages)
     before = config_label("hybrid", default_weights, "off", "off", terms=False)
     before_ingest = "200, title header"
     comparisons = {}

@@ -204,3 +204,36 @@ def test_an_analysts_words_also_look_for_what_filings_write(make_project, tmp_pa
     assert (
         hits and hits[0].source_path.endswith("saas.md") and scope.expanded == ("annual recurring revenue",)
     )
+
+
+def test_a_pdf_page_gives_one_result_and_leaves_room_for_the_next_page(make_project, tmp_path):
+    from fpdf import FPDF
+
+    # page 1: four paragraphs on warranty claims, each a chunk of its own; page 2: one more, worded apart
+    claims = [
+        f"Warranty claims in region {r} were {n} this quarter, and warranty reserves for claims rose to match."
+        for r, n in (("north", 120), ("south", 95), ("east", 80), ("west", 61))
+    ]
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=12)
+    for page in ("\n\n".join(claims), "The warranty claims backlog was cleared by the service team in May."):
+        pdf.add_page()
+        pdf.multi_cell(0, 8, page)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "claims.pdf").write_bytes(bytes(pdf.output()))
+    write(tmp_path / "docs" / "notes.md", "\n\n".join(c.replace("region", "district") for c in claims))
+
+    def ranked(per_page: int) -> list[tuple[str, int]]:
+        p = make_project({"ingest": {"chunk_size": 30, "chunk_overlap": 0}, "search": {"per_page": per_page}},
+                         name=f"proj{per_page}")  # fmt: skip
+        p.ingest([tmp_path / "docs"])
+        return [(h.source_path.rsplit("/", 1)[-1], h.page_start) for h in p.search("warranty claims", k=6)]
+
+    unlimited = ranked(0)
+    assert unlimited.count(("claims.pdf", 1)) >= 2  # the first page's chunks crowd the list
+    one = ranked(1)
+    assert one.count(("claims.pdf", 1)) == 1 and ("claims.pdf", 2) in one
+    assert one.count(("notes.md", 1)) >= 2  # a file without pages is not limited
+    assert len(one) == 6
+    two = ranked(2)
+    assert two.count(("claims.pdf", 1)) == 2

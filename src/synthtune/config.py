@@ -182,6 +182,13 @@ class SearchSettings(Section):
     )
     lexical_weight: float = Field(default=0.5, ge=0, description="Weight of the BM25 ranking in fusion.")
     candidates: int = Field(default=50, ge=1, description="Candidates taken from each ranking before fusion.")
+    per_page: int = Field(
+        default=1,
+        ge=0,
+        description="At most this many results from one page of a PDF (0: no limit). A page's next chunk "
+        "mostly repeats the first, and a page further down the list is likelier to hold what it lacks. "
+        "Text, HTML and Markdown files have no pages and are not limited.",
+    )
     subject_match: Literal["filter", "boost", "off"] = Field(
         default="filter",
         description="When a query names the company of some documents (name or ticker, as found at ingest "

@@ -21,7 +21,7 @@ from typing import Literal
 from synthtune.config import SearchSettings, Settings
 from synthtune.embed import Embedder, check_model
 from synthtune.errors import SynthtuneError
-from synthtune.store import Store
+from synthtune.store import Passage, Store
 from synthtune.text.identity import (
     COMMON_FIRST,
     PeriodRef,
@@ -84,6 +84,7 @@ _STOPWORDS = frozenset(
     ]
 )
 _WORD = re.compile(r"\w+", re.UNICODE)
+_PAGED = "application/pdf"  # the format whose pages are pages (a text or HTML file is one "page")
 _WIDEN = 4  # BM25 candidates taken for a query whose company or period ranks some documents higher
 
 
@@ -301,10 +302,17 @@ class _Catalog:
     """The documents search knows the identity of, with one regex over all their names (case-insensitive)
     and one over their tickers (as written), so a query is matched in one pass."""
 
-    def __init__(self, version: str | None, documents: list[KnownDocument], n_stored: int):
+    def __init__(
+        self,
+        version: str | None,
+        documents: list[KnownDocument],
+        n_stored: int,
+        paged: frozenset[int] = frozenset(),
+    ):
         self.version = version
         self.documents = documents
         self.n_stored = n_stored  # documents in the store, known or not
+        self.paged = paged  # the documents with pages (PDFs): search.per_page counts their results per page
         self.by_name: dict[str, set[int]] = {}
         self.by_ticker: dict[str, set[int]] = {}
         for d in documents:
@@ -362,13 +370,14 @@ class Searcher:
         if self._catalog is None or self._catalog.version != version:
             known = []
             stored = self.store.documents()
+            paged = frozenset(d.id for d in stored if d.media_type == _PAGED)
             for d in stored:
                 ident = identity_from_json(d.metadata.get("identity"))
                 if ident is None:
                     continue
                 names = _aliases(ident.subject) if ident.subject else ()
                 known.append(KnownDocument(d.id, names, ident.ticker, ident.period))
-            self._catalog = _Catalog(version, known, len(stored))
+            self._catalog = _Catalog(version, known, len(stored), paged)
         return self._catalog
 
     def scope(self, query: str) -> Scope:
@@ -533,15 +542,39 @@ class Searcher:
                 raw = raw or lex
         # a single ranking keeps its own scores (cosine, BM25); more are fused
         if mode != "hybrid" and len(groups) == 1:
-            ranked = raw[:k]
+            ranked = raw
         elif cfg.fusion == "scores":
-            ranked = fuse_scores(rankings)[:k]
+            ranked = fuse_scores(rankings)
         else:
-            ranked = rrf([([c for c, _ in r], w) for r, w, _ in rankings], cfg.rrf_k)[:k]
-        return self._hits(ranked), scope
+            ranked = rrf([([c for c, _ in r], w) for r, w, _ in rankings], cfg.rrf_k)
+        return self._hits(ranked, k, cfg.per_page), scope
 
-    def _hits(self, ranked: list[tuple[int, float]]) -> list[Hit]:
-        passages = {p.chunk_id: p for p in self.store.passages([cid for cid, _ in ranked])}
+    def _hits(self, ranked: list[tuple[int, float]], k: int, per_page: int = 0) -> list[Hit]:
+        """The first ``k`` candidates as hits, at most ``per_page`` of them (0: any number) from one page
+        of a PDF: the next chunk of a page already shown mostly repeats it, and a page further down the
+        list is likelier to add what the first one lacks."""
+        paged = self.documents().paged if per_page else frozenset()
+        taken: list[tuple[int, float]] = []
+        passages: dict[int, Passage] = {}
+        shown: dict[tuple[int, int], int] = {}
+        window = k if not paged else 4 * k
+        for start in range(0, len(ranked), window):
+            part = ranked[start : start + window]
+            passages.update((p.chunk_id, p) for p in self.store.passages([cid for cid, _ in part]))
+            for cid, score in part:
+                p = passages.get(cid)
+                if p is None:
+                    continue
+                if p.document_id in paged:
+                    page = (p.document_id, p.page_start)
+                    if shown.get(page, 0) >= per_page:
+                        continue
+                    shown[page] = shown.get(page, 0) + 1
+                taken.append((cid, score))
+                if len(taken) == k:
+                    break
+            if len(taken) == k:
+                break
         return [
             Hit(
                 chunk_id=cid,
@@ -555,6 +588,6 @@ class Searcher:
                 score=round(score, 6),
                 text=p.text,
             )
-            for cid, score in ranked
-            if (p := passages.get(cid)) is not None
+            for cid, score in taken
+            for p in (passages[cid],)
         ]
