@@ -56,10 +56,13 @@ EXE = str(Path(sys.executable).with_name("synthtune"))
 LIMIT_S = 15 * 60
 
 
-def _settings() -> dict[str, Any]:
+def _settings(overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The demo's settings, paths made absolute, with ``overrides`` (section -> settings) on top."""
     settings = yaml.safe_load((REPO / "examples" / "acme" / "synthtune.yaml").read_text())
     settings["ingest"]["paths"] = [str(DEMO_DOCS)]
     settings["eval"]["gold"] = str(DEMO_GOLD)
+    for section, values in (overrides or {}).items():
+        settings.setdefault(section, {}).update(values)
     return settings
 
 
@@ -114,19 +117,19 @@ def _row(label: str, scope: dict[str, Any] | None, system: str, against: str) ->
     ]
 
 
-def _one_run() -> dict[str, Any]:
+def _one_run(overrides: dict[str, dict[str, Any]] | None = None, name: str = NAME) -> dict[str, Any]:
     """``synthtune run`` on a fresh project, then the closed-book evaluation on the three dev sets."""
     with tempfile.TemporaryDirectory(prefix="synthtune-demo-") as tmp:
         project = Path(tmp) / "demo-run"
         project.mkdir()
-        (project / "synthtune.yaml").write_text(yaml.safe_dump(_settings(), sort_keys=False))
-        log(NAME, f"synthtune run in {project}")
+        (project / "synthtune.yaml").write_text(yaml.safe_dump(_settings(overrides), sort_keys=False))
+        log(name, f"synthtune run in {project}")
         start = time.perf_counter()
         summary = _cli(project, "run")
         wall = time.perf_counter() - start
         results = json.loads((project / "report" / "results.json").read_text())
-        log(NAME, f"run took {wall:.0f} s; dev-set evaluation")
-        settings = _settings()
+        log(name, f"run took {wall:.0f} s; dev-set evaluation")
+        settings = _settings(overrides)
         settings["eval"]["test_split"] = False  # the dev questions only
         (project / "synthtune.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
         dev_start = time.perf_counter()
@@ -169,14 +172,20 @@ def _runs_table(figures: list[dict[str, Any]]) -> str:
     return md_table(["run", "wall s", "training steps", *labels], rows)
 
 
-def main(repeats: int = 3) -> dict[str, Any]:
+def main(
+    repeats: int = 3,
+    overrides: dict[str, dict[str, Any]] | None = None,
+    name: str = NAME,
+    target: str = TARGET,
+) -> dict[str, Any]:
     """``repeats`` fresh demo runs, one after another: the time limit on training makes the number of
     steps, and so what the model learns, differ from one run to the next. The median run (by the gold
-    knowledge difference) is the one reported in full, and the whole-run time is the median of all."""
+    knowledge difference) is the one reported in full, and the whole-run time is the median of all.
+    ``overrides``: settings on top of the demo's (section -> settings), for a variant of it."""
     runs = []
     for i in range(repeats):
-        log(NAME, f"run {i + 1} of {repeats}")
-        runs.append(_one_run())
+        log(name, f"run {i + 1} of {repeats}")
+        runs.append(_one_run(overrides, name))
     figures = [_figures(r) for r in runs]
     ranked = sorted(range(repeats), key=lambda i: figures[i]["knowledge_gold"] or 0.0)
     median_run = runs[ranked[(repeats - 1) // 2]]
@@ -227,13 +236,14 @@ def main(repeats: int = 3) -> dict[str, Any]:
         )
     )
     return {
-        "name": NAME,
-        "target": TARGET,
+        "name": name,
+        "target": target,
         "passed": time_ok and knowledge_ok,
         "headline": headline,
         "table": table,
         "details": {
             "repeats": repeats,
+            "overrides": overrides or {},
             "wall_seconds": round(wall, 1),
             "runs": figures,
             "stages": stages,

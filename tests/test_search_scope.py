@@ -270,3 +270,40 @@ def test_documents_chosen_by_the_querys_names_are_ranked_by_the_rest_of_it(make_
     assert scope.narrowed is None
     same = off.search("What were sales?", k=3, mode="dense")
     assert [(doc_name(h), h.text, h.score) for h in hits] == [(doc_name(h), h.text, h.score) for h in same]
+
+
+def test_a_query_names_a_company_the_way_analysts_write_it():
+    from synthtune.search import KnownDocument, _aliases, _Catalog, _initials
+
+    subjects = [
+        "The Coca-Cola Company",
+        "Wal-Mart Stores, Inc.",
+        "ADVANCED MICRO DEVICES, INC.",
+        "Johnson & Johnson",
+        "Block, Inc.",
+        "THE BOEING COMPANY",
+        "MGM Resorts International",
+        "Amazon.com, Inc.",
+        "Foot Locker, Inc.",
+    ]
+    catalog = _Catalog(
+        "v", [KnownDocument(i, _aliases(s), None, None, _initials(s)) for i, s in enumerate(subjects)], 9
+    )
+
+    def named(query: str) -> set[str]:
+        return {subjects[i] for i in catalog.named(query)[1]}
+
+    assert named("What was Coca Cola's revenue in FY2022?") == {"The Coca-Cola Company"}  # space for hyphen
+    assert named("Walmart capex in FY2018") == {"Wal-Mart Stores, Inc."}  # no hyphen at all
+    assert named("AMD quick ratio FY22") == {"ADVANCED MICRO DEVICES, INC."}  # initials
+    assert named("How much of J&J's sales came from the U.S.?") == {"Johnson & Johnson"}
+    assert named("Boeing deliveries in 2022") == {"THE BOEING COMPANY"}  # "The" and "Company" dropped
+    assert named("MGM Resorts net revenues") == {"MGM Resorts International"}
+    assert named("Amazon AWS segment sales") == {"Amazon.com, Inc."}
+    assert named("Block's gross profit") == {"Block, Inc."}
+    # a one-word name or a first word in lower case, and initials not in capitals, are ordinary words
+    assert named("block trades and foot traffic") == set()
+    assert named("amd revenue") == set()
+    assert named("Johnson Controls revenue") == set()  # "Johnson" alone is not Johnson & Johnson
+    assert _initials("MGM Resorts International") is None  # a name with capitals of its own keeps them
+    assert _initials("Earnings Per Share Inc.") is None  # a finance abbreviation (EPS) is never initials

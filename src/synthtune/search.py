@@ -168,6 +168,7 @@ class KnownDocument:
     names: tuple[str, ...]  # "Best Buy Co., Inc.", "Best Buy": matched case-insensitively
     ticker: str | None  # "BBY": matched as written
     period: Period | None
+    initials: str | None = None  # "AMD" for Advanced Micro Devices: matched as written
 
 
 @dataclass(frozen=True)
@@ -269,20 +270,56 @@ _GENERIC_OWNERS = frozenset(
 )
 
 
+# a last word a company's everyday name drops ("MGM Resorts International" -> "MGM Resorts")
+_DROPPED_LAST = frozenset({"International", "Holdings", "Group", "Worldwide"})
+# abbreviations of finance words, never taken for a company's initials
+_NOT_INITIALS = frozenset(
+    {"EPS", "GAAP", "FCF", "ROE", "ROA", "ROI", "ROIC", "SGA", "CEO", "CFO", "ARR", "TTM"}
+)
+
+
 def _aliases(subject: str) -> tuple[str, ...]:
     """The names a query may use for a company: "Costco Wholesale Corporation", "Costco Wholesale",
-    "Costco"."""
+    "Costco"; "Amazon" for Amazon.com; "MGM Resorts" for MGM Resorts International. A one-word name
+    counts only capitalised in a query (see :class:`_Catalog`)."""
     short = short_name(subject)
     names = [subject, short]
-    first = short.split()[0] if short.split() else ""
+    words = short.split()
+    if short.lower().endswith(".com"):
+        names.append(short[: -len(".com")])
+    if len(words) > 2 and words[-1] in _DROPPED_LAST:
+        names.append(" ".join(words[:-1]))
+    first = words[0].rstrip(".,") if words else ""
     if (
-        len(short.split()) > 1
+        len(words) > 1
+        and words[1] not in ("&", "and")  # "Johnson" is not Johnson & Johnson
         and len(first) >= 4
         and first.lower() not in COMMON_FIRST
         and first[0].isupper()
     ):
-        names.append(first.rstrip(".,"))
+        names.append(first)
     return tuple(dict.fromkeys(n for n in names if n.strip()))
+
+
+def _initials(subject: str) -> str | None:
+    """What analysts call a company of three or more words by: "AMD" for Advanced Micro Devices, and
+    "J&J" for Johnson & Johnson. Matched as written, like a ticker."""
+    words = short_name(subject).split()
+    if len(words) == 3 and words[1] == "&":
+        return f"{words[0][0]}&{words[2][0]}".upper()
+    words = [w for w in words if w.lower() not in ("&", "and", "of", "the")]
+    if any(w.isupper() and len(w) > 1 for w in words):  # "MGM Resorts": called by its own capitals
+        return None
+    initials = "".join(w[0] for w in words).upper()
+    if len(initials) >= 3 and initials.isalpha() and initials not in _NOT_INITIALS:
+        return initials
+    return None
+
+
+def _name_key(name: str) -> str:
+    """A name as matching compares it: case, spaces, hyphens and dots aside ("Coca Cola" = "Coca-Cola",
+    "Walmart" = "Wal-Mart")."""
+    return re.sub(r"[\s.\-]+", "", name.lower())
 
 
 def _period_fits(ref: PeriodRef, period: Period | None, whole_year: bool) -> bool:
@@ -300,7 +337,7 @@ def _period_fits(ref: PeriodRef, period: Period | None, whole_year: bool) -> boo
 
 class _Catalog:
     """The documents search knows the identity of, with one regex over all their names (case-insensitive)
-    and one over their tickers (as written), so a query is matched in one pass."""
+    and one over their tickers and initials (as written), so a query is matched in one pass."""
 
     def __init__(
         self,
@@ -315,35 +352,55 @@ class _Catalog:
         self.paged = paged  # the documents with pages (PDFs): search.per_page counts their results per page
         self.by_name: dict[str, set[int]] = {}
         self.by_ticker: dict[str, set[int]] = {}
+        self.one_word: dict[str, set[str]] = {}  # key -> the one-word names it stands for, as written
+        names: dict[str, None] = {}
         for d in documents:
             for n in d.names:
-                self.by_name.setdefault(n.lower(), set()).add(d.id)
-            if d.ticker and len(d.ticker) >= 2:
-                self.by_ticker.setdefault(d.ticker, set()).add(d.id)
-        self.names = _alternation(self.by_name, re.IGNORECASE)
-        self.tickers = _alternation(self.by_ticker, 0)
+                self.by_name.setdefault(_name_key(n), set()).add(d.id)
+                names[n] = None
+                if len(n.split()) == 1:
+                    self.one_word.setdefault(_name_key(n), set()).add(n)
+            for t in (d.ticker, d.initials):  # as written
+                if t and len(t) >= 2:
+                    self.by_ticker.setdefault(t, set()).add(d.id)
+        self.names = _alternation(list(names), re.IGNORECASE, loose=True)
+        self.tickers = _alternation(list(self.by_ticker), 0)
 
     def named(self, query: str) -> tuple[tuple[str, ...], set[int]]:
-        """The names and tickers the query uses, and their documents."""
+        """The names and tickers the query uses, and their documents. A one-word name counts only
+        capitalised or as its documents write it ("Block" or "BLOCK", not "block trades"; "eBay")."""
         found: dict[str, None] = {}
         docs: set[int] = set()
         for pattern, index, key in (
-            (self.names, self.by_name, str.lower),
+            (self.names, self.by_name, _name_key),
             (self.tickers, self.by_ticker, str),
         ):
             if pattern is None:
                 continue
             for m in pattern.finditer(query):
-                found[m.group(0)] = None
-                docs |= index[key(m.group(0))]
+                said = m.group(0)
+                written = self.one_word.get(key(said)) if index is self.by_name else None
+                if written and not (said[0].isupper() or said in written):
+                    continue
+                found[said] = None
+                docs |= index[key(said)]
         return tuple(found), docs
 
 
-def _alternation(index: dict[str, set[int]], flags: int) -> re.Pattern[str] | None:
-    if not index:
+def _alternation(names: list[str], flags: int, loose: bool = False) -> re.Pattern[str] | None:
+    """One regex for all ``names``, longest first ("Costco Wholesale" before "Costco"); ``loose``: any
+    run of spaces, hyphens or dots in a name matches any other, or none ("Coca Cola", "Wal-Mart")."""
+    if not names:
         return None
-    names = sorted(index, key=len, reverse=True)  # longest first: "Costco Wholesale" before "Costco"
-    return re.compile(r"(?<![\w&])(?:" + "|".join(map(re.escape, names)) + r")(?![\w&])", flags)
+    names = sorted(names, key=len, reverse=True)
+    parts = []
+    for n in names:
+        if loose:
+            bits = [re.escape(b) for b in re.split(r"[\s.\-]+", n) if b]
+            parts.append(r"[\s.\-]*".join(bits) + (r"\.?" if n.endswith(".") else ""))
+        else:
+            parts.append(re.escape(n))
+    return re.compile(r"(?<![\w&])(?:" + "|".join(parts) + r")(?![\w&])", flags)
 
 
 class Searcher:
@@ -376,7 +433,8 @@ class Searcher:
                 if ident is None:
                     continue
                 names = _aliases(ident.subject) if ident.subject else ()
-                known.append(KnownDocument(d.id, names, ident.ticker, ident.period))
+                initials = _initials(ident.subject) if ident.subject else None
+                known.append(KnownDocument(d.id, names, ident.ticker, ident.period, initials))
             self._catalog = _Catalog(version, known, len(stored), paged)
         return self._catalog
 

@@ -53,11 +53,15 @@ _LEGAL_SUFFIX = (
 
 
 def short_name(subject: str) -> str:
-    """ "Acme Robotics, Inc." -> "Acme Robotics"; "Best Buy Co., Inc." -> "Best Buy"."""
+    """ "Acme Robotics, Inc." -> "Acme Robotics"; "Best Buy Co., Inc." -> "Best Buy"; "The Boeing Company"
+    -> "Boeing"; "JPMorgan Chase & Co." -> "JPMorgan Chase"."""
     name = re.sub(rf",?\s+{_LEGAL_SUFFIX}\s*$", "", subject.strip())
     name = re.sub(rf",?\s+{_LEGAL_SUFFIX}\s*$", "", name)
+    name = re.sub(r"\s+(?:&|and)$", "", name)
     if name.isupper() and len(name) > 4:
         name = name.title()
+    if re.match(r"The\s+\S", name) and name != subject.strip():  # "The Boeing": a sentence says "Boeing"
+        name = name[4:].lstrip()
     return name or subject
 
 
@@ -65,7 +69,7 @@ def short_name(subject: str) -> str:
 COMMON_FIRST = frozenset({
     "best", "general", "american", "united", "first", "national", "international", "new", "global", "royal",
     "digital", "total", "great", "one", "home", "pacific", "southern", "northern", "western", "eastern",
-    "central", "public", "old",
+    "central", "public", "old", "advanced", "applied", "foot", "bank",
 })  # fmt: skip
 
 
