@@ -307,3 +307,18 @@ def test_a_query_names_a_company_the_way_analysts_write_it():
     assert named("Johnson Controls revenue") == set()  # "Johnson" alone is not Johnson & Johnson
     assert _initials("MGM Resorts International") is None  # a name with capitals of its own keeps them
     assert _initials("Earnings Per Share Inc.") is None  # a finance abbreviation (EPS) is never initials
+
+
+def test_a_filings_cover_gives_its_ticker_so_a_query_may_use_it():
+    cover = (
+        "UNITED STATES SECURITIES AND EXCHANGE COMMISSION\nFORM 10-K\n"
+        "For the fiscal year ended December 31, 2022\nADVANCED MICRO DEVICES, INC.\n"
+        "(Exact name of registrant as specified in its charter)\n"
+        "Securities registered pursuant to Section 12(b) of the Act:\n"
+        "Title of each class\nTrading\nSymbol(s)\nName of each exchange on which registered\n"
+        "Common Stock, par value $0.01 per share\nAMD\nThe NASDAQ Global Select Market\n"
+    )
+    ident = document_identity("", cover, "amd-2022-10k.pdf")
+    assert identity_line(ident) == "ADVANCED MICRO DEVICES, INC. (AMD) 10-K, FY2022, fiscal year 2022"
+    # a cover without the table (filings before 2019) has no ticker to give
+    assert document_identity("", cover.split("Securities registered")[0], "amd.pdf").ticker is None

@@ -125,6 +125,13 @@ _NOT_IN_NAMES = {
 _TICKER = re.compile(
     r"\((?:NYSE|Nasdaq|NASDAQ|NYSE American|Nasdaq GS|NASDAQ GS)\s*:\s*(?P<t>[A-Z][A-Z.]{0,5})\)"
 )
+# a 10-K or 10-Q cover's table of securities: "Title of each class  Trading Symbol(s)  Name of each exchange
+# ... Common Stock, $0.01 par value  AMD  The NASDAQ Global Select Market" (the first class listed)
+_COVER_TICKER = re.compile(
+    r"Trading\s+Symbol.{0,600}?(?:Common\s+Stock|Common\s+Shares|Ordinary\s+Shares)[^\n]{0,100}?\s"
+    r"(?P<t>[A-Z]{1,5}(?:\.[A-Z])?)\s+(?:The\s+)?(?:New\s+York\s+Stock\s+Exchange|NYSE|Nasdaq|NASDAQ)",
+    re.DOTALL,
+)
 _NOT_NAMES = {  # leading words that are not part of a name ("About Acme Robotics, Inc.")
     "About",
     "Welcome",
@@ -170,7 +177,7 @@ def document_identity(title: str, first_page_text: str, file_name: str = "") -> 
     reasons: list[str] = []
     head = first_page_text[:3000]
     subject = _subject(title, head, reasons, file_name)
-    ticker_match = _TICKER.search(head) or _FILE_TICKER.match(file_name)
+    ticker_match = _TICKER.search(head) or _COVER_TICKER.search(head) or _FILE_TICKER.match(file_name)
     ticker = ticker_match.group("t") if ticker_match else None
     file_ticker = _FILE_TICKER.match(file_name)
     if (
