@@ -23,8 +23,8 @@ from synthtune.embed import Embedder, check_model
 from synthtune.errors import SynthtuneError
 from synthtune.store import Passage, Store
 from synthtune.text.identity import (
-    COMMON_FIRST,
     PeriodRef,
+    first_word,
     identity_from_json,
     query_periods,
     short_name,
@@ -289,15 +289,7 @@ def _aliases(subject: str) -> tuple[str, ...]:
         names.append(short[: -len(".com")])
     if len(words) > 2 and words[-1] in _DROPPED_LAST:
         names.append(" ".join(words[:-1]))
-    first = words[0].rstrip(".,") if words else ""
-    if (
-        len(words) > 1
-        and words[1] not in ("&", "and")  # "Johnson" is not Johnson & Johnson
-        and len(first) >= 4
-        and first.lower() not in COMMON_FIRST
-        and first[0].isupper()
-    ):
-        names.append(first)
+    names.append(first_word(subject) or "")
     return tuple(dict.fromkeys(n for n in names if n.strip()))
 
 
@@ -438,11 +430,11 @@ class Searcher:
             self._catalog = _Catalog(version, known, len(stored), paged)
         return self._catalog
 
-    def scope(self, query: str) -> Scope:
+    def scope(self, query: str, catalog: _Catalog | None = None) -> Scope:
         """The documents a query's company and period point to, under `search.subject_match` and
-        `search.period_match`."""
+        `search.period_match` (``catalog``: :meth:`documents`, when the caller has it)."""
         cfg: SearchSettings = self.settings.search
-        catalog = self.documents()
+        catalog = catalog or self.documents()
         subjects, by_subject = catalog.named(query) if cfg.subject_match != "off" else ((), set())
         notes = []
         if not by_subject:
@@ -547,11 +539,12 @@ class Searcher:
             raise SynthtuneError(
                 f"the query {query!r} has only common words ('the', 'of', ...): name what to look for"
             )
-        if not self.documents().n_stored:
+        catalog = self.documents()  # one read of the store's version per search
+        if not catalog.n_stored:
             raise SynthtuneError(
                 "nothing to search: the knowledge base is empty (run `synthtune ingest PATH`)"
             )
-        scope = self.scope(query)
+        scope = self.scope(query, catalog)
         if mode == "dense":  # nothing lexical was looked for
             scope = replace(scope, expanded=())
         searched: set[int] | None = None if scope.searched is None else set(scope.searched)
@@ -605,13 +598,15 @@ class Searcher:
             ranked = fuse_scores(rankings)
         else:
             ranked = rrf([([c for c, _ in r], w) for r, w, _ in rankings], cfg.rrf_k)
-        return self._hits(ranked, k, cfg.per_page), scope
+        return self._hits(ranked, k, cfg.per_page, catalog.paged), scope
 
-    def _hits(self, ranked: list[tuple[int, float]], k: int, per_page: int = 0) -> list[Hit]:
+    def _hits(
+        self, ranked: list[tuple[int, float]], k: int, per_page: int, paged: frozenset[int]
+    ) -> list[Hit]:
         """The first ``k`` candidates as hits, at most ``per_page`` of them (0: any number) from one page
-        of a PDF: the next chunk of a page already shown mostly repeats it, and a page further down the
-        list is likelier to add what the first one lacks."""
-        paged = self.documents().paged if per_page else frozenset()
+        of a ``paged`` document (a PDF): the next chunk of a page already shown mostly repeats it, and a
+        page further down the list is likelier to add what the first one lacks."""
+        paged = paged if per_page else frozenset()
         taken: list[tuple[int, float]] = []
         passages: dict[int, Passage] = {}
         shown: dict[tuple[int, int], int] = {}

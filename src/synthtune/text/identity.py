@@ -73,15 +73,25 @@ COMMON_FIRST = frozenset({
 })  # fmt: skip
 
 
+def first_word(subject: str) -> str | None:
+    """The first word of a company's short name, where it could stand for the company alone: "Acme" of
+    Acme Robotics, "Costco" of Costco Wholesale. None for a one-word name, a first word too common or
+    short ("Best" of Best Buy), or the first of a pair ("Johnson" of Johnson & Johnson)."""
+    words = short_name(subject).split()
+    first = words[0].rstrip(".,") if words else ""
+    if len(words) < 2 or words[1] in ("&", "and") or len(first) < 4:
+        return None
+    return first if first[0].isupper() and first.lower() not in COMMON_FIRST else None
+
+
 def nickname(subject: str, texts: Iterable[str]) -> str | None:
     """The shorter name a company's documents also call it by, when they do: "Acme" for Acme Robotics
     when, outside its full name, they write "Acme" inside a sentence at least twice ("Acme's backlog",
-    "at Acme"), not as the start of another name ("Acme Automation"). None for a one-word name, a first word too common or short to stand alone ("Best" of
-    Best Buy), or one the documents never use alone ("Johnson" of Johnson & Johnson)."""
+    "at Acme"), not as the start of another name ("Acme Automation"). None where :func:`first_word` is
+    None, or for a first word the documents never use alone."""
     short = short_name(subject)
-    words = short.split()
-    first = words[0].rstrip(".,") if words else ""
-    if len(words) < 2 or len(first) < 4 or not first[0].isupper() or first.lower() in COMMON_FIRST:
+    first = first_word(subject)
+    if first is None:
         return None
     full = re.compile("|".join(re.escape(n) for n in sorted({subject, short}, key=len, reverse=True)))
     # alone: not the start of another name ("Acme Automation" is not Acme Robotics' "Acme")
