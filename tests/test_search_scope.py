@@ -50,6 +50,9 @@ def doc_name(hit) -> str:
         ("2023 Q1 sales and full-year 2022 EPS", ["Q1 2023", "year 2022"]),
         ("net sales for the quarter ended April 29, 2023", ["ended 2023-04-29"]),
         ("What did Acme earn?", []),
+        # a quarter without its year takes the year the query names; alone it names no period
+        ("What margin did Ulta Beauty expect for fiscal 2023 after its first-quarter report?", ["Q1 2023"]),
+        ("What did Acme earn in Q3?", []),
         ("revenue grew 12% to 2,500 units", []),
     ],
 )
@@ -322,3 +325,29 @@ def test_a_filings_cover_gives_its_ticker_so_a_query_may_use_it():
     assert identity_line(ident) == "ADVANCED MICRO DEVICES, INC. (AMD) 10-K, FY2022, fiscal year 2022"
     # a cover without the table (filings before 2019) has no ticker to give
     assert document_identity("", cover.split("Securities registered")[0], "amd.pdf").ticker is None
+
+
+def test_a_call_that_cites_the_annual_report_is_not_one():
+    """Safe-harbour lines name other filings ("risks described in our annual report on Form 10-K"): the
+    document is not that filing, and its header must not say so."""
+    for head in (
+        "Actual results may differ, including those discussed in Item 1A of our annual report on Form 10-K.",
+        "Please see the risk factors disclosed in NHI's Form 10-Q for the quarter ended March 31, 2020.",
+        "including those disclosed in our Form 10-K along with other SEC filings.",
+    ):
+        assert document_identity("", head, "MMS_q2_2021.txt").form is None, head
+    cover = "FORM 10-K\nANNUAL REPORT PURSUANT TO SECTION 13\nFor the fiscal year ended December 31, 2018"
+    assert document_identity("", cover, "3m.pdf").form == "10-K"
+
+
+def test_documents_of_one_ticker_are_found_by_the_name_either_says():
+    """MMS's Q4 call says "Maximus", its Q2 call never does: a query naming Maximus searches both, and its
+    period then ranks the Q2 call first."""
+    from synthtune.search import KnownDocument, _Catalog
+
+    q2 = KnownDocument(1, ("MMS",), "MMS", Period("Q2 2021", 3, None, 2021, 2, True))
+    q4 = KnownDocument(2, ("Maximus",), "MMS", Period("Q4 2021", 3, None, 2021, 4, True))
+    other = KnownDocument(3, ("Myers",), "MYE", None)
+    catalog = _Catalog("v", [q2, q4, other], 3)
+    assert catalog.named("What revenue did Maximus guide to on its Q2 2021 call?")[1] == {1, 2}
+    assert catalog.named("Myers sales")[1] == {3}

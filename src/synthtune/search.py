@@ -344,6 +344,13 @@ class _Catalog:
         self.paged = paged  # the documents with pages (PDFs): search.per_page counts their results per page
         self.by_name: dict[str, set[int]] = {}
         self.by_ticker: dict[str, set[int]] = {}
+        # documents of one ticker are one company's, whichever of them names it: a call transcript that
+        # never says "Maximus" is found by the name its sibling (MMS's other call) says
+        of_ticker: dict[str, set[int]] = {}
+        for d in documents:
+            if d.ticker and len(d.ticker) >= 2:
+                of_ticker.setdefault(d.ticker, set()).add(d.id)
+        self.siblings = {d: same for same in of_ticker.values() for d in same}
         self.one_word: dict[str, set[str]] = {}  # key -> the one-word names it stands for, as written
         names: dict[str, None] = {}
         for d in documents:
@@ -376,7 +383,7 @@ class _Catalog:
                     continue
                 found[said] = None
                 docs |= index[key(said)]
-        return tuple(found), docs
+        return tuple(found), docs.union(*(self.siblings.get(d, ()) for d in docs))
 
 
 def _alternation(names: list[str], flags: int, loose: bool = False) -> re.Pattern[str] | None:

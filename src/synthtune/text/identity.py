@@ -379,8 +379,16 @@ def _document_period(title: str, head: str, file_name: str, reasons: list[str]) 
     return None
 
 
+# another filing the text refers to ("risks described in our annual report on Form 10-K", "NHI's Form 10-Q
+# for the quarter ended ...", "see the Company's most recent quarterly report"): not the document's own form
+_FILING_MENTIONED = re.compile(
+    r"\b(?:our|its|their|the company'?s|[a-z&.]+'s)\s+(?:(?:most\s+)?recent(?:ly filed)?\s+|latest\s+|\d{4}\s+)?"
+    r"(?:(?:annual|quarterly)\s+reports?(?:\s+on\s+forms?\s+10-[kq])?|forms?\s+10-[kq])"
+)
+
+
 def _form(title: str, head: str, file_name: str) -> str | None:
-    text = f"{title}\n{head[:1500]}\n{file_name}".lower()
+    text = _FILING_MENTIONED.sub(" ", f"{title}\n{head[:1500]}\n{file_name}".lower())
     call = re.search(
         r"earnings call|conference call|\btranscript\b|^operator\b|\b(?:on|join(?:ing)?(?: us)?(?: on)?)"
         r" (?:the|this|today'?s) call\b|\bthe call today\b",
@@ -410,7 +418,7 @@ def _form(title: str, head: str, file_name: str) -> str | None:
 
 # ------------------------------------------------------------------------------- overrides and header
 
-IDENTITY_VERSION = "identity-1"  # bump when what document_identity finds or identity_line writes changes
+IDENTITY_VERSION = "identity-2"  # bump when what document_identity finds or identity_line writes changes
 
 
 def override_for(source_path: str, overrides: Mapping[str, DocumentOverride]) -> DocumentOverride | None:
@@ -530,6 +538,14 @@ _YEAR_ONLY = re.compile(
 )
 
 
+# a quarter named without its year ("first-quarter report", "in Q2"); paired with the year the query names
+_BARE_QUARTER = re.compile(r"\b(?P<ord>first|second|third|fourth)[\s-]+quarter\b|\bQ(?P<q>[1-4])\b", re.I)
+
+
+def _quarter_number(m: re.Match[str]) -> int:
+    return _ORD[m.group("ord").lower()] if m.group("ord") else int(m.group("q"))
+
+
 def _year(text: str) -> int:
     return int(text) + (2000 if len(text) == 2 else 0)
 
@@ -564,6 +580,10 @@ def query_periods(query: str) -> list[PeriodRef]:
             taken.append(m.span())
         else:  # "fiscal second quarter": the year may stand elsewhere ("... of 2024")
             found.append((m.start(), PeriodRef(m.group(0), None, quarter)))
+            taken.append(m.span())
+    for m in _BARE_QUARTER.finditer(query):  # "after its first-quarter report": the year stands elsewhere
+        if free(m):
+            found.append((m.start(), PeriodRef(m.group(0), None, _quarter_number(m))))
             taken.append(m.span())
     years = [m for m in _YEAR_ONLY.finditer(query) if free(m)]
     open_quarters = [i for i, (_, r) in enumerate(found) if r.year is None and r.end is None]
