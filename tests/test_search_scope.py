@@ -340,14 +340,24 @@ def test_a_call_that_cites_the_annual_report_is_not_one():
     assert document_identity("", cover, "3m.pdf").form == "10-K"
 
 
-def test_documents_of_one_ticker_are_found_by_the_name_either_says():
-    """MMS's Q4 call says "Maximus", its Q2 call never does: a query naming Maximus searches both, and its
-    period then ranks the Q2 call first."""
-    from synthtune.search import KnownDocument, _Catalog
-
-    q2 = KnownDocument(1, ("MMS",), "MMS", Period("Q2 2021", 3, None, 2021, 2, True))
-    q4 = KnownDocument(2, ("Maximus",), "MMS", Period("Q4 2021", 3, None, 2021, 4, True))
-    other = KnownDocument(3, ("Myers",), "MYE", None)
-    catalog = _Catalog("v", [q2, q4, other], 3)
-    assert catalog.named("What revenue did Maximus guide to on its Q2 2021 call?")[1] == {1, 2}
-    assert catalog.named("Myers sales")[1] == {3}
+def test_documents_of_one_ticker_are_found_by_the_name_either_says(make_project, tmp_path):
+    """MMS's Q4 call says "Maximus", its Q2 call never does: a query naming Maximus searches both calls,
+    and the quarter it names ranks the Q2 call first. Another company's call stays out."""
+    calls = {
+        "MMS_q2_2021.txt": "Thanks for joining us. We project COVID response revenue between $800 million and "
+        "$850 million for the full fiscal year.",
+        "MMS_q4_2021.txt": "At Maximus we closed the year well. The team at Maximus won new contracts. COVID "
+        "response revenue was $1.1 billion in fiscal 2021.",
+        "MYE_q2_2021.txt": "At Myers we grew sales. The Myers team projects COVID response revenue to fade.",
+    }
+    for name, text in calls.items():
+        write(tmp_path / "docs" / name, text)
+    p = make_project({"search": {"subject_match": "filter", "period_match": "boost"}})
+    p.ingest([tmp_path / "docs"])
+    hits, scope = p.search_scoped(
+        "How much COVID response revenue did Maximus project on its Q2 2021 call?", k=3
+    )
+    assert scope.subjects == ("Maximus",) and len(scope.searched) == 2
+    assert [len(b) for b in scope.boosted] == [1]
+    assert doc_name(hits[0]) == "MMS_q2_2021.txt"
+    assert {doc_name(h) for h in hits} == {"MMS_q2_2021.txt", "MMS_q4_2021.txt"}
