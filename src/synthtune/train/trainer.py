@@ -710,46 +710,49 @@ def _build_trainer(
                 meter.eval_cpu_seconds += time.process_time() - c0
 
     class Budget(TrainerCallback):
-        """``train.max_minutes``: after the first steps, fit the step count to the time left. With kept
-        frozen-layer outputs (``train.cache_frozen_layers``) the steps after the first epoch are cheaper:
-        they are timed again then, and the count refitted (never beyond the steps planned)."""
+        """``train.max_minutes``: fit the step count (and the learning-rate schedule) to the time left,
+        measured again every few steps and never beyond the steps planned. The pace is the mean time of
+        the steps since the last change of regime, evaluations aside: the first step pays one-off costs,
+        and with kept frozen-layer outputs (``train.cache_frozen_layers``) the steps after the first epoch
+        are cheaper than the first epoch's. A few steps alone say little (one batch of long rows takes
+        twice one of short rows), so the count follows the mean as it settles; when the time is up,
+        training stops whatever was estimated."""
 
-        timed_steps = 4
+        every = 4  # steps between refits
 
         def __init__(self) -> None:
-            self.t0 = 0.0
-            self.timed_from: int | None = 2  # the first step pays one-off costs (allocation, caches)
-            self.timings = 0
+            self.mark: tuple[int, float, float] | None = None  # (step, time, eval seconds) paced from
+            self.cached = False
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             if settings.max_minutes is None:
                 return
-            step = state.global_step
-            if meter.budget_steps is not None and step >= meter.budget_steps:
+            step, now = state.global_step, time.perf_counter()
+            # evaluations count here: the budget is wall-clock
+            left = settings.max_minutes * 60 - (now - meter._t0)
+            cache = meter.frozen
+            cached = (
+                cache is not None
+                and cache.off_reason is None
+                and cache.hits > 0
+                and (state.epoch or 0.0) >= 1.0
+            )
+            if left > 0 and (self.mark is None or cached != self.cached):
+                self.mark, self.cached = (step, now, meter.eval_seconds), cached
+                return
+            n = step - self.mark[0] if self.mark is not None else 0
+            if left > 0 and (n < self.every or n % self.every):
+                return
+            pace = max(1e-9, (now - self.mark[1] - (meter.eval_seconds - self.mark[2])) / n) if n else 1.0
+            planned = meter.planned_steps or state.max_steps
+            fits = min(planned, step + max(0, int(left / pace))) if left > 0 else min(planned, step)
+            if fits != state.max_steps:
+                meter.budget_steps = fits if fits < planned else None
+                meter.planned_steps = planned if fits < planned else None
+                state.max_steps = fits
+                _refit_schedule(kw.get("lr_scheduler"), fits)
+            if step >= fits:
                 control.should_training_stop = True
-                return
-            if self.timed_from is None:
-                cache = meter.frozen
-                cached = cache is not None and cache.off_reason is None and cache.hits > 0
-                if self.timings == 1 and cached and (state.epoch or 0.0) >= 1.0:
-                    self.timed_from = step + 1
-                return
-            if step == self.timed_from:
-                self.t0 = time.perf_counter()
-            elif step == self.timed_from + self.timed_steps:
-                self.timed_from = None
-                self.timings += 1
-                per_step = (time.perf_counter() - self.t0) / self.timed_steps
-                spent = time.perf_counter() - meter._t0  # evaluations count: the budget is wall-clock
-                left = settings.max_minutes * 60 - spent
-                planned = meter.planned_steps or state.max_steps
-                fits = min(planned, step + max(0, int(left / per_step)))
-                if fits != state.max_steps:
-                    meter.budget_steps = fits if fits < planned else None
-                    meter.planned_steps = planned if fits < planned else None
-                    state.max_steps = fits
-                    _refit_schedule(kw.get("lr_scheduler"), fits)
-                    control.should_training_stop = step >= fits
 
     class Report(TrainerCallback):
         def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kw: Any) -> None:
