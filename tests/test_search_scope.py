@@ -334,6 +334,9 @@ def test_a_call_that_cites_the_annual_report_is_not_one():
         "Actual results may differ, including those discussed in Item 1A of our annual report on Form 10-K.",
         "Please see the risk factors disclosed in NHI's Form 10-Q for the quarter ended March 31, 2020.",
         "including those disclosed in our Form 10-K along with other SEC filings.",
+        "can be found in the Company's Annual Report on Form 10-K for the year ended December 31, 2020 and any "
+        "subsequent quarterly report on Form 10-Q or Current Report on Form 8-K",
+        "the risk factors listed in our Form 10-Q and our Form 8-K filings with the SEC",
     ):
         assert document_identity("", head, "MMS_q2_2021.txt").form is None, head
     cover = "FORM 10-K\nANNUAL REPORT PURSUANT TO SECTION 13\nFor the fiscal year ended December 31, 2018"

@@ -379,11 +379,16 @@ def _document_period(title: str, head: str, file_name: str, reasons: list[str]) 
     return None
 
 
-# another filing the text refers to ("risks described in our annual report on Form 10-K", "NHI's Form 10-Q
-# for the quarter ended ...", "see the Company's most recent quarterly report"): not the document's own form
+# another filing the text refers to ("risks described in our annual report on Form 10-K", "the Company's
+# Annual Report on Form 10-K and Quarterly Reports on Form 10-Q", "our most recent Form 10-K"): not the
+# document's own form. A filing's cover says "FORM 10-K" and "ANNUAL REPORT PURSUANT TO SECTION 13".
 _FILING_MENTIONED = re.compile(
-    r"\b(?:our|its|their|the company'?s|[a-z&.]+'s)\s+(?:(?:most\s+)?recent(?:ly filed)?\s+|latest\s+|\d{4}\s+)?"
-    r"(?:(?:annual|quarterly)\s+reports?(?:\s+on\s+forms?\s+10-[kq])?|forms?\s+10-[kq])"
+    r"(?:\b(?:our|its|their|[a-z&.]+'s)\s+(?:[\w,-]+\s+){0,4}?(?:annual|quarterly|current)\s+reports?"
+    r"(?:,?\s+on\s+(?:forms?\s+)?(?:10-[kq]|8-k))?"
+    r"|\b(?:our|its|their|[a-z&.]+'s)\s+(?:[\w,-]+\s+){0,4}?forms?\s+(?:10-[kq]|8-k)"
+    r"|\b(?:annual|quarterly|current)\s+reports?,?\s+on\s+(?:forms?\s+)?(?:10-[kq]|8-k))"
+    r"(?:[\s,-]+(?:and|or|as well as|on)?\s*(?:subsequent\s+|other\s+|our\s+)?"
+    r"(?:(?:annual|quarterly|current)\s+reports?,?\s+on\s+)?(?:forms?\s+)?(?:10-[kq]|8-k))*"
 )
 
 
