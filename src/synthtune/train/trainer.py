@@ -576,7 +576,6 @@ class _Meter:
     def __init__(self) -> None:
         self.tokens = 0
         self.padded_tokens = 0
-        self.budget_steps: int | None = None  # the steps that fit train.max_minutes, when fewer than planned
         self.planned_steps: int | None = None
         self.frozen: FrozenLayerCache | None = None  # train.cache_frozen_layers
         self.eval_seconds = self.eval_cpu_seconds = 0.0
@@ -747,7 +746,6 @@ def _build_trainer(
             planned = meter.planned_steps or state.max_steps
             fits = min(planned, step + max(0, int(left / pace))) if left > 0 else min(planned, step)
             if fits != state.max_steps:
-                meter.budget_steps = fits if fits < planned else None
                 meter.planned_steps = planned if fits < planned else None
                 state.max_steps = fits
                 _refit_schedule(kw.get("lr_scheduler"), fits)
