@@ -364,3 +364,51 @@ def test_documents_of_one_ticker_are_found_by_the_name_either_says(make_project,
     assert [len(b) for b in scope.boosted] == [1]
     assert doc_name(hits[0]) == "MMS_q2_2021.txt"
     assert {doc_name(h) for h in hits} == {"MMS_q2_2021.txt", "MMS_q4_2021.txt"}
+
+
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        ("What EBITDA guidance did Cheniere give on its Q1 2021 call?", ["Cheniere"]),
+        ("Cheniere EBITDA guidance 2021", ["Cheniere"]),
+        ("Home Depot's EPS in Q3?", ["Home Depot"]),
+        ("According to Darden, how did sales grow in May?", ["Darden"]),
+        ("What did The New York Times add?", ["New York Times"]),
+        ("How much will Pacific Gas and Electric pay?", ["Pacific Gas and Electric"]),
+        ("What was the Company's revenue in the Quarter?", []),
+    ],
+)
+def test_the_names_a_query_says(query, said):
+    from synthtune.search import _said_names
+
+    assert [name for name, _forms in _said_names(query)] == said
+
+
+def test_a_name_no_identity_gives_ranks_up_the_documents_whose_text_says_it(make_project, tmp_path):
+    """Two calls filed by ticker whose text never gives their company's legal name: LNG's says "Cheniere",
+    which does not spell LNG, so its identity is the ticker alone. A query naming Cheniere ranks its call
+    first although the other call says "EBITDA guidance" more; a name both calls say is no one's."""
+    calls = {
+        "LNG_q1_2021.txt": "Cheniere had a record quarter in Texas. Cheniere now expects consolidated adjusted "
+        "EBITDA of $4.3 billion to $4.6 billion.",
+        "PPL_q1_2021.txt": "We reaffirm our EBITDA guidance. EBITDA guidance for the year is unchanged, and our "
+        "EBITDA guidance range reflects the storm in Texas.",
+    }
+    for name, text in calls.items():
+        write(tmp_path / "docs" / name, text)
+    p = make_project({"search": {"subject_match": "filter", "period_match": "boost"}})
+    p.ingest([tmp_path / "docs"])
+    query = "What EBITDA guidance did Cheniere give on its Q1 2021 call?"
+    hits, scope = p.search_scoped(query, k=2)
+    assert scope.searched is None and [len(b) for b in scope.boosted] == [1, 1]
+    assert any("'Cheniere'" in n and "ranked the 1 that says it higher" in n for n in scope.notes)
+    assert doc_name(hits[0]) == "LNG_q1_2021.txt"
+    assert scope.narrowed == "What EBITDA guidance did give on its call?"
+    # off: the call that says "EBITDA guidance" most comes first
+    off = make_project({"search": {"subject_match": "off"}}, name="off")
+    off.ingest([tmp_path / "docs"])
+    hits, scope = off.search_scoped(query, k=2)
+    assert scope.boosted == () and doc_name(hits[0]) == "PPL_q1_2021.txt"
+    # a name every call says tells none apart
+    _, scope = p.search_scoped("What did the storm in Texas cost?", k=2)
+    assert scope.boosted == () and scope.notes == ()

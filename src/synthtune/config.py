@@ -193,9 +193,11 @@ class SearchSettings(Section):
         default="filter",
         description="When a query names the company of some documents (name or ticker, as found at ingest "
         "or set in `documents:`): search only those documents (filter), rank them higher (boost), or "
-        "ignore it (off). A query that names none searches everything. Dense search ranks the documents a "
-        "query's names chose by the query without those names and its period (they tell those documents "
-        "apart no more), the whole store by all of it.",
+        "ignore it (off). A name no document's identity gives, but that the text of a few documents says (at "
+        "most a tenth of them: a call transcript that never states its company's legal name), ranks those "
+        "documents higher unless this is off. A query that names none searches everything. Dense search "
+        "ranks the documents a query's names chose by the query without those names and its period (they "
+        "tell those documents apart no more), the whole store by all of it.",
     )
     period_match: Literal["filter", "boost", "off"] = Field(
         default="boost",

@@ -270,6 +270,45 @@ _GENERIC_OWNERS = frozenset(
 )
 
 
+# a run of capitalised words in a query ("Home Depot", "Sherwin-Williams", "FactSet", "McCormick"), joined
+# by spaces, "&", "and" or "of" ("Pacific Gas and Electric", "Bank of America"): a name the query may ask
+# about when no document's identity gives it
+_CAPITALISED_RUN = re.compile(
+    r"(?<![\w&.'’-])[A-Z][a-z]+[\w&-]*(?:[ \t]+(?:(?:&|and|of)[ \t]+)?[A-Z][a-z]+[\w&-]*)*"
+)
+# words a question or request starts with, capitalised as the first word of any sentence is
+_OPENERS = frozenset(
+    ["according", "after", "before", "compare", "describe", "during", "give", "list", "per", "show", "since",
+     "summarize", "summarise", "tell"]
+)  # fmt: skip
+_MENTION_CHUNKS = 200  # a name in more chunks than this is too common to tell documents apart
+
+
+def _said_names(query: str) -> list[tuple[str, list[str]]]:
+    """The capitalised names a query says, each with the forms a text may write it in, most complete
+    first: the name, its shorter forms (:func:`_aliases`), and the parts "and" or "of" join. Not a
+    first word that any question starts with ("What", "How", "According"), months, "The", or words
+    that name no one in particular ("Company", "Quarter") at a name's ends."""
+    out: dict[str, list[str]] = {}
+    for m in _CAPITALISED_RUN.finditer(query):
+        words = m.group(0).split()
+        if m.start() == 0 and words[0].lower() in _STOPWORDS | _OPENERS:
+            words = words[1:]
+        while words and (words[0] in ("The", "&", "and", "of") or words[0].lower() in _GENERIC_OWNERS):
+            words = words[1:]
+        while words and (words[-1] in ("&", "and", "of") or words[-1].lower() in _GENERIC_OWNERS):
+            words = words[:-1]
+        if not words:
+            continue
+        said = " ".join(words)
+        forms = [said, *_aliases(said)]
+        parts = re.split(r" (?:and|of) ", said)
+        if len(parts) > 1:
+            forms += [f for part in parts for f in (part, *_aliases(part))]
+        out.setdefault(said, list(dict.fromkeys(forms)))
+    return list(out.items())
+
+
 # a last word a company's everyday name drops ("MGM Resorts International" -> "MGM Resorts")
 _DROPPED_LAST = frozenset({"International", "Holdings", "Group", "Worldwide"})
 # abbreviations of finance words, never taken for a company's initials
@@ -413,6 +452,7 @@ class Searcher:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synthtune-bm25")
         self._catalog: _Catalog | None = None
         self._doc_of: tuple[str | None, dict[int, int]] | None = None
+        self._mentions: dict[tuple[str | None, str], frozenset[int]] = {}
         self._vocabulary = Vocabulary.build(settings.search.expand_terms, settings.search.synonyms)
 
     def close(self) -> None:
@@ -444,7 +484,19 @@ class Searcher:
         catalog = catalog or self.documents()
         subjects, by_subject = catalog.named(query) if cfg.subject_match != "off" else ((), set())
         notes = []
-        if not by_subject:
+        # no document's identity names the company asked about: the documents whose text says it (a call
+        # transcript that never states its company's legal name) rank higher, never alone
+        mentioned: tuple[str, ...] = ()
+        by_mention: set[int] = set()
+        if not by_subject and cfg.subject_match != "off":
+            for said, forms in _said_names(query):
+                for form in forms:  # "Universal Insurance Holdings", "Universal Insurance", ...
+                    docs = self._said_by(form, catalog)
+                    if docs:
+                        mentioned += (said,)
+                        by_mention |= docs
+                        break
+        if not by_subject and not by_mention:
             for m in _POSSESSIVE.finditer(query):
                 name = m.group("name")
                 if not {w.lower() for w in name.split()} & (_STOPWORDS | _GENERIC_OWNERS):
@@ -455,10 +507,11 @@ class Searcher:
         # would rank every filing of that quarter higher, which the search dev set shows hurts. A quarter
         # named is the period asked about; a bare year ("2029 bonds", "fiscal 2024 outlook") often is not,
         # so years count only when no quarter is named.
-        refs = query_periods(query) if cfg.period_match != "off" and by_subject else []
+        chosen = by_subject or by_mention
+        refs = query_periods(query) if cfg.period_match != "off" and chosen else []
         if any(r.quarter or r.end for r in refs):
             refs = [r for r in refs if r.quarter or r.end]
-        pool = [d for d in catalog.documents if d.id in by_subject]
+        pool = [d for d in catalog.documents if d.id in chosen]
         by_period = {d.id for d in pool if any(_period_fits(r, d.period, whole_year=True) for r in refs)}
         if not by_period:  # no annual report or fourth-quarter release of that year: any filing of it
             by_period = {d.id for d in pool if any(_period_fits(r, d.period, whole_year=False) for r in refs)}
@@ -471,14 +524,20 @@ class Searcher:
                 searched = set(by_subject)
             else:
                 boosted.append(frozenset(by_subject))
+        if by_mention:
+            boosted.append(frozenset(by_mention))
+            notes.append(
+                f"no document is about {' or '.join(map(repr, mentioned))} (as far as synthtune can tell): "
+                f"ranked the {len(by_mention)} that say{'s' if len(by_mention) == 1 else ''} it higher"
+            )
         if by_period:
             if cfg.period_match == "filter":
                 searched = by_period if searched is None else searched & by_period
             else:
                 boosted.append(frozenset(by_period))
         narrowed = None
-        if by_subject:
-            narrowed = _without(query, subjects, [r.text for r in refs] if by_period else [])
+        if chosen:
+            narrowed = _without(query, subjects + mentioned, [r.text for r in refs] if by_period else [])
         return Scope(
             subjects=tuple(subjects),
             periods=tuple(r.label for r in refs),
@@ -488,6 +547,26 @@ class Searcher:
             narrowed=narrowed if narrowed != query.strip() else None,
             expanded=self._vocabulary.expand(query),
         )
+
+    def _said_by(self, name: str, catalog: _Catalog) -> frozenset[int]:
+        """The documents whose text says ``name`` with its capitals as written (spaces, hyphens and dots
+        loose), when no more than a tenth of the stored documents say it, or one: a name more of them say
+        is no one company's. Remembered until the knowledge base changes."""
+        key = (catalog.version, name)
+        if key in self._mentions:
+            return self._mentions[key]
+        if len(self._mentions) > 4096:
+            self._mentions.clear()
+        found: frozenset[int] = frozenset()
+        ids = [c for c, _ in self.store.lexical_candidates([name], _MENTION_CHUNKS + 1)]
+        if len(ids) <= _MENTION_CHUNKS:
+            pattern = _alternation([name], 0, loose=True)
+            assert pattern is not None
+            docs = frozenset(p.document_id for p in self.store.passages(ids) if pattern.search(p.text))
+            if docs and len(docs) <= max(1, catalog.n_stored // 10):
+                found = docs
+        self._mentions[key] = found
+        return found
 
     def _chunk_documents(self) -> dict[int, int]:
         """Each chunk's document, read again only when the knowledge base changes."""
