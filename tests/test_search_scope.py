@@ -404,6 +404,11 @@ def test_a_name_no_identity_gives_ranks_up_the_documents_whose_text_says_it(make
     assert any("'Cheniere'" in n and "ranked the 1 that says it higher" in n for n in scope.notes)
     assert doc_name(hits[0]) == "LNG_q1_2021.txt"
     assert scope.narrowed == "What EBITDA guidance did give on its call?"
+    # a period filter keeps to the company's documents of that period, never to a mention's
+    strict = make_project({"search": {"subject_match": "filter", "period_match": "filter"}}, name="strict")
+    strict.ingest([tmp_path / "docs"])
+    hits, scope = strict.search_scoped(query, k=2)
+    assert scope.searched is None and len(hits) == 2 and doc_name(hits[0]) == "LNG_q1_2021.txt"
     # off: the call that says "EBITDA guidance" most comes first
     off = make_project({"search": {"subject_match": "off"}}, name="off")
     off.ingest([tmp_path / "docs"])

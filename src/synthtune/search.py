@@ -531,7 +531,7 @@ class Searcher:
                 f"ranked the {len(by_mention)} that say{'s' if len(by_mention) == 1 else ''} it higher"
             )
         if by_period:
-            if cfg.period_match == "filter":
+            if cfg.period_match == "filter" and by_subject:  # a text's mention only ranks higher
                 searched = by_period if searched is None else searched & by_period
             else:
                 boosted.append(frozenset(by_period))
