@@ -396,8 +396,13 @@ def test_a_name_no_identity_gives_ranks_up_the_documents_whose_text_says_it(make
     }
     for name, text in calls.items():
         write(tmp_path / "docs" / name, text)
-    p = make_project({"search": {"subject_match": "filter", "period_match": "boost"}})
-    p.ingest([tmp_path / "docs"])
+
+    def project(name: str, **search):
+        p = make_project({"search": search}, name=name)
+        p.ingest([tmp_path / "docs"])
+        return p
+
+    p = project("boost", subject_match="filter", period_match="boost")
     query = "What EBITDA guidance did Cheniere give on its Q1 2021 call?"
     hits, scope = p.search_scoped(query, k=2)
     assert scope.searched is None and [len(b) for b in scope.boosted] == [1, 1]
@@ -405,14 +410,10 @@ def test_a_name_no_identity_gives_ranks_up_the_documents_whose_text_says_it(make
     assert doc_name(hits[0]) == "LNG_q1_2021.txt"
     assert scope.narrowed == "What EBITDA guidance did give on its call?"
     # a period filter keeps to the company's documents of that period, never to a mention's
-    strict = make_project({"search": {"subject_match": "filter", "period_match": "filter"}}, name="strict")
-    strict.ingest([tmp_path / "docs"])
-    hits, scope = strict.search_scoped(query, k=2)
+    hits, scope = project("strict", subject_match="filter", period_match="filter").search_scoped(query, k=2)
     assert scope.searched is None and len(hits) == 2 and doc_name(hits[0]) == "LNG_q1_2021.txt"
     # off: the call that says "EBITDA guidance" most comes first
-    off = make_project({"search": {"subject_match": "off"}}, name="off")
-    off.ingest([tmp_path / "docs"])
-    hits, scope = off.search_scoped(query, k=2)
+    hits, scope = project("off", subject_match="off").search_scoped(query, k=2)
     assert scope.boosted == () and doc_name(hits[0]) == "PPL_q1_2021.txt"
     # a name every call says tells none apart
     _, scope = p.search_scoped("What did the storm in Texas cost?", k=2)
