@@ -409,6 +409,8 @@ def test_a_name_no_identity_gives_ranks_up_the_documents_whose_text_says_it(make
     assert any("'Cheniere'" in n and "ranked the 1 that says it higher" in n for n in scope.notes)
     assert doc_name(hits[0]) == "LNG_q1_2021.txt"
     assert scope.narrowed == "What EBITDA guidance did give on its call?"
+    _, scope = p.search_scoped("What EBITDA guidance did Cheniere give for Q3 2024?", k=2)
+    assert "no document of Q3 2024 among those that say 'Cheniere'" in scope.notes
     # a period filter keeps to the company's documents of that period, never to a mention's
     hits, scope = project("strict", subject_match="filter", period_match="filter").search_scoped(query, k=2)
     assert scope.searched is None and len(hits) == 2 and doc_name(hits[0]) == "LNG_q1_2021.txt"

@@ -204,7 +204,8 @@ class SearchSettings(Section):
         description="When a query names a company and a period ('Q2 2023', 'fiscal 2024', 'the quarter ended "
         "April 29, 2023'): search only that company's documents of that period (filter), rank them higher "
         "(boost), or ignore the period (off). A year alone prefers the year's annual report or fourth "
-        "quarter.",
+        "quarter. Among documents chosen only because their text says a name (see subject_match), the "
+        "period ranks higher, never filters.",
     )
     match_boost: float = Field(
         default=1.0,

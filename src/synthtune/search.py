@@ -516,7 +516,8 @@ class Searcher:
         if not by_period:  # no annual report or fourth-quarter release of that year: any filing of it
             by_period = {d.id for d in pool if any(_period_fits(r, d.period, whole_year=False) for r in refs)}
         if refs and not by_period:
-            notes.append("no document of " + ", ".join(r.text for r in refs) + " among those searched")
+            among = "those searched" if by_subject else "those that say " + " or ".join(map(repr, mentioned))
+            notes.append("no document of " + ", ".join(r.text for r in refs) + " among " + among)
         searched: set[int] | None = None
         boosted: list[frozenset[int]] = []
         if by_subject:
