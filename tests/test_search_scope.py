@@ -327,6 +327,102 @@ def test_a_filings_cover_gives_its_ticker_so_a_query_may_use_it():
     assert document_identity("", cover.split("Securities registered")[0], "amd.pdf").ticker is None
 
 
+def test_a_retailers_annual_report_is_named_by_its_own_fiscal_year():
+    """Many retailers name the year that ended in January or February by the year before (Home Depot's
+    fiscal 2022 ended January 29, 2023): the cover gives only the date, the later pages say the name, and
+    a query asks by the name."""
+    cover = (
+        "UNITED STATES SECURITIES AND EXCHANGE COMMISSION\nFORM 10-K\n"
+        "For the fiscal year ended January 28, 2023\nUlta Beauty, Inc.\n"
+        "(Exact name of registrant as specified in its charter)\n"
+    )
+    later = "Our fiscal year ends on the Saturday closest to January 31. Fiscal 2022 was a 52-week year "
+    later += "ended January 28, 2023. Net sales in fiscal 2023 are expected to grow 4% to 5%."
+    ident = document_identity("", cover, "ulta-10k.pdf", later)
+    assert identity_line(ident) == "Ulta Beauty, Inc. 10-K, FY2022, fiscal year 2022"
+    assert any("fiscal 2022, as the text names the year ended January 28, 2023" in r for r in ident.reasons)
+    assert query_periods("Ulta Beauty's net sales in fiscal 2022")[0].matches(ident.period)
+    assert not query_periods("Ulta Beauty's net sales in FY2023")[0].matches(ident.period)
+    # the name after the date: 'the fiscal year ended January 29, 2023 ("fiscal 2022")'
+    depot = cover.replace("January 28, 2023", "January 29, 2023").replace(
+        "Ulta Beauty, Inc.", "THE HOME DEPOT, INC."
+    )
+    named = 'Unless noted, the fiscal year ended January 29, 2023 ("fiscal 2022") included 52 weeks.'
+    assert document_identity("", depot, "hd.pdf", named).period.fiscal_year == 2022
+    # no sentence ties a name to the date: the name the text uses more often (Best Buy's fiscal 2023 ended
+    # January 28, 2023)
+    best_buy = cover.replace("Ulta Beauty, Inc.", "BEST BUY CO., INC.")
+    counted = (
+        "Fiscal 2023 included 52 weeks. Revenue in fiscal 2023 fell 10.6% from fiscal 2022 to $46.3 billion."
+    )
+    assert document_identity("", best_buy, "bby.pdf", counted).period.fiscal_year == 2023
+    assert (
+        document_identity("", best_buy, "bby.pdf", "In fiscal 2022 and fiscal 2022 again.").period.fiscal_year
+        == 2022
+    )
+    # without the later pages, or for a year that ends later in the calendar, the year the date falls in
+    assert document_identity("", cover, "ulta-10k.pdf").period.fiscal_year == 2023
+    december = cover.replace("January 28, 2023", "December 31, 2018")
+    outlook = "For fiscal 2019 we expect growth. Fiscal 2019 capital spending of $1.5 billion."
+    assert document_identity("", december, "3m.pdf", outlook).period.fiscal_year == 2018
+
+
+def test_a_query_for_a_retailers_fiscal_year_ranks_its_annual_report_first(make_project, tmp_path):
+    years = {
+        "2023": ("January 28, 2023", "Fiscal 2022", "10.2"),
+        "2024": ("February 3, 2024", "Fiscal 2023", "11.2"),
+    }
+    for filed, (end, name, sales) in years.items():
+        write(
+            tmp_path / "docs" / f"ulta-10k-{filed}.txt",
+            f"FORM 10-K\nFor the fiscal year ended {end}\nUlta Beauty, Inc.\n(Exact name of registrant as "
+            f"specified in its charter)\n{name} ended {end}. Net sales were ${sales} billion.",
+        )
+    p = make_project({"search": {"period_match": "boost"}})
+    p.ingest([tmp_path / "docs"])
+    hits, scope = p.search_scoped("What were Ulta Beauty's net sales in fiscal 2022?", k=2)
+    assert scope.periods == ("year 2022",) and [len(b) for b in scope.boosted] == [1]
+    assert doc_name(hits[0]) == "ulta-10k-2023.txt" and not scope.notes
+
+
+def test_a_quarterly_filing_is_named_by_the_fiscal_quarter_its_text_names():
+    """A 10-Q's cover gives the date its quarter ended; a company whose year is not the calendar year
+    names the quarter in its text (Microsoft's quarter ended September 30, 2023 is its first of fiscal
+    2024), and a query asks by that name."""
+    cover = "FORM 10-Q\nFor the Quarterly Period Ended September 30, 2023\nMICROSOFT CORPORATION\n"
+    later = (
+        "Revenue for the first quarter of fiscal year 2024 increased 13%. Compared with the fourth quarter of "
+        "fiscal year 2023, ... Cloud revenue in the first quarter of fiscal year 2024 was $31.8 billion."
+    )
+    ident = document_identity("", cover, "msft-10q.pdf", later)
+    assert (ident.period.quarter, ident.period.fiscal_year) == (1, 2024)
+    assert query_periods("Microsoft's revenue in Q1 FY2024")[0].matches(ident.period)
+    assert any(
+        "Q1 of fiscal 2024, as the text names the quarter (Q1 of fiscal 2024 2 times" in r
+        for r in ident.reasons
+    )
+    # a retailer's quarter ended April 29, 2023 is the first of fiscal 2024 (Best Buy) ...
+    retail = "FORM 10-Q\nFor the quarterly period ended April 29, 2023\nBEST BUY CO., INC.\n"
+    said = (
+        "In the first quarter of fiscal 2024, revenue fell; Q1 FY24 comparable sales fell 10.1% from Q1 FY23."
+    )
+    assert document_identity("", retail, "bby.pdf", said).period.label == "Q1 FY2024"
+    # ... or of fiscal 2023 (Ulta Beauty): both are counted from the date
+    said = (
+        "Net sales in the first quarter of fiscal 2023 rose 12%. The fiscal 2023 first quarter set a record."
+    )
+    assert document_identity("", retail, "ulta.pdf", said).period.label == "Q1 FY2023"
+    # a company on the calendar year names no fiscal quarter: the calendar one, as before
+    calendar = cover.replace("MICROSOFT", "PEPSICO")
+    assert (
+        document_identity("", calendar, "pep.pdf", "In the third quarter of 2023 revenue rose.").period.label
+        == "Q3 2023"
+    )
+    # a fiscal quarter named once, or two named as often, decides nothing
+    once = "the first quarter of fiscal year 2024 and the fourth quarter of fiscal year 2023"
+    assert document_identity("", cover, "msft.pdf", once).period.label == "Q3 2023"
+
+
 def test_a_call_that_cites_the_annual_report_is_not_one():
     """Safe-harbour lines name other filings ("risks described in our annual report on Form 10-K"): the
     document is not that filing, and its header must not say so."""

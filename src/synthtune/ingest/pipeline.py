@@ -152,8 +152,9 @@ def _identity_settings(settings: Settings) -> dict[str, Any]:
 
 def document_identity_of(doc: LoadedDocument, source_path: str, settings: Settings) -> DocIdentity:
     """Whom, when and what the document is about (the settings' `documents:` override applied)."""
-    first = next((p.text for p in doc.pages if p.text.strip()), "")
-    return identify(doc.title, first, source_path, override_for(source_path, settings.documents))
+    texts = [p.text for p in doc.pages if p.text.strip()]
+    first, later = (texts[0], "\n".join(texts[1:])) if texts else ("", "")
+    return identify(doc.title, first, source_path, override_for(source_path, settings.documents), later)
 
 
 def chunking_sha(settings: Settings) -> str:

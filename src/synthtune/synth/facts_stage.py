@@ -32,7 +32,7 @@ from synthtune.synth.facts import Fact, outlook_facts, prose_facts, spec_facts, 
 from synthtune.text.identity import DocIdentity, identify, override_for
 from synthtune.text.periods import period_from_json, period_json
 
-EXTRACTOR_VERSION = "facts-8"  # bump when table/prose extraction changes what a document yields
+EXTRACTOR_VERSION = "facts-9"  # bump when table/prose extraction changes what a document yields
 
 
 # ------------------------------------------------------------------------------ records <-> objects
@@ -91,8 +91,9 @@ def extractor_sha(override: DocumentOverride | None) -> str:
 
 def identify_stored(doc: Document, pages: list[Page], override: DocumentOverride | None) -> DocIdentity:
     """The identity of a stored document (its first page with text), with the user's override."""
-    first = next((p.text for p in pages if p.has_text), "")
-    return identify(doc.title, first, doc.source_path, override)
+    texts = [p.text for p in pages if p.has_text]
+    first, later = (texts[0], "\n".join(texts[1:])) if texts else ("", "")
+    return identify(doc.title, first, doc.source_path, override, later)
 
 
 def document_tables(doc: Document, pages: list[Page], reasons: list[str]) -> list[Table]:

@@ -20,6 +20,7 @@ from synthtune.text.periods import (
     DATE,
     MONTH_NAMES,
     Period,
+    date_text,
     parse_date,
     parse_period,
     period_from_json,
@@ -182,8 +183,19 @@ _DOC_QUARTER = re.compile(
 _ORD = {"first": 1, "second": 2, "third": 3, "fourth": 4}
 
 
-def document_identity(title: str, first_page_text: str, file_name: str = "") -> DocIdentity:
-    """Subject, period and form of a document, each with the reason it was (or was not) found."""
+def _quarter_named(m: re.Match[str]) -> tuple[int, int | None]:
+    """The quarter and year (None when not written) that a :data:`_DOC_QUARTER` match names."""
+    ordinal = m.group("ord") or m.group("ord2") or m.group("ord3") or m.group("ord5")
+    y = m.group("y") or m.group("y2") or m.group("y3") or m.group("y4") or m.group("y5")
+    return _ORD[ordinal.lower()] if ordinal else int(m.group("q")), _year(y) if y else None
+
+
+def document_identity(
+    title: str, first_page_text: str, file_name: str = "", later_text: str = ""
+) -> DocIdentity:
+    """Subject, period and form of a document, each with the reason it was (or was not) found.
+    ``later_text``, the text of the pages after the first, names the fiscal year or quarter of a filing
+    whose cover gives only the date it ended (:func:`_fiscal_year_named`, :func:`_fiscal_quarter_named`)."""
     reasons: list[str] = []
     head = first_page_text[:3000]
     subject = _subject(title, head, reasons, file_name)
@@ -209,7 +221,7 @@ def document_identity(title: str, first_page_text: str, file_name: str = "") -> 
             # how an analyst would name it ("AAP's adjusted diluted EPS in Q4 2020")
             subject = ticker
             reasons.append(f"subject: the ticker {ticker} from the file name (no company name in the text)")
-    period = _document_period(title, head, file_name, reasons)
+    period = _document_period(title, head, file_name, reasons, f"{first_page_text}\n{later_text}")
     form = _form(title, head, file_name)
     if form is None:
         reasons.append(
@@ -315,7 +327,9 @@ def _subject(title: str, head: str, reasons: list[str], file_name: str) -> str |
     return None
 
 
-def _document_period(title: str, head: str, file_name: str, reasons: list[str]) -> Period | None:
+def _document_period(title: str, head: str, file_name: str, reasons: list[str], whole: str) -> Period | None:
+    """The period of the document from its title, first page (``head``) or file name; ``whole``, all its
+    text, names the fiscal year or quarter of a filing whose cover gives only the date it ended."""
     text = f"{title}\n{head}"
     fiscal_doc = bool(re.search(r"\bfiscal\b|\bFY\s?'?\d{2}", text, re.IGNORECASE))
     ended = _QUARTER_ENDED.search(text)
@@ -334,14 +348,12 @@ def _document_period(title: str, head: str, file_name: str, reasons: list[str]) 
     quarter = year = None
     written = ""
     for m in _DOC_QUARTER.finditer(text):
-        ordinal = m.group("ord") or m.group("ord2") or m.group("ord3") or m.group("ord5")
-        q = _ORD[ordinal.lower()] if ordinal else int(m.group("q"))
-        y_text = m.group("y") or m.group("y2") or m.group("y3") or m.group("y4") or m.group("y5")
-        if y_text is None:
+        q, y = _quarter_named(m)
+        if y is None:
             if quarter is None:
                 quarter, written = q, m.group(0)
             continue
-        quarter, year, written = q, int(y_text) + (2000 if len(y_text) == 2 else 0), m.group(0)
+        quarter, year, written = q, y, m.group(0)
         break
     if quarter and year is None:
         fy = re.search(r"\bFY\s?'?(\d{2}|\d{4})\b", text)
@@ -358,13 +370,25 @@ def _document_period(title: str, head: str, file_name: str, reasons: list[str]) 
     annual_end = parse_date(annual.group(0)) if annual else None
     if annual and annual_end is not None:
         reasons.append(f"period: {' '.join(annual.group(0).split())!r} on the first page")
-        return Period(" ".join(annual.group(0).split()), 12, annual_end, annual_end.year, None, fiscal_doc)
+        year = Period(" ".join(annual.group(0).split()), 12, annual_end, annual_end.year, None, fiscal_doc)
+        named = _fiscal_year_named(annual_end, whole)
+        if named is not None and named[0] != year.fiscal_year:
+            why = f"as the text names the year ended {date_text(annual_end)} ({named[1]})"
+            reasons.append(f"period: fiscal {named[0]}, {why}")
+            return replace(year, fiscal_year=named[0], fiscal=True)
+        return year
     if ended and end is not None and re.search(r"\bquarterly\s+(?:period|report)\b", text, re.I):
         # a 10-Q: "For the quarterly period ended March 31, 2023"; its quarter is the calendar one only
-        # when the company's year is the calendar year
-        q = None if fiscal_doc else (end.month - 1) // 3 + 1
+        # when the company's year is the calendar year, else the one its text names
         reasons.append(f"period: {' '.join(ended.group(0).split())!r} on the first page")
-        return Period(" ".join(ended.group(0).split()), 3, end, end.year, q, fiscal_doc)
+        written = " ".join(ended.group(0).split())
+        named_q = _fiscal_quarter_named(end, whole)
+        if named_q is not None:
+            (q, y), why = named_q
+            reasons.append(f"period: Q{q} of fiscal {y}, as the text names the quarter ({why})")
+            return Period(written, 3, end, y, q, True)
+        q = None if fiscal_doc else (end.month - 1) // 3 + 1
+        return Period(written, 3, end, end.year, q, fiscal_doc)
     by_year = _FILE_YEAR.search(file_name)
     if by_year:  # "3M_2018_10K.pdf"
         y = int(by_year.group("y"))
@@ -421,9 +445,70 @@ def _form(title: str, head: str, file_name: str) -> str | None:
     return None
 
 
+# "Fiscal 2022 included 52 weeks and ended January 28, 2023", "fiscal year 2023, which ended on February 3,
+# 2024", "the year ended January 29, 2023 ("fiscal 2022")"
+_FISCAL_NAMED = (
+    re.compile(
+        rf"\bfiscal(?:\s+year)?\s+(?P<fy>\d{{4}})\b[^.;]{{0,100}}?\b(?:ended|ending)\s+(?:on\s+)?(?P<when>{DATE})",
+        re.I,
+    ),
+    re.compile(
+        rf"\b(?:ended|ending)\s+(?:on\s+)?(?P<when>{DATE})\s*[(,]\s*[\"“]?fiscal(?:\s+year)?\s+(?P<fy>\d{{4}})\b",
+        re.I,
+    ),
+)
+_FISCAL_YEAR_WORDS = re.compile(r"\bfiscal(?:\s+year)?\s+(?P<y>\d{4})\b|\bFY\s?(?P<y2>\d{4})\b", re.I)
+
+
+def _fiscal_year_named(end: date, text: str) -> tuple[int, str] | None:
+    """The name a document gives the fiscal year that ended on ``end``, and why: the year the ending date
+    falls in (fiscal 2023 ended September 30, 2023) or, for many retailers, the one before (Home Depot's
+    fiscal 2022 ended January 29, 2023). A sentence that ties a fiscal year to that date decides; else,
+    for a year ending in January to March, the one of the two that the text names more often. None when
+    the text says neither."""
+    for m in (m for pattern in _FISCAL_NAMED for m in pattern.finditer(text)):
+        y = int(m.group("fy"))
+        when = parse_date(m.group("when"))
+        if when is not None and abs((when - end).days) <= 7 and y in (end.year - 1, end.year):
+            return y, f"{' '.join(m.group(0).split())!r}"
+    if end.month > 3:
+        return None
+    counts = {end.year - 1: 0, end.year: 0}
+    for m in _FISCAL_YEAR_WORDS.finditer(text):
+        y = int(m.group("y") or m.group("y2"))
+        if y in counts:
+            counts[y] += 1
+    before, same = counts[end.year - 1], counts[end.year]
+    if before > same:
+        return end.year - 1, f"'fiscal {end.year - 1}' {before} times, 'fiscal {end.year}' {same}"
+    if same > before:
+        return end.year, f"'fiscal {end.year}' {same} times, 'fiscal {end.year - 1}' {before}"
+    return None
+
+
+def _fiscal_quarter_named(end: date, text: str) -> tuple[tuple[int, int], str] | None:
+    """The fiscal quarter a quarterly filing that ended on ``end`` names itself by ("the first quarter of
+    fiscal 2024" for Best Buy's quarter ended April 29, 2023): of the fiscal quarters its text names whose
+    fiscal year ends, counted from ``end``, in that year or the next, the one named most often (at least
+    twice, and more often than any other). None when its text names no fiscal quarter."""
+    counts: dict[tuple[int, int], int] = {}
+    for m in _DOC_QUARTER.finditer(text):
+        q, y = _quarter_named(m)
+        if y is None or not (m.group("fiscal") or m.group("fiscal2") or m.group("ord3") or m.group("fy")):
+            continue
+        year_end = end.year + (end.month + 3 * (4 - q) - 1) // 12  # the year the fiscal year ends in
+        if y in (year_end - 1, year_end):
+            counts[(q, y)] = counts.get((q, y), 0) + 1
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    if not ranked or ranked[0][1] < 2 or (len(ranked) > 1 and ranked[1][1] == ranked[0][1]):
+        return None
+    (q, y), n = ranked[0]
+    return (q, y), f"Q{q} of fiscal {y} {n} times" + (f", the next {ranked[1][1]}" if len(ranked) > 1 else "")
+
+
 # ------------------------------------------------------------------------------- overrides and header
 
-IDENTITY_VERSION = "identity-2"  # bump when what document_identity finds or identity_line writes changes
+IDENTITY_VERSION = "identity-3"  # bump when what document_identity finds or identity_line writes changes
 
 
 def override_for(source_path: str, overrides: Mapping[str, DocumentOverride]) -> DocumentOverride | None:
@@ -436,10 +521,14 @@ def override_for(source_path: str, overrides: Mapping[str, DocumentOverride]) ->
 
 
 def identify(
-    title: str, first_page_text: str, source_path: str, override: DocumentOverride | None
+    title: str,
+    first_page_text: str,
+    source_path: str,
+    override: DocumentOverride | None,
+    later_text: str = "",
 ) -> DocIdentity:
     """The document's identity as derived, with the user's override applied (and said so in reasons)."""
-    found = document_identity(title, first_page_text, Path(source_path).name)
+    found = document_identity(title, first_page_text, Path(source_path).name, later_text)
     if override is None:
         return found
     reasons = list(found.reasons)
@@ -577,11 +666,9 @@ def query_periods(query: str) -> list[PeriodRef]:
     for m in _DOC_QUARTER.finditer(query):
         if not free(m):
             continue
-        ordinal = m.group("ord") or m.group("ord2") or m.group("ord3") or m.group("ord5")
-        quarter = _ORD[ordinal.lower()] if ordinal else int(m.group("q"))
-        y = m.group("y") or m.group("y2") or m.group("y3") or m.group("y4") or m.group("y5")
+        quarter, y = _quarter_named(m)
         if y is not None:
-            found.append((m.start(), PeriodRef(m.group(0), _year(y), quarter)))
+            found.append((m.start(), PeriodRef(m.group(0), y, quarter)))
             taken.append(m.span())
         else:  # "fiscal second quarter": the year may stand elsewhere ("... of 2024")
             found.append((m.start(), PeriodRef(m.group(0), None, quarter)))
