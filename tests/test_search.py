@@ -207,6 +207,30 @@ def test_an_analysts_words_also_look_for_what_filings_write(make_project, tmp_pa
     )
 
 
+def test_a_ratio_asked_by_name_finds_the_statement_with_its_parts(make_project, tmp_path):
+    """No filing writes 'quick ratio': the balance sheet with its parts is the page to find."""
+    write(
+        tmp_path / "d" / "balance.md",
+        "# Balance sheet\n\nCash and cash equivalents 3,655. Accounts receivable 4,532. Total current "
+        "liabilities 9,523.",
+    )
+    write(
+        tmp_path / "d" / "memo.md",
+        "# Memo\n\nA quick note: the ratio of quick wins to plans is one to three.",
+    )
+    p = make_project()
+    p.ingest([tmp_path / "d"])
+    hits, scope = p.search_scoped("What is the quick ratio?", k=2, mode="lexical")
+    assert hits[0].source_path.endswith("balance.md") and "total current liabilities" in scope.expanded
+    # an industry's own ratio, written as such, is not widened
+    assert p.search_scoped("What was the operating ratio?", mode="lexical")[1].expanded == ()
+    off = make_project({"search": {"expand_terms": False}}, name="off")
+    off.ingest([tmp_path / "d"])
+    assert off.search_scoped("What is the quick ratio?", k=2, mode="lexical")[0][0].source_path.endswith(
+        "memo.md"
+    )
+
+
 def test_a_pdf_page_gives_one_result_and_leaves_room_for_the_next_page(make_project, tmp_path):
     from fpdf import FPDF
 

@@ -20,7 +20,12 @@ FINANCE_TERMS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"cash after cap(?:ital )?ex|free cash flow|\bFCF\b", ("free cash flow",)),
     (
         r"\bcapex\b|capital expenditures?|capital spending",
-        ("capital expenditures", "purchases of property and equipment", "capital spending"),
+        (
+            "capital expenditures",
+            "purchases of property and equipment",
+            "purchases of property, plant and equipment",
+            "capital spending",
+        ),
     ),
     (r"borrowing costs?|interest costs?|cost of debt", ("interest expense",)),
     (r"head ?count|workforce", ("employees",)),
@@ -40,6 +45,35 @@ FINANCE_TERMS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"\bAFFO\b", ("adjusted funds from operations",)),
     (r"\bFFO\b", ("funds from operations",)),
     (r"\bPP&E\b", ("property, plant and equipment", "property and equipment")),
+    # a ratio an analyst computes is asked by its name; the statements write its parts, and the page with
+    # them is the evidence ("What is 3M's FY2022 quick ratio?" -> the balance sheet)
+    (
+        r"quick ratio|acid[- ]test",
+        (
+            "total current liabilities",
+            "cash and cash equivalents",
+            "accounts receivable",
+            "marketable securities",
+        ),
+    ),
+    (r"current ratio|working capital", ("total current assets", "total current liabilities")),
+    (
+        r"fixed[- ]asset turnover",
+        ("property, plant and equipment", "property and equipment", "net sales", "total revenues"),
+    ),
+    (r"(?<!fixed )(?<!fixed-)asset turnover|return on (?:total )?assets|\bROA\b", ("total assets",)),
+    (r"inventory turnover|days (?:of |in )?inventory|\bDIO\b", ("inventories", "cost of sales")),
+    (r"days payables?(?: outstanding)?|\bDPO\b", ("accounts payable", "cost of sales")),
+    (r"days sales outstanding|\bDSO\b|receivables? turnover", ("accounts receivable",)),
+    (r"(?:dividend )?payout ratio", ("dividends", "net income")),
+    (
+        r"return on (?:shareholders'?|stockholders'?|common )?\s*equity|\bROE\b",
+        ("shareholders' equity", "stockholders' equity", "net income"),
+    ),
+    (r"debt[- ]to[- ]equity|debt[- ]to[- ]capital", ("long-term debt", "total debt", "stockholders' equity")),
+    (r"interest coverage", ("interest expense", "operating income")),
+    (r"unadjusted EBITDA", ("operating income", "depreciation and amortization")),
+    (r"cash conversion cycle", ("inventories", "accounts receivable", "accounts payable")),
 )
 
 
