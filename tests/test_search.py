@@ -207,8 +207,11 @@ def test_an_analysts_words_also_look_for_what_filings_write(make_project, tmp_pa
     )
 
 
-def test_a_ratio_asked_by_name_finds_the_statement_with_its_parts(make_project, tmp_path):
-    """No filing writes 'quick ratio': the balance sheet with its parts is the page to find."""
+def test_a_ratio_or_a_statement_asked_by_an_analysts_name_finds_the_page_that_holds_it(
+    make_project, tmp_path
+):
+    """No filing writes 'quick ratio': the balance sheet with its parts is the page to find; nor 'P&L': the
+    statements of operations are."""
     write(
         tmp_path / "d" / "balance.md",
         "# Balance sheet\n\nCash and cash equivalents 3,655. Accounts receivable 4,532. Total current "
@@ -222,6 +225,20 @@ def test_a_ratio_asked_by_name_finds_the_statement_with_its_parts(make_project, 
     p.ingest([tmp_path / "d"])
     hits, scope = p.search_scoped("What is the quick ratio?", k=2, mode="lexical")
     assert hits[0].source_path.endswith("balance.md") and "total current liabilities" in scope.expanded
+    # a statement asked by an analyst's name
+    write(
+        tmp_path / "e" / "ops.md",
+        "# Consolidated Statements of Operations\n\nNet revenues 7,528. Net income 1,503.",
+    )
+    write(tmp_path / "e" / "plan.md", "# Plan\n\nThe owner signs the statement of work.")
+    for topic in ("hiring", "travel", "security"):  # enough documents for BM25 to weigh a rare word
+        write(
+            tmp_path / "e" / f"{topic}.md", f"# {topic.title()}\n\nThe {topic} policy is unchanged this year."
+        )
+    q = make_project(name="statements")
+    q.ingest([tmp_path / "e"])
+    hits, scope = q.search_scoped("What does the P&L statement show?", k=2, mode="lexical")
+    assert hits[0].source_path.endswith("ops.md") and "statements of operations" in scope.expanded
     # an industry's own ratio, written as such, is not widened
     assert p.search_scoped("What was the operating ratio?", mode="lexical")[1].expanded == ()
     off = make_project({"search": {"expand_terms": False}}, name="off")

@@ -45,6 +45,12 @@ FINANCE_TERMS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"\bAFFO\b", ("adjusted funds from operations",)),
     (r"\bFFO\b", ("funds from operations",)),
     (r"\bPP&E\b", ("property, plant and equipment", "property and equipment")),
+    # a statement by an analyst's name: "P&L" is no word a filing's index holds
+    (
+        r"\bP&L\b|profit (?:and|&) loss|income statements?",
+        ("statements of operations", "statements of income", "statements of earnings"),
+    ),
+    (r"balance sheets?", ("statements of financial position",)),
     # a ratio an analyst computes is asked by its name; the statements write its parts, and the page with
     # them is the evidence ("What is 3M's FY2022 quick ratio?" -> the balance sheet)
     (
