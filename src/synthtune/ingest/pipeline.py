@@ -153,8 +153,7 @@ def _identity_settings(settings: Settings) -> dict[str, Any]:
 def document_identity_of(doc: LoadedDocument, source_path: str, settings: Settings) -> DocIdentity:
     """Whom, when and what the document is about (the settings' `documents:` override applied)."""
     texts = [p.text for p in doc.pages if p.text.strip()]
-    first, later = (texts[0], "\n".join(texts[1:])) if texts else ("", "")
-    return identify(doc.title, first, source_path, override_for(source_path, settings.documents), later)
+    return identify(doc.title, texts, source_path, override_for(source_path, settings.documents))
 
 
 def chunking_sha(settings: Settings) -> str:

@@ -90,10 +90,8 @@ def extractor_sha(override: DocumentOverride | None) -> str:
 
 
 def identify_stored(doc: Document, pages: list[Page], override: DocumentOverride | None) -> DocIdentity:
-    """The identity of a stored document (its first page with text), with the user's override."""
-    texts = [p.text for p in pages if p.has_text]
-    first, later = (texts[0], "\n".join(texts[1:])) if texts else ("", "")
-    return identify(doc.title, first, doc.source_path, override, later)
+    """The identity of a stored document (from its pages with text), with the user's override."""
+    return identify(doc.title, [p.text for p in pages if p.has_text], doc.source_path, override)
 
 
 def document_tables(doc: Document, pages: list[Page], reasons: list[str]) -> list[Table]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -521,14 +521,12 @@ def override_for(source_path: str, overrides: Mapping[str, DocumentOverride]) ->
 
 
 def identify(
-    title: str,
-    first_page_text: str,
-    source_path: str,
-    override: DocumentOverride | None,
-    later_text: str = "",
+    title: str, page_texts: Sequence[str], source_path: str, override: DocumentOverride | None
 ) -> DocIdentity:
-    """The document's identity as derived, with the user's override applied (and said so in reasons)."""
-    found = document_identity(title, first_page_text, Path(source_path).name, later_text)
+    """The identity of a document with the text of ``page_texts`` (its pages that have text, in order), as
+    derived, with the user's override applied (and said so in reasons)."""
+    first, later = (page_texts[0], "\n".join(page_texts[1:])) if page_texts else ("", "")
+    found = document_identity(title, first, Path(source_path).name, later)
     if override is None:
         return found
     reasons = list(found.reasons)
