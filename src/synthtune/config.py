@@ -218,7 +218,7 @@ class SearchSettings(Section):
         description="Lexical search also looks for what filings write when a query uses an analyst's words: "
         "'top line' -> revenue, net sales; 'capex' -> capital expenditures, purchases of property and "
         "equipment; 'borrowing costs' -> interest expense; a ratio asked by name ('quick ratio') -> the "
-        "statement lines it is computed from (text/vocabulary.py). `search` shows what it added.",
+        "statement lines it is computed from; 'P&L' -> statements of operations (text/vocabulary.py). `search` shows what it added.",
     )
     synonyms: dict[str, list[str]] = Field(
         default_factory=dict,

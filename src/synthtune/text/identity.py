@@ -369,8 +369,9 @@ def _document_period(title: str, head: str, file_name: str, reasons: list[str], 
     annual = _YEAR_ENDED.search(text)  # a 10-K: "For the fiscal year ended December 31, 2018"
     annual_end = parse_date(annual.group(0)) if annual else None
     if annual and annual_end is not None:
-        reasons.append(f"period: {' '.join(annual.group(0).split())!r} on the first page")
-        year = Period(" ".join(annual.group(0).split()), 12, annual_end, annual_end.year, None, fiscal_doc)
+        written = " ".join(annual.group(0).split())
+        reasons.append(f"period: {written!r} on the first page")
+        year = Period(written, 12, annual_end, annual_end.year, None, fiscal_doc)
         named = _fiscal_year_named(annual_end, whole)
         if named is not None and named[0] != year.fiscal_year:
             why = f"as the text names the year ended {date_text(annual_end)} ({named[1]})"
@@ -380,8 +381,8 @@ def _document_period(title: str, head: str, file_name: str, reasons: list[str], 
     if ended and end is not None and re.search(r"\bquarterly\s+(?:period|report)\b", text, re.I):
         # a 10-Q: "For the quarterly period ended March 31, 2023"; its quarter is the calendar one only
         # when the company's year is the calendar year, else the one its text names
-        reasons.append(f"period: {' '.join(ended.group(0).split())!r} on the first page")
         written = " ".join(ended.group(0).split())
+        reasons.append(f"period: {written!r} on the first page")
         named_q = _fiscal_quarter_named(end, whole)
         if named_q is not None:
             (q, y), why = named_q
@@ -464,8 +465,8 @@ def _fiscal_year_named(end: date, text: str) -> tuple[int, str] | None:
     """The name a document gives the fiscal year that ended on ``end``, and why: the year the ending date
     falls in (fiscal 2023 ended September 30, 2023) or, for many retailers, the one before (Home Depot's
     fiscal 2022 ended January 29, 2023). A sentence that ties a fiscal year to that date decides; else,
-    for a year ending in January to March, the one of the two that the text names more often. None when
-    the text says neither."""
+    for a year ending in January to March, the year before when the text names it more often than the
+    year the date falls in. None when neither tells."""
     for m in (m for pattern in _FISCAL_NAMED for m in pattern.finditer(text)):
         y = int(m.group("fy"))
         when = parse_date(m.group("when"))
@@ -481,8 +482,6 @@ def _fiscal_year_named(end: date, text: str) -> tuple[int, str] | None:
     before, same = counts[end.year - 1], counts[end.year]
     if before > same:
         return end.year - 1, f"'fiscal {end.year - 1}' {before} times, 'fiscal {end.year}' {same}"
-    if same > before:
-        return end.year, f"'fiscal {end.year}' {same} times, 'fiscal {end.year - 1}' {before}"
     return None
 
 
